@@ -1,0 +1,1 @@
+"""Shipcall's core: configuration, database, people, betas and their lifecycle, and the app."""

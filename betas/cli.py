@@ -1,0 +1,127 @@
+"""Commands for people and access: `users` and `tokens`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from betas import auth
+from betas.db import get_session
+from betas.errors import DomainError
+from betas.models import ApiToken, Role, User
+from betas.people import setup_url
+
+users_cli = AppGroup("users", help="Manage the people who sign in.")
+tokens_cli = AppGroup("tokens", help="Manage API tokens.")
+
+
+def _fail(exc: DomainError):
+    raise click.ClickException(exc.message)
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--name", default="", help="The user's name, shown in Shipcall.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user(email, role, name, password_stdin):
+    """Create a user; the password comes from a prompt or standard input."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    session = get_session()
+    try:
+        user = auth.create_user(session, email, password, Role(role), name=name)
+    except DomainError as exc:
+        _fail(exc)
+    session.commit()
+    click.echo(f"Created {user.email} ({user.role.value}).")
+
+
+@users_cli.command("list")
+def list_users():
+    """List users with their role and whether they are active."""
+    for user in get_session().scalars(select(User).order_by(User.email)):
+        state = "active" if user.is_active else "deactivated"
+        click.echo(f"{user.email}\t{user.role.value}\t{state}\t{user.name}")
+
+
+@users_cli.command("setup-link")
+def setup_link():
+    """Print the one-time link that creates the first admin, while nobody can sign in."""
+    if auth.has_users(get_session()):
+        return
+    port = current_app.config["SHIPCALL"].port
+    with current_app.test_request_context(base_url=f"http://127.0.0.1:{port}"):
+        link = setup_url()
+    click.echo(f"Shipcall has no users yet. Create the first admin here:\n\n    {link}\n")
+
+
+@tokens_cli.command("create")
+@click.argument("name")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    type=click.Choice(auth.SCOPES),
+    help="Repeat for each scope.",
+)
+@click.option("--user", "email", help="Whom the token acts as (default: the first admin).")
+def create_token(name, scopes, email):
+    """Create an API token; the token alone is printed on the last line, this once."""
+    session = get_session()
+    if email:
+        user = auth.find_user(session, email)
+        if user is None:
+            raise click.ClickException(f"There is no user with the email {email}.")
+    else:
+        user = session.scalar(
+            select(User).where(User.role == Role.ADMIN, User.is_active.is_(True)).order_by(User.id)
+        )
+        if user is None:
+            raise click.ClickException("Create an admin first: flask --app wsgi users create")
+    try:
+        token, secret = auth.create_token(session, name, scopes, user, None)
+    except DomainError as exc:
+        _fail(exc)
+    session.commit()
+    click.echo(
+        f"Token {token.id} '{token.name}' acts as {user.email} with {' '.join(token.scopes)}."
+    )
+    click.echo("Copy it now; Shipcall keeps only its hash:")
+    click.echo(secret)
+
+
+@tokens_cli.command("list")
+def list_tokens():
+    """List tokens: id, name, user, scopes, last use, and whether revoked."""
+    for token in get_session().scalars(select(ApiToken).order_by(ApiToken.id)):
+        used = token.last_used_at.isoformat() if token.last_used_at else "never used"
+        state = "revoked" if token.revoked_at else "live"
+        scopes = " ".join(token.scopes)
+        click.echo(f"{token.id}\t{token.name}\t{token.user.email}\t{scopes}\t{used}\t{state}")
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id", type=int)
+def revoke_token(token_id):
+    """Revoke the token with this id."""
+    session = get_session()
+    try:
+        token = auth.revoke_token(session, token_id, None)
+    except DomainError as exc:
+        _fail(exc)
+    session.commit()
+    click.echo(f"Token {token.id} '{token.name}' is revoked.")
+
+
+def init_app(app: Flask) -> None:
+    """Register the command groups."""
+    app.cli.add_command(users_cli)
+    app.cli.add_command(tokens_cli)

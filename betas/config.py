@@ -1,0 +1,106 @@
+"""Settings: read once from SHIPCALL_* environment variables when the app is created."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_PATH = PROJECT_ROOT / "instance"
+
+
+class ConfigError(Exception):
+    """A setting has a value Shipcall cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Shipcall can be told by its environment."""
+
+    database_url: str
+    secret_key: str
+    port: int = 5000
+    timezone: str = "UTC"
+    max_extensions: int = 2
+    debug: bool = False
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The configured time zone, in which deadlines end and times are shown."""
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
+        """Build settings from the environment; tests pass overrides by field name."""
+        env = os.environ if environ is None else environ
+        names = {f.name for f in fields(cls)}
+        unknown = set(overrides) - names
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+        values = {
+            "database_url": env.get("SHIPCALL_DATABASE_URL")
+            or f"sqlite:///{INSTANCE_PATH / 'shipcall.db'}",
+            "port": _integer(env, "SHIPCALL_PORT", 5000),
+            "timezone": env.get("SHIPCALL_TIMEZONE", "UTC"),
+            "max_extensions": _integer(env, "SHIPCALL_MAX_EXTENSIONS", 2),
+            "debug": env.get("SHIPCALL_DEBUG", "") in {"1", "true", "yes"},
+        }
+        values.update(overrides)
+        if "secret_key" not in values:
+            values["secret_key"] = env.get("SHIPCALL_SECRET_KEY") or instance_secret_key()
+        settings = cls(**values)
+        return replace(settings, database_url=normalize_database_url(settings.database_url))
+
+    def validate(self) -> None:
+        """Refuse settings that would make the app misbehave later."""
+        try:
+            self.zone  # noqa: B018 - looking the zone up is the check
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"SHIPCALL_TIMEZONE: unknown time zone {self.timezone!r}") from exc
+        if self.max_extensions < 0:
+            raise ConfigError("SHIPCALL_MAX_EXTENSIONS must be 0 or more")
+
+
+def _integer(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+def normalize_database_url(url: str) -> str:
+    """Send plain postgresql:// URLs to psycopg 3, the driver Shipcall installs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def instance_secret_key(instance_path: Path = INSTANCE_PATH) -> str:
+    """Return the key kept in instance/secret_key, generating it once, owner-readable only.
+
+    Several server processes may start at once: the key is written to a private temporary file and
+    linked into place, so exactly one key wins and nobody reads a half-written file.
+    """
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    tmp = instance_path / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(48))
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text().strip()

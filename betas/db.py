@@ -1,0 +1,196 @@
+"""The database: declarative base, engine, one session per request, and the `db` commands.
+
+SQLite runs in WAL mode with foreign keys on and a busy timeout. Requests that may write (any method
+but GET, HEAD and OPTIONS) and CLI commands begin their transaction IMMEDIATE, taking SQLite's write
+lock up front: a deferred transaction that later tries to write can fail at once with "database is
+locked" when another process wrote in between, and no timeout helps then.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from alembic import command
+from alembic.config import Config
+from flask import Flask, current_app, g, has_request_context, request
+from sqlalchemy import DateTime, Engine, Enum, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
+
+
+class Base(DeclarativeBase):
+    """Base of every model, with one constraint naming convention for migrations."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC time on every database (SQLite forgets the zone on its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        """Refuse naive times; store aware ones in UTC."""
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime: Shipcall stores times in UTC only")
+            value = value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value, dialect):
+        """Mark times read back as UTC."""
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class TimestampMixin:
+    """Creation and last-change times, set by the database session, never at import."""
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+def enum_type(cls: type[enum.Enum], name: str) -> Enum:
+    """Store an enum's values as text with a check constraint: portable, and easy to migrate."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+def create_db_engine(url: str) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and explicit BEGINs."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection, _record):
+        # Let SQLAlchemy, not the driver, issue BEGIN, so its kind can be chosen below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        immediate = connection.get_execution_options().get("sqlite_begin") == "IMMEDIATE"
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """The engine and the sessions made from it."""
+
+    def __init__(self, url: str):
+        self.engine = create_db_engine(url)
+        self.bind_sessions(self.engine)
+
+    def bind_sessions(self, bind, **options) -> None:
+        """Make sessions on `bind` (tests bind them to one connection rolled back at the end)."""
+        self._factory = sessionmaker(bind=bind, expire_on_commit=False, **options)
+        writer = bind.execution_options(sqlite_begin="IMMEDIATE") if bind is self.engine else bind
+        self._writer = writer
+
+    def session(self, *, write: bool = True) -> Session:
+        """Open a session; `write` sessions take SQLite's write lock when they begin."""
+        if write:
+            return self._factory(bind=self._writer, info={"write": True})
+        return self._factory(info={"write": False})
+
+
+def get_db() -> Database:
+    """Return the app's database."""
+    return current_app.extensions["shipcall.db"]
+
+
+def get_session() -> Session:
+    """Return this request's (or CLI command's) session, opening it on first use."""
+    if "db_session" not in g:
+        write = not (has_request_context() and request.method in SAFE_METHODS)
+        g.db_session = get_db().session(write=write)
+    return g.db_session
+
+
+def _close_session(_exc=None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def alembic_config(url: str) -> Config:
+    """Return the Alembic configuration pointed at `url`."""
+    config = Config(str(ALEMBIC_INI))
+    config.set_main_option("script_location", str(ALEMBIC_INI.parent / "migrations"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+@click.group("db")
+def db_cli():
+    """Migrate the database schema."""
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def upgrade_command(revision):
+    """Upgrade the schema to REVISION (default: the newest)."""
+    command.upgrade(alembic_config(current_app.config["SHIPCALL"].database_url), revision)
+
+
+@db_cli.command("downgrade")
+@click.argument("revision", default="-1")
+def downgrade_command(revision):
+    """Downgrade the schema to REVISION (default: one step back)."""
+    command.downgrade(alembic_config(current_app.config["SHIPCALL"].database_url), revision)
+
+
+@db_cli.command("current")
+def current_command():
+    """Show the schema's current revision."""
+    command.current(alembic_config(current_app.config["SHIPCALL"].database_url), verbose=True)
+
+
+@db_cli.command("check")
+def check_command():
+    """Fail when the models hold a change that no revision describes."""
+    command.check(alembic_config(current_app.config["SHIPCALL"].database_url))
+
+
+def init_app(app: Flask, url: str) -> None:
+    """Attach the database to the app: engine, request sessions, `db` commands."""
+    app.extensions["shipcall.db"] = Database(url)
+    app.teardown_appcontext(_close_session)
+    app.cli.add_command(db_cli)

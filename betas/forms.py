@@ -1,0 +1,198 @@
+"""Forms for people, betas and metrics; and how a refused change is shown on its form."""
+
+from __future__ import annotations
+
+from flask import flash
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    DecimalField,
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    widgets,
+)
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+)
+
+from betas.auth import PASSWORD_MIN, SCOPES
+from betas.errors import DomainError
+from betas.models import (
+    KEY_MAX,
+    KEY_PATTERN,
+    NAME_MAX,
+    TEXT_MAX,
+    BusinessOutcome,
+    Direction,
+    MetricStage,
+    MetricUnit,
+    Risk,
+    Role,
+)
+
+RISK_CHOICES = [
+    (Risk.LOW.value, "Low: opt accounts in and notify them"),
+    (Risk.HIGH.value, "High: invite accounts and wait for them to accept"),
+]
+ROLE_CHOICES = [
+    (Role.VIEWER.value, "Viewer: reads everything"),
+    (Role.PM.value, "PM: frames betas and edits their own"),
+    (Role.ADMIN.value, "Admin: edits any beta, manages users and tokens"),
+]
+
+
+def _choices(enum_cls) -> list[tuple[str, str]]:
+    return [(m.value, m.value.replace("_", " ").capitalize()) for m in enum_cls]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A list of checkboxes, one per choice."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: it carries nothing but the CSRF token."""
+
+
+class SignInForm(FlaskForm):
+    """Email and password."""
+
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired()])
+
+
+class UserForm(FlaskForm):
+    """A new user: the first admin at setup, or anyone an admin adds."""
+
+    name = StringField("Name", validators=[Optional(), Length(max=NAME_MAX)])
+    email = EmailField(
+        "Email", validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)]
+    )
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired(), Length(min=PASSWORD_MIN, max=200)],
+        description=f"At least {PASSWORD_MIN} characters.",
+    )
+    confirm = PasswordField(
+        "Password again",
+        validators=[DataRequired(), EqualTo("password", message="The passwords differ.")],
+    )
+    role = RadioField("Role", choices=ROLE_CHOICES, default=Role.PM.value)
+
+
+class RoleForm(FlaskForm):
+    """A user's new role."""
+
+    role = SelectField("Role", choices=[(r.value, r.value) for r in Role])
+
+
+class TokenForm(FlaskForm):
+    """A new API token: its name, who it acts as, and what it may do."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX)])
+    user = SelectField("Acts as", coerce=int, description="The token has this user's role.")
+    scopes = MultiCheckboxField(
+        "Scopes",
+        choices=[(s, s) for s in SCOPES],
+        validators=[DataRequired(message="Choose at least one scope.")],
+    )
+
+
+class BetaForm(FlaskForm):
+    """The framing of a beta."""
+
+    key = StringField(
+        "Key",
+        validators=[
+            DataRequired(),
+            Length(max=KEY_MAX),
+            Regexp(KEY_PATTERN, message="Use lower-case letters, digits and hyphens."),
+        ],
+        description="How the product names this beta, e.g. inbox-reports. Fixed once launched.",
+    )
+    name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX)])
+    problem = TextAreaField(
+        "Problem",
+        validators=[Length(max=TEXT_MAX)],
+        description="What problem are we solving, and for whom?",
+    )
+    learning_goals = TextAreaField(
+        "Learning goals",
+        validators=[Length(max=TEXT_MAX)],
+        description="What do we want to learn as early as possible?",
+    )
+    customer_outcome = TextAreaField(
+        "Customer outcome",
+        validators=[Length(max=TEXT_MAX)],
+        description="How will customers behave differently when this works?",
+    )
+    business_outcomes = MultiCheckboxField(
+        "Business outcomes", choices=_choices(BusinessOutcome), validators=[Optional()]
+    )
+    risk = RadioField("Risk", choices=RISK_CHOICES, default=Risk.LOW.value)
+    owner = SelectField("Owner", coerce=int)
+    decision_deadline = DateField(
+        "Decision deadline",
+        validators=[Optional()],
+        description="The day the ship / no-ship call is made. Required to launch.",
+    )
+
+
+class MetricForm(FlaskForm):
+    """A success metric and its target."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX)])
+    stage = SelectField("Stage", choices=_choices(MetricStage))
+    counts = TextAreaField(
+        "What counts",
+        validators=[Length(max=TEXT_MAX)],
+        description="In plain words, e.g. 'opened the new report twice in a week'.",
+    )
+    target = DecimalField(
+        "Target", places=2, validators=[InputRequired(), NumberRange(min=0, max=10**9)]
+    )
+    unit = SelectField(
+        "Unit",
+        choices=[
+            (MetricUnit.PERCENT.value, "% of enrolled accounts"),
+            (MetricUnit.COUNT.value, "count"),
+        ],
+    )
+    direction = SelectField(
+        "Direction",
+        choices=[(Direction.AT_LEAST.value, "at least"), (Direction.AT_MOST.value, "at most")],
+    )
+
+
+class ExtensionForm(FlaskForm):
+    """A later decision deadline and the reason for it."""
+
+    new_deadline = DateField("New deadline", validators=[DataRequired()])
+    reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=TEXT_MAX)])
+
+
+def show_refusal(form: FlaskForm, exc: DomainError) -> None:
+    """Put a service's refusal next to the fields it names; flash what no field holds."""
+    unplaced = []
+    for detail in exc.details:
+        field = form._fields.get(detail.get("field", ""))
+        if field is not None:
+            field.errors = [*field.errors, detail["message"]]
+        else:
+            unplaced.append(detail["message"])
+    if unplaced or not exc.details:
+        flash(exc.message, "error")

@@ -1,0 +1,394 @@
+"""The rules of a beta's life: framing, launch checks, overdue, and deadline extensions."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from betas.audit import Actor, record
+from betas.auth import can_frame, find_user, require_edit
+from betas.db import utcnow
+from betas.errors import Conflict, ExtensionRefused, Forbidden, Invalid, LaunchRefused, NotFound
+from betas.models import (
+    KEY_PATTERN,
+    Beta,
+    BetaState,
+    BusinessOutcome,
+    DeadlineExtension,
+    Direction,
+    MetricStage,
+    MetricUnit,
+    Risk,
+    Role,
+    SuccessMetric,
+    User,
+)
+
+FRAMING_FIELDS = (
+    "name",
+    "problem",
+    "learning_goals",
+    "customer_outcome",
+    "business_outcomes",
+    "risk",
+    "owner",
+    "decision_deadline",
+)
+_KEY = re.compile(KEY_PATTERN)
+
+
+def today_in(zone: ZoneInfo, now: datetime | None = None) -> date:
+    """Return today's date in the configured zone, the day against which deadlines are read."""
+    return (now or utcnow()).astimezone(zone).date()
+
+
+def is_overdue(beta: Beta, today: date) -> bool:
+    """Tell whether a running beta's deadline day has ended without a decision."""
+    return (
+        beta.state == BetaState.RUNNING
+        and beta.decision_deadline is not None
+        and beta.decision_deadline < today
+    )
+
+
+def days_left(beta: Beta, today: date) -> int | None:
+    """Return the days until the deadline (negative once overdue), or None without one."""
+    if beta.decision_deadline is None:
+        return None
+    return (beta.decision_deadline - today).days
+
+
+def get_beta(session: Session, key: str) -> Beta:
+    """Return the beta with this key, with its metrics and extensions, or raise NotFound."""
+    beta = session.scalar(
+        select(Beta)
+        .where(Beta.key == key)
+        .options(selectinload(Beta.metrics), selectinload(Beta.extensions))
+    )
+    if beta is None:
+        raise NotFound(f"There is no beta with the key {key!r}.")
+    return beta
+
+
+def list_betas(session: Session) -> list[Beta]:
+    """Return every beta with its owner, metrics and extensions loaded."""
+    return list(
+        session.scalars(
+            select(Beta).options(
+                selectinload(Beta.owner),
+                selectinload(Beta.metrics),
+                selectinload(Beta.extensions),
+            )
+        )
+    )
+
+
+def urgency(beta: Beta, today: date) -> tuple:
+    """Sort key for the dashboard: overdue first, then running, then drafts; by deadline."""
+    rank = {BetaState.RUNNING: 1, BetaState.DRAFT: 2, BetaState.DECIDED: 3}[beta.state]
+    if is_overdue(beta, today):
+        rank = 0
+    return (rank, beta.decision_deadline or date.max, beta.key)
+
+
+def owner_candidates(session: Session) -> list[User]:
+    """Return the people who may own a beta: active PMs and admins."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.is_active.is_(True), User.role.in_([Role.PM, Role.ADMIN]))
+            .order_by(User.email)
+        )
+    )
+
+
+def resolve_owner(session: Session, email: str) -> User:
+    """Return the user with this email, or raise Invalid on the owner field."""
+    user = find_user(session, email)
+    if user is None:
+        raise Invalid(
+            f"There is no user with the email {email}.",
+            [{"field": "owner", "message": "No user has this email."}],
+        )
+    return user
+
+
+def _check_framing(values: dict) -> None:
+    if "name" in values and not (values["name"] or "").strip():
+        raise Invalid("Give the beta a name.", [{"field": "name", "message": "Required."}])
+    outcomes = values.get("business_outcomes") or []
+    bad = [o for o in outcomes if o not in {b.value for b in BusinessOutcome}]
+    if bad:
+        raise Invalid(
+            f"Unknown business outcome: {', '.join(bad)}.",
+            [{"field": "business_outcomes", "message": f"Unknown: {', '.join(bad)}."}],
+        )
+    owner = values.get("owner")
+    if owner is not None and (not owner.is_active or owner.role not in (Role.PM, Role.ADMIN)):
+        raise Invalid(
+            f"{owner.email} cannot own a beta: owners are active PMs or admins.",
+            [{"field": "owner", "message": "Choose an active PM or admin."}],
+        )
+
+
+def _check_key(session: Session, key: str, beta: Beta | None = None) -> None:
+    if not _KEY.fullmatch(key or ""):
+        raise Invalid(
+            "A key is lower-case letters, digits and single hyphens, like 'inbox-reports'.",
+            [{"field": "key", "message": "Use lower-case letters, digits and hyphens."}],
+        )
+    taken = session.scalar(select(Beta.id).where(Beta.key == key))
+    if taken is not None and (beta is None or taken != beta.id):
+        raise Conflict(
+            f"The key {key!r} belongs to another beta.",
+            [{"field": "key", "message": "This key is taken; choose another."}],
+        )
+
+
+def _apply(beta: Beta, values: dict) -> dict:
+    """Set the given framing fields; return {field: [old, new]} for those that changed."""
+    changes = {}
+    for name in FRAMING_FIELDS:
+        if name not in values:
+            continue
+        new = values[name]
+        if name == "risk":
+            new = Risk(new)
+        elif name == "business_outcomes":
+            new = sorted(set(new or []))
+        elif isinstance(new, str):
+            new = new.strip()
+        old = getattr(beta, name)
+        if old != new:
+            setattr(beta, name, new)
+            changes[name] = [_plain(old), _plain(new)]
+    return changes
+
+
+def _plain(value):
+    if isinstance(value, User):
+        return value.email
+    if isinstance(value, date | Risk):
+        return str(value)
+    return value
+
+
+def create_beta(session: Session, actor: Actor, key: str, **values) -> Beta:
+    """Frame a new draft beta; refuses viewers, a malformed or taken key, a non-PM owner."""
+    if not can_frame(actor.user):
+        raise Forbidden("Only PMs and admins can frame betas.")
+    _check_key(session, key)
+    values.setdefault("owner", actor.user)
+    _check_framing(values)
+    beta = Beta(key=key, state=BetaState.DRAFT)
+    _apply(beta, values)
+    session.add(beta)
+    session.flush()
+    record(session, actor, "beta.created", beta, beta=beta, name=beta.name)
+    return beta
+
+
+def update_beta(session: Session, actor: Actor, beta: Beta, **values) -> Beta:
+    """Change a beta's framing.
+
+    Refuses anyone but its owner or an admin, a key change once launched, a deadline change once
+    launched (that is what extensions are for), and any change once decided.
+    """
+    require_edit(actor.user, beta)
+    if beta.state == BetaState.DECIDED:
+        raise Conflict("This beta has been decided; its framing is part of the record now.")
+    key = values.pop("key", beta.key)
+    if key != beta.key:
+        if beta.state != BetaState.DRAFT:
+            raise Conflict(
+                "The key is fixed once a beta is launched: the product uses it.",
+                [{"field": "key", "message": "Fixed since launch."}],
+            )
+        _check_key(session, key, beta)
+    deadline = values.get("decision_deadline", beta.decision_deadline)
+    if beta.state != BetaState.DRAFT and deadline != beta.decision_deadline:
+        raise Conflict(
+            "A running beta's deadline moves only by an extension with a reason.",
+            [{"field": "decision_deadline", "message": "Extend the deadline instead."}],
+        )
+    _check_framing(values)
+    changes = _apply(beta, values)
+    if key != beta.key:
+        changes["key"] = [beta.key, key]
+        beta.key = key
+    if changes:
+        session.flush()
+        record(session, actor, "beta.updated", beta, beta=beta, changes=changes)
+    return beta
+
+
+def add_metric(
+    session: Session,
+    actor: Actor,
+    beta: Beta,
+    *,
+    name: str,
+    stage: str,
+    target: Decimal | float,
+    unit: str,
+    direction: str = Direction.AT_LEAST,
+    counts: str = "",
+) -> SuccessMetric:
+    """Add a success metric; refuses a decided beta and a target out of range."""
+    require_edit(actor.user, beta)
+    if beta.state == BetaState.DECIDED:
+        raise Conflict("This beta has been decided; its metrics are part of the record now.")
+    if not name.strip():
+        raise Invalid("Give the metric a name.", [{"field": "name", "message": "Required."}])
+    target = Decimal(str(target))
+    unit = MetricUnit(unit)
+    if target < 0 or (unit == MetricUnit.PERCENT and target > 100):
+        raise Invalid(
+            "A target is a number from 0, and at most 100 for a percentage.",
+            [{"field": "target", "message": "Between 0 and 100 for a percentage, 0 or more."}],
+        )
+    metric = SuccessMetric(
+        name=name.strip(),
+        stage=MetricStage(stage),
+        counts=counts.strip(),
+        target=target,
+        unit=unit,
+        direction=Direction(direction),
+    )
+    beta.metrics.append(metric)
+    session.flush()
+    record(
+        session,
+        actor,
+        "metric.added",
+        metric,
+        beta=beta,
+        name=metric.name,
+        target=f"{describe_target(metric)}",
+    )
+    return metric
+
+
+def remove_metric(session: Session, actor: Actor, beta: Beta, metric_id: int) -> None:
+    """Remove a metric from a draft; a launched beta keeps the metrics it launched with."""
+    require_edit(actor.user, beta)
+    metric = next((m for m in beta.metrics if m.id == metric_id), None)
+    if metric is None:
+        raise NotFound(f"Beta {beta.key} has no metric {metric_id}.")
+    if beta.state != BetaState.DRAFT:
+        raise Conflict("A launched beta keeps its metrics, so results stay comparable.")
+    beta.metrics.remove(metric)
+    record(session, actor, "metric.removed", metric, beta=beta, name=metric.name)
+    session.flush()
+
+
+def describe_target(metric: SuccessMetric) -> str:
+    """Say a metric's target in words, e.g. 'at least 40% of enrolled accounts'."""
+    number = f"{metric.target.normalize():f}"
+    what = f"{number}% of enrolled accounts" if metric.unit == MetricUnit.PERCENT else number
+    return f"{'at least' if metric.direction == Direction.AT_LEAST else 'at most'} {what}"
+
+
+def launch_problems(beta: Beta, today: date) -> list[dict[str, str]]:
+    """List what a beta lacks before it may take customers (empty when it may launch)."""
+    problems = []
+    if not beta.problem.strip():
+        problems.append(
+            {"field": "problem", "message": "Describe the problem this beta sets out to solve."}
+        )
+    if not beta.learning_goals.strip():
+        problems.append(
+            {
+                "field": "learning_goals",
+                "message": "Say what you want to learn as early as possible.",
+            }
+        )
+    if not beta.metrics:
+        problems.append(
+            {"field": "metrics", "message": "Add at least one success metric with a target."}
+        )
+    if beta.decision_deadline is None:
+        problems.append({"field": "decision_deadline", "message": "Set a decision deadline."})
+    elif beta.decision_deadline < today:
+        problems.append(
+            {
+                "field": "decision_deadline",
+                "message": f"The decision deadline {beta.decision_deadline} has passed; "
+                "choose a later date.",
+            }
+        )
+    return problems
+
+
+def launch(session: Session, actor: Actor, beta: Beta, today: date) -> Beta:
+    """Move a draft to running; refuses with the whole list of what is missing."""
+    require_edit(actor.user, beta)
+    if beta.state != BetaState.DRAFT:
+        raise Conflict(f"This beta is {beta.state.value}, not a draft; it cannot launch again.")
+    problems = launch_problems(beta, today)
+    if problems:
+        raise LaunchRefused(
+            "This beta cannot launch yet. " + " ".join(p["message"] for p in problems),
+            problems,
+        )
+    beta.state = BetaState.RUNNING
+    beta.launched_at = utcnow()
+    session.flush()
+    record(session, actor, "beta.launched", beta, beta=beta, deadline=str(beta.decision_deadline))
+    return beta
+
+
+def extend(
+    session: Session,
+    actor: Actor,
+    beta: Beta,
+    *,
+    new_deadline: date,
+    reason: str,
+    today: date,
+    max_extensions: int,
+) -> DeadlineExtension:
+    """Move a running beta's deadline later, with a reason; at most `max_extensions` times."""
+    require_edit(actor.user, beta)
+    if beta.state != BetaState.RUNNING:
+        raise ExtensionRefused(
+            "Only a running beta's deadline is extended; edit a draft's deadline directly."
+        )
+    if len(beta.extensions) >= max_extensions:
+        raise ExtensionRefused(
+            f"This beta has had {len(beta.extensions)} of {max_extensions} extensions allowed: "
+            "it is time to decide."
+        )
+    if not reason.strip():
+        raise Invalid("Say why the deadline moves.", [{"field": "reason", "message": "Required."}])
+    earliest = max(beta.decision_deadline + timedelta(days=1), today)
+    if new_deadline < earliest:
+        raise Invalid(
+            f"The new deadline must be {earliest} or later.",
+            [{"field": "new_deadline", "message": "Choose a later date."}],
+        )
+    extension = DeadlineExtension(
+        old_deadline=beta.decision_deadline,
+        new_deadline=new_deadline,
+        reason=reason.strip(),
+        user=actor.user,
+    )
+    beta.extensions.append(extension)
+    beta.decision_deadline = new_deadline
+    session.flush()
+    record(
+        session,
+        actor,
+        "beta.extended",
+        beta,
+        beta=beta,
+        old=str(extension.old_deadline),
+        new=str(new_deadline),
+        reason=extension.reason,
+    )
+    return extension

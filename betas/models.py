@@ -1,0 +1,230 @@
+"""People, betas and their framing, and the audit trail."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from betas.db import Base, TimestampMixin, UTCDateTime, enum_type, utcnow
+
+KEY_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+KEY_MAX = 64
+NAME_MAX = 200
+TEXT_MAX = 10_000
+
+
+class Role(enum.StrEnum):
+    """What a user may do: viewers read, PMs frame their betas, admins do everything."""
+
+    VIEWER = "viewer"
+    PM = "pm"
+    ADMIN = "admin"
+
+
+class BetaState(enum.StrEnum):
+    """Where a beta is in its life."""
+
+    DRAFT = "draft"
+    RUNNING = "running"
+    DECIDED = "decided"
+
+
+class Risk(enum.StrEnum):
+    """How accounts join: opted in and notified (low), or invited and accepting (high)."""
+
+    LOW = "low"
+    HIGH = "high"
+
+
+class BusinessOutcome(enum.StrEnum):
+    """The business results a beta may aim at."""
+
+    ACQUISITION = "acquisition"
+    EXPANSION = "expansion"
+    RETENTION = "retention"
+    REVENUE = "revenue"
+
+
+class MetricStage(enum.StrEnum):
+    """The adoption funnel stage a metric measures."""
+
+    AWARENESS = "awareness"
+    INTENT = "intent"
+    ACTIVATION = "activation"
+    ADOPTION = "adoption"
+    ENGAGEMENT = "engagement"
+    CUSTOM = "custom"
+
+
+class MetricUnit(enum.StrEnum):
+    """What a target counts."""
+
+    PERCENT = "percent"
+    COUNT = "count"
+
+
+class Direction(enum.StrEnum):
+    """Whether the metric must reach the target or stay under it."""
+
+    AT_LEAST = "at_least"
+    AT_MOST = "at_most"
+
+
+class User(TimestampMixin, Base):
+    """A person who signs in."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(enum_type(Role, "role"))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    # Rotated at sign-out: every session cookie issued before it stops working.
+    session_token: Mapped[str] = mapped_column(
+        String(64), default=lambda: secrets.token_urlsafe(32)
+    )
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Flask-Login reads these: a loaded user is signed in, and the cookie names its session token.
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        """Return what the session cookie holds: the id and the current session token."""
+        return f"{self.id}.{self.session_token}"
+
+    @property
+    def display_name(self) -> str:
+        """The name, or the email when no name was given."""
+        return self.name or self.email
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API, acting as its user within its scopes."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+
+
+class Beta(TimestampMixin, Base):
+    """A beta: the problem, what to learn, how success is measured, and when to decide."""
+
+    __tablename__ = "betas"
+    __table_args__ = (CheckConstraint("length(key) > 0", name="key_not_empty"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(KEY_MAX), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    problem: Mapped[str] = mapped_column(Text, default="")
+    learning_goals: Mapped[str] = mapped_column(Text, default="")
+    customer_outcome: Mapped[str] = mapped_column(Text, default="")
+    business_outcomes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    risk: Mapped[Risk] = mapped_column(enum_type(Risk, "risk"), default=Risk.LOW)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    state: Mapped[BetaState] = mapped_column(
+        enum_type(BetaState, "beta_state"), default=BetaState.DRAFT
+    )
+    decision_deadline: Mapped[date | None] = mapped_column(Date)
+    launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    owner: Mapped[User] = relationship()
+    metrics: Mapped[list[SuccessMetric]] = relationship(
+        back_populates="beta", order_by="SuccessMetric.id", cascade="all, delete-orphan"
+    )
+    extensions: Mapped[list[DeadlineExtension]] = relationship(
+        back_populates="beta", order_by="DeadlineExtension.id", cascade="all, delete-orphan"
+    )
+
+
+class SuccessMetric(Base):
+    """A measure of success with the target the beta must reach."""
+
+    __tablename__ = "success_metrics"
+    __table_args__ = (
+        CheckConstraint("target >= 0", name="target_not_negative"),
+        CheckConstraint("unit <> 'percent' OR target <= 100", name="percent_at_most_100"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beta_id: Mapped[int] = mapped_column(ForeignKey("betas.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    stage: Mapped[MetricStage] = mapped_column(enum_type(MetricStage, "metric_stage"))
+    counts: Mapped[str] = mapped_column(Text, default="")
+    target: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    unit: Mapped[MetricUnit] = mapped_column(enum_type(MetricUnit, "metric_unit"))
+    direction: Mapped[Direction] = mapped_column(
+        enum_type(Direction, "direction"), default=Direction.AT_LEAST
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    beta: Mapped[Beta] = relationship(back_populates="metrics")
+
+
+class DeadlineExtension(Base):
+    """A decision deadline moved later, with the reason why."""
+
+    __tablename__ = "deadline_extensions"
+    __table_args__ = (CheckConstraint("new_deadline > old_deadline", name="extends_later"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beta_id: Mapped[int] = mapped_column(ForeignKey("betas.id", ondelete="CASCADE"), index=True)
+    old_deadline: Mapped[date] = mapped_column(Date)
+    new_deadline: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    beta: Mapped[Beta] = relationship(back_populates="extensions")
+    user: Mapped[User] = relationship()
+
+
+class AuditEntry(Base):
+    """Who did what to which object, and when."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
+    beta_id: Mapped[int | None] = mapped_column(
+        ForeignKey("betas.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(254))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User | None] = relationship()
+    token: Mapped[ApiToken | None] = relationship()
+    beta: Mapped[Beta | None] = relationship()

@@ -1,0 +1,82 @@
+"""Accounts, the cohorts of a beta, and the memberships that put an account in a beta."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from betas.db import Base, TimestampMixin, UTCDateTime, enum_type, utcnow
+from betas.models import NAME_MAX, Beta, User
+
+
+class CohortKind(enum.StrEnum):
+    """How a cohort's members were found."""
+
+    EARLY_ADOPTERS = "early_adopters"
+    RANDOM_SAMPLE = "random_sample"
+    MANUAL = "manual"
+
+
+class MembershipStatus(enum.StrEnum):
+    """Where an account stands in a beta; only `active` members have the feature."""
+
+    INVITED = "invited"
+    ACTIVE = "active"
+    DECLINED = "declined"
+    OPTED_OUT = "opted_out"
+    REMOVED = "removed"
+
+
+class Account(TimestampMixin, Base):
+    """A customer account, known by the id it has in the customer's own systems."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX), default="")
+    attributes: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Cohort(TimestampMixin, Base):
+    """A wave of a beta, with the criteria that made it so it can be explained and repeated."""
+
+    __tablename__ = "cohorts"
+    __table_args__ = (UniqueConstraint("beta_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beta_id: Mapped[int] = mapped_column(ForeignKey("betas.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    kind: Mapped[CohortKind] = mapped_column(enum_type(CohortKind, "cohort_kind"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    planned_size: Mapped[int | None] = mapped_column(Integer)
+    criteria: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    beta: Mapped[Beta] = relationship()
+
+
+class Membership(Base):
+    """An account in a beta: one per account per beta, with the reason it is there."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("beta_id", "account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beta_id: Mapped[int] = mapped_column(ForeignKey("betas.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id"), index=True)
+    status: Mapped[MembershipStatus] = mapped_column(
+        enum_type(MembershipStatus, "membership_status")
+    )
+    reason: Mapped[str] = mapped_column(Text, default="")
+    enrolled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship()
+    cohort: Mapped[Cohort] = relationship()
+    enrolled_by: Mapped[User | None] = relationship()

@@ -1,0 +1,1 @@
+"""What beta customers said, codified (its features arrive with a later issue)."""

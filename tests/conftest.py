@@ -1,0 +1,225 @@
+"""Fixtures: the app on a migrated database, a session rolled back after each test, factories.
+
+The suite runs on a temporary SQLite file by default, and on PostgreSQL with
+`pytest --database-url postgresql://...` (what `make test` does when SHIPCALL_TEST_POSTGRES_URL is
+set). Tests that need their own empty database (migrations, the browser) get a scratch one.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from alembic import command
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from betas.app import create_app
+from betas.audit import Actor
+from betas.auth import create_token, create_user
+from betas.config import normalize_database_url
+from betas.db import alembic_config
+from betas.models import Beta, BetaState, MetricStage, MetricUnit, Role, SuccessMetric
+
+PASSWORD = "correct horse battery staple"
+CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
+                        r'type="hidden" name="csrf_token" value="([^"]+)"')
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--database-url",
+        default=None,
+        help="run against this database (e.g. PostgreSQL) instead of a temporary SQLite file",
+    )
+
+
+@pytest.fixture(scope="session")
+def database_url(request, tmp_path_factory) -> str:
+    url = request.config.getoption("--database-url")
+    if url:
+        return normalize_database_url(url)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'shipcall.db'}"
+
+
+def is_postgres(url: str) -> bool:
+    return make_url(url).get_backend_name() == "postgresql"
+
+
+def wipe(url: str) -> None:
+    """Empty a database completely, so migrations start from nothing."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        if is_postgres(url):
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        else:
+            names = conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))
+            for (name,) in list(names):
+                conn.execute(text(f'DROP TABLE "{name}"'))
+    engine.dispose()
+
+
+@pytest.fixture
+def scratch_database_url(database_url, tmp_path):
+    """An empty database of the suite's kind, dropped afterwards."""
+    if not is_postgres(database_url):
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    name = f"shipcall_scratch_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def make_app(url: str, **settings):
+    app = create_app({"database_url": url, "secret_key": "test-secret-key", **settings})
+    app.config.update(TESTING=True)
+    return app
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    wipe(database_url)
+    command.upgrade(alembic_config(database_url), "head")
+    app = make_app(database_url)
+    yield app
+    app.extensions["shipcall.db"].engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    """The test's session; everything it and the requests write is rolled back afterwards."""
+    database = app.extensions["shipcall.db"]
+    connection = database.engine.connect()
+    outer = connection.begin()
+    database.bind_sessions(connection, join_transaction_mode="create_savepoint")
+    session = database.session()
+    yield session
+    session.close()
+    outer.rollback()
+    connection.close()
+    database.bind_sessions(database.engine)
+
+
+@pytest.fixture
+def client(app, db):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app, db):
+    return app.test_cli_runner()
+
+
+# Factories
+
+
+@pytest.fixture
+def make_user(db):
+    counter = iter(range(1, 10_000))
+
+    def make(role: Role | str = Role.PM, email: str | None = None, password: str = PASSWORD):
+        email = email or f"{Role(role).value}{next(counter)}@example.com"
+        return create_user(db, email, password, Role(role), name=email.split("@")[0].title())
+
+    return make
+
+
+@pytest.fixture
+def make_beta(db, make_user):
+    counter = iter(range(1, 10_000))
+
+    def make(
+        owner=None,
+        key: str | None = None,
+        state: BetaState = BetaState.DRAFT,
+        deadline: date | None = None,
+        framed: bool = True,
+        **values,
+    ) -> Beta:
+        beta = Beta(
+            key=key or f"beta-{next(counter)}",
+            name=values.pop("name", "Inbox reports"),
+            owner=owner or make_user(Role.PM),
+            state=state,
+            decision_deadline=deadline or date.today() + timedelta(days=30),
+            **values,
+        )
+        if framed:
+            beta.problem = beta.problem or "Teams cannot see how fast they answer."
+            beta.learning_goals = beta.learning_goals or "Do teams open the new reports weekly?"
+            beta.metrics.append(
+                SuccessMetric(
+                    name="Weekly use",
+                    stage=MetricStage.ADOPTION,
+                    target=40,
+                    unit=MetricUnit.PERCENT,
+                )
+            )
+        db.add(beta)
+        db.flush()
+        return beta
+
+    return make
+
+
+@pytest.fixture
+def make_token(db, make_user):
+    def make(user=None, scopes=("betas:read", "betas:write")) -> str:
+        user = user or make_user(Role.PM)
+        _token, secret = create_token(db, "test token", scopes, user, Actor(user))
+        return secret
+
+    return make
+
+
+@pytest.fixture
+def bearer(make_token):
+    """Headers with a fresh token: bearer(user, scopes)."""
+
+    def headers(user=None, scopes=("betas:read", "betas:write")) -> dict[str, str]:
+        return {"Authorization": f"Bearer {make_token(user, scopes)}"}
+
+    return headers
+
+
+# Signing in through the pages
+
+
+def csrf_token(client, path: str = "/sign-in") -> str:
+    """Return a CSRF token for the client's session, read from a page's form."""
+    html = client.get(path).get_data(as_text=True)
+    match = CSRF_INPUT.search(html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1) or match.group(2)
+
+
+@pytest.fixture
+def login(client):
+    def sign_in(user, password: str = PASSWORD):
+        response = client.post(
+            "/sign-in",
+            data={"email": user.email, "password": password, "csrf_token": csrf_token(client)},
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return user
+
+    return sign_in
+
+
+@pytest.fixture
+def post(client):
+    """POST a form with a valid CSRF token, as a browser would."""
+
+    def send(path: str, data: dict | None = None, **kwargs):
+        token = csrf_token(client, kwargs.pop("token_from", "/"))
+        return client.post(path, data={**(data or {}), "csrf_token": token}, **kwargs)
+
+    return send
