@@ -10,6 +10,7 @@ from wtforms import (
     EmailField,
     PasswordField,
     RadioField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -43,18 +44,23 @@ from betas.models import (
 )
 
 RISK_CHOICES = [
-    (Risk.LOW.value, "Low: opt accounts in and notify them"),
-    (Risk.HIGH.value, "High: invite accounts and wait for them to accept"),
+    SelectChoice(Risk.LOW.value, "Low: opt accounts in and notify them"),
+    SelectChoice(Risk.HIGH.value, "High: invite accounts and wait for them to accept"),
 ]
 ROLE_CHOICES = [
-    (Role.VIEWER.value, "Viewer: reads everything"),
-    (Role.PM.value, "PM: frames betas and edits their own"),
-    (Role.ADMIN.value, "Admin: edits any beta, manages users and tokens"),
+    SelectChoice(Role.VIEWER.value, "Viewer: reads everything"),
+    SelectChoice(Role.PM.value, "PM: frames betas and edits their own"),
+    SelectChoice(Role.ADMIN.value, "Admin: edits any beta, manages users and tokens"),
 ]
 
 
-def _choices(enum_cls) -> list[tuple[str, str]]:
-    return [(m.value, m.value.replace("_", " ").capitalize()) for m in enum_cls]
+def _choices(enum_cls) -> list[SelectChoice]:
+    return [SelectChoice(m.value, m.value.replace("_", " ").capitalize()) for m in enum_cls]
+
+
+def user_choices(users) -> list[SelectChoice]:
+    """Offer users by id, labelled with their name and role."""
+    return [SelectChoice(u.id, f"{u.display_name} <{u.email}> ({u.role.value})") for u in users]
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -97,7 +103,7 @@ class UserForm(FlaskForm):
 class RoleForm(FlaskForm):
     """A user's new role."""
 
-    role = SelectField("Role", choices=[(r.value, r.value) for r in Role])
+    role = SelectField("Role", choices=[SelectChoice(r.value) for r in Role])
 
 
 class TokenForm(FlaskForm):
@@ -107,7 +113,7 @@ class TokenForm(FlaskForm):
     user = SelectField("Acts as", coerce=int, description="The token has this user's role.")
     scopes = MultiCheckboxField(
         "Scopes",
-        choices=[(s, s) for s in SCOPES],
+        choices=[SelectChoice(s) for s in SCOPES],
         validators=[DataRequired(message="Choose at least one scope.")],
     )
 
@@ -168,13 +174,16 @@ class MetricForm(FlaskForm):
     unit = SelectField(
         "Unit",
         choices=[
-            (MetricUnit.PERCENT.value, "% of enrolled accounts"),
-            (MetricUnit.COUNT.value, "count"),
+            SelectChoice(MetricUnit.PERCENT.value, "% of enrolled accounts"),
+            SelectChoice(MetricUnit.COUNT.value, "count"),
         ],
     )
     direction = SelectField(
         "Direction",
-        choices=[(Direction.AT_LEAST.value, "at least"), (Direction.AT_MOST.value, "at most")],
+        choices=[
+            SelectChoice(Direction.AT_LEAST.value, "at least"),
+            SelectChoice(Direction.AT_MOST.value, "at most"),
+        ],
     )
 
 

@@ -161,8 +161,8 @@ def _apply(beta: Beta, values: dict) -> dict:
             new = Risk(new)
         elif name == "business_outcomes":
             new = sorted(set(new or []))
-        elif isinstance(new, str):
-            new = new.strip()
+        elif name in ("name", "problem", "learning_goals", "customer_outcome"):
+            new = (new or "").strip()
         old = getattr(beta, name)
         if old != new:
             setattr(beta, name, new)
@@ -255,7 +255,7 @@ def add_metric(
     metric = SuccessMetric(
         name=name.strip(),
         stage=MetricStage(stage),
-        counts=counts.strip(),
+        counts=(counts or "").strip(),
         target=target,
         unit=unit,
         direction=Direction(direction),

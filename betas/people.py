@@ -19,7 +19,15 @@ from sqlalchemy import select
 from betas import auth
 from betas.db import get_session
 from betas.errors import DomainError
-from betas.forms import ActionForm, RoleForm, SignInForm, TokenForm, UserForm, show_refusal
+from betas.forms import (
+    ActionForm,
+    RoleForm,
+    SignInForm,
+    TokenForm,
+    UserForm,
+    show_refusal,
+    user_choices,
+)
 from betas.models import ApiToken, Role, User
 
 people = Blueprint("people", __name__)
@@ -214,10 +222,9 @@ def tokens():
 
 def _token_form(db, **kwargs) -> TokenForm:
     form = TokenForm(**kwargs)
-    form.user.choices = [
-        (u.id, f"{u.email} ({u.role.value})")
-        for u in db.scalars(select(User).where(User.is_active.is_(True)).order_by(User.email))
-    ]
+    form.user.choices = user_choices(
+        db.scalars(select(User).where(User.is_active.is_(True)).order_by(User.email))
+    )
     if not form.is_submitted() or "formdata" in kwargs:
         form.user.data = current_user.id
     return form

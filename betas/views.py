@@ -9,7 +9,14 @@ from betas import auth, lifecycle
 from betas.audit import beta_history
 from betas.db import get_session
 from betas.errors import DomainError
-from betas.forms import ActionForm, BetaForm, ExtensionForm, MetricForm, show_refusal
+from betas.forms import (
+    ActionForm,
+    BetaForm,
+    ExtensionForm,
+    MetricForm,
+    show_refusal,
+    user_choices,
+)
 from betas.models import Beta, BetaState, Role, User
 from cohorts.services import member_counts
 
@@ -35,10 +42,7 @@ def _editable(key: str) -> Beta:
 
 
 def _owner_choices(form: BetaForm) -> None:
-    form.owner.choices = [
-        (u.id, f"{u.display_name} ({u.role.value})")
-        for u in lifecycle.owner_candidates(get_session())
-    ]
+    form.owner.choices = user_choices(lifecycle.owner_candidates(get_session()))
 
 
 def _framing(form: BetaForm) -> dict:

@@ -77,6 +77,7 @@ class Membership(Base):
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    beta: Mapped[Beta] = relationship()
     account: Mapped[Account] = relationship()
     cohort: Mapped[Cohort] = relationship()
     enrolled_by: Mapped[User | None] = relationship()

@@ -1,0 +1,1 @@
+"""Shipcall's test suite."""

@@ -24,8 +24,10 @@ from betas.db import alembic_config
 from betas.models import Beta, BetaState, MetricStage, MetricUnit, Role, SuccessMetric
 
 PASSWORD = "correct horse battery staple"
-CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
-                        r'type="hidden" name="csrf_token" value="([^"]+)"')
+CSRF_INPUT = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|'
+    r'type="hidden" name="csrf_token" value="([^"]+)"'
+)
 
 
 def pytest_addoption(parser):
@@ -64,7 +66,7 @@ def wipe(url: str) -> None:
 
 @pytest.fixture
 def scratch_database_url(database_url, tmp_path):
-    """An empty database of the suite's kind, dropped afterwards."""
+    """Yield an empty database of the suite's kind, dropped afterwards."""
     if not is_postgres(database_url):
         yield f"sqlite:///{tmp_path / 'scratch.db'}"
         return
@@ -95,7 +97,7 @@ def app(database_url):
 
 @pytest.fixture
 def db(app):
-    """The test's session; everything it and the requests write is rolled back afterwards."""
+    """Yield the test's session; what it and the requests write is rolled back afterwards."""
     database = app.extensions["shipcall.db"]
     connection = database.engine.connect()
     outer = connection.begin()
@@ -182,7 +184,7 @@ def make_token(db, make_user):
 
 @pytest.fixture
 def bearer(make_token):
-    """Headers with a fresh token: bearer(user, scopes)."""
+    """Make Authorization headers with a fresh token for a user and scopes."""
 
     def headers(user=None, scopes=("betas:read", "betas:write")) -> dict[str, str]:
         return {"Authorization": f"Bearer {make_token(user, scopes)}"}

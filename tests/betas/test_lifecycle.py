@@ -1,0 +1,251 @@
+"""The rules of a beta's life: framing, launch checks, overdue, extensions, and their audit."""
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from betas import lifecycle
+from betas.audit import Actor, beta_history
+from betas.errors import Conflict, ExtensionRefused, Forbidden, Invalid, LaunchRefused
+from betas.models import AuditEntry, BetaState, Role
+
+TODAY = date(2026, 11, 23)
+
+
+def actor(user):
+    return Actor(user)
+
+
+def test_a_pm_frames_a_draft_and_owns_it(db, make_user):
+    pm = make_user(Role.PM)
+    beta = lifecycle.create_beta(
+        db, actor(pm), "inbox-reports", name="Inbox reports", business_outcomes=["retention"]
+    )
+    assert (beta.state, beta.owner, beta.business_outcomes) == (BetaState.DRAFT, pm, ["retention"])
+    assert [e.action for e in beta_history(db, beta)] == ["beta.created"]
+
+
+def test_viewers_cannot_frame_betas(db, make_user):
+    with pytest.raises(Forbidden):
+        lifecycle.create_beta(db, actor(make_user(Role.VIEWER)), "x", name="X")
+
+
+@pytest.mark.parametrize("key", ["Inbox", "inbox reports", "-inbox", "inbox--x", "", "ö"])
+def test_a_key_is_a_slug(db, make_user, key):
+    with pytest.raises(Invalid) as refused:
+        lifecycle.create_beta(db, actor(make_user()), key, name="X")
+    assert refused.value.details[0]["field"] == "key"
+
+
+def test_a_taken_key_is_a_conflict(db, make_user, make_beta):
+    make_beta(key="inbox-reports")
+    with pytest.raises(Conflict):
+        lifecycle.create_beta(db, actor(make_user()), "inbox-reports", name="Again")
+
+
+def test_a_viewer_cannot_own_a_beta(db, make_user):
+    with pytest.raises(Invalid) as refused:
+        lifecycle.create_beta(db, actor(make_user()), "x", name="X", owner=make_user(Role.VIEWER))
+    assert refused.value.details[0]["field"] == "owner"
+
+
+def test_only_the_owner_or_an_admin_edits(db, make_user, make_beta):
+    beta = make_beta()
+    with pytest.raises(Forbidden):
+        lifecycle.update_beta(db, actor(make_user(Role.PM)), beta, name="Mine now")
+    lifecycle.update_beta(db, actor(make_user(Role.ADMIN)), beta, name="Renamed")
+    assert beta.name == "Renamed"
+
+
+def test_an_edit_records_what_changed(db, make_beta):
+    beta = make_beta(name="Old")
+    lifecycle.update_beta(db, actor(beta.owner), beta, name="New", problem=beta.problem)
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "beta.updated"))
+    assert entry.details == {"changes": {"name": ["Old", "New"]}}
+    assert entry.user == beta.owner
+
+
+def test_launch_is_refused_with_everything_missing(db, make_beta):
+    beta = make_beta(framed=False, deadline=TODAY - timedelta(days=1))
+    with pytest.raises(LaunchRefused) as refused:
+        lifecycle.launch(db, actor(beta.owner), beta, TODAY)
+    fields = [d["field"] for d in refused.value.details]
+    assert fields == ["problem", "learning_goals", "metrics", "decision_deadline"]
+    assert beta.state == BetaState.DRAFT
+
+
+def test_launch_needs_a_deadline(db, make_beta):
+    beta = make_beta()
+    beta.decision_deadline = None
+    with pytest.raises(LaunchRefused) as refused:
+        lifecycle.launch(db, actor(beta.owner), beta, TODAY)
+    assert refused.value.details == [
+        {"field": "decision_deadline", "message": "Set a decision deadline."}
+    ]
+
+
+def test_a_framed_beta_launches_and_is_recorded(db, make_beta):
+    beta = make_beta(deadline=TODAY)
+    lifecycle.launch(db, actor(beta.owner), beta, TODAY)
+    assert beta.state == BetaState.RUNNING and beta.launched_at is not None
+    assert beta_history(db, beta)[0].action == "beta.launched"
+    with pytest.raises(Conflict):
+        lifecycle.launch(db, actor(beta.owner), beta, TODAY)
+
+
+def test_key_and_deadline_are_fixed_once_launched(db, make_beta):
+    beta = make_beta(state=BetaState.RUNNING)
+    with pytest.raises(Conflict) as refused:
+        lifecycle.update_beta(db, actor(beta.owner), beta, key="other-key")
+    assert refused.value.details[0]["field"] == "key"
+    with pytest.raises(Conflict):
+        lifecycle.update_beta(
+            db, actor(beta.owner), beta, decision_deadline=beta.decision_deadline + timedelta(1)
+        )
+
+
+def test_a_draft_may_change_its_key(db, make_beta):
+    beta = make_beta(key="first")
+    lifecycle.update_beta(db, actor(beta.owner), beta, key="second")
+    assert lifecycle.get_beta(db, "second") is beta
+
+
+def test_overdue_starts_when_the_deadline_day_ends(make_beta):
+    beta = make_beta(state=BetaState.RUNNING, deadline=TODAY)
+    assert not lifecycle.is_overdue(beta, TODAY)
+    assert lifecycle.is_overdue(beta, TODAY + timedelta(days=1))
+    beta.state = BetaState.DRAFT
+    assert not lifecycle.is_overdue(beta, TODAY + timedelta(days=1))
+
+
+def test_the_deadline_day_is_read_in_the_configured_zone():
+    late_evening_in_new_york = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+    assert lifecycle.today_in(ZoneInfo("UTC"), late_evening_in_new_york) == date(2026, 11, 24)
+    assert lifecycle.today_in(ZoneInfo("America/New_York"), late_evening_in_new_york) == TODAY
+
+
+def test_an_extension_moves_the_deadline_with_a_reason(db, make_beta):
+    beta = make_beta(state=BetaState.RUNNING, deadline=TODAY - timedelta(days=3))
+    assert lifecycle.is_overdue(beta, TODAY)
+    new = TODAY + timedelta(days=14)
+    lifecycle.extend(
+        db,
+        actor(beta.owner),
+        beta,
+        new_deadline=new,
+        reason="Waiting on 3 calls",
+        today=TODAY,
+        max_extensions=2,
+    )
+    assert beta.decision_deadline == new and not lifecycle.is_overdue(beta, TODAY)
+    assert (beta.extensions[0].old_deadline, beta.extensions[0].reason) == (
+        TODAY - timedelta(days=3),
+        "Waiting on 3 calls",
+    )
+    assert beta_history(db, beta)[0].details["reason"] == "Waiting on 3 calls"
+
+
+def test_extensions_are_limited(db, make_beta):
+    beta = make_beta(state=BetaState.RUNNING, deadline=TODAY)
+    for days in (7, 14):
+        lifecycle.extend(
+            db,
+            actor(beta.owner),
+            beta,
+            new_deadline=TODAY + timedelta(days),
+            reason="More",
+            today=TODAY,
+            max_extensions=2,
+        )
+    with pytest.raises(ExtensionRefused, match="2 of 2"):
+        lifecycle.extend(
+            db,
+            actor(beta.owner),
+            beta,
+            new_deadline=TODAY + timedelta(30),
+            reason="More",
+            today=TODAY,
+            max_extensions=2,
+        )
+
+
+@pytest.mark.parametrize(
+    ("days", "reason", "field"),
+    [(5, "  ", "reason"), (0, "Because", "new_deadline"), (-1, "Because", "new_deadline")],
+)
+def test_an_extension_needs_a_reason_and_a_later_date(db, make_beta, days, reason, field):
+    beta = make_beta(state=BetaState.RUNNING, deadline=TODAY)
+    with pytest.raises(Invalid) as refused:
+        lifecycle.extend(
+            db,
+            actor(beta.owner),
+            beta,
+            new_deadline=TODAY + timedelta(days),
+            reason=reason,
+            today=TODAY,
+            max_extensions=2,
+        )
+    assert refused.value.details[0]["field"] == field
+    assert beta.extensions == []
+
+
+def test_a_draft_is_not_extended(db, make_beta):
+    beta = make_beta()
+    with pytest.raises(ExtensionRefused):
+        lifecycle.extend(
+            db,
+            actor(beta.owner),
+            beta,
+            new_deadline=TODAY + timedelta(60),
+            reason="x",
+            today=TODAY,
+            max_extensions=2,
+        )
+
+
+def test_percent_targets_stay_within_0_and_100(db, make_beta):
+    beta = make_beta()
+    with pytest.raises(Invalid):
+        lifecycle.add_metric(
+            db,
+            actor(beta.owner),
+            beta,
+            name="Too much",
+            stage="adoption",
+            target=120,
+            unit="percent",
+        )
+    metric = lifecycle.add_metric(
+        db,
+        actor(beta.owner),
+        beta,
+        name="Switch back",
+        stage="custom",
+        target=10,
+        unit="percent",
+        direction="at_most",
+    )
+    assert lifecycle.describe_target(metric) == "at most 10% of enrolled accounts"
+
+
+def test_metrics_are_removed_only_from_drafts(db, make_beta):
+    beta = make_beta()
+    metric_id = beta.metrics[0].id
+    beta.state = BetaState.RUNNING
+    with pytest.raises(Conflict):
+        lifecycle.remove_metric(db, actor(beta.owner), beta, metric_id)
+    beta.state = BetaState.DRAFT
+    lifecycle.remove_metric(db, actor(beta.owner), beta, metric_id)
+    assert beta.metrics == []
+
+
+def test_the_dashboard_puts_the_most_urgent_first(make_beta):
+    draft = make_beta(key="draft", deadline=TODAY + timedelta(2))
+    late = make_beta(key="late", state=BetaState.RUNNING, deadline=TODAY - timedelta(1))
+    soon = make_beta(key="soon", state=BetaState.RUNNING, deadline=TODAY + timedelta(3))
+    later = make_beta(key="later", state=BetaState.RUNNING, deadline=TODAY + timedelta(9))
+    decided = make_beta(key="decided", state=BetaState.DECIDED, deadline=TODAY - timedelta(9))
+    ordered = sorted([draft, decided, later, soon, late], key=lambda b: lifecycle.urgency(b, TODAY))
+    assert [b.key for b in ordered] == ["late", "soon", "later", "draft", "decided"]

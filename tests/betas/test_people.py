@@ -1,0 +1,202 @@
+"""People and access in the browser: sign-in, sign-out, setup, roles, CSRF, headers, admin pages."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from betas import auth
+from betas.db import utcnow
+from betas.models import ApiToken, AuditEntry, Role, User
+from tests.conftest import PASSWORD, csrf_token
+
+
+def test_every_page_but_sign_in_needs_a_signed_in_user(client, make_beta):
+    beta = make_beta()
+    for path in ["/", "/betas/new", f"/betas/{beta.key}", "/admin/users", "/admin/tokens"]:
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response.headers["Location"].startswith("/sign-in")
+
+
+def test_sign_in_starts_a_fresh_session(client, make_user, login):
+    user = make_user()
+    with client.session_transaction() as session:
+        session["planted"] = "by someone else"
+    login(user)
+    with client.session_transaction() as session:
+        assert "planted" not in session
+    assert client.get("/").status_code == 200
+
+
+def test_a_wrong_password_is_refused_without_saying_which_part(client, make_user):
+    user = make_user()
+    for email in (user.email, "nobody@example.com"):
+        response = client.post(
+            "/sign-in",
+            data={"email": email, "password": "wrong", "csrf_token": csrf_token(client)},
+        )
+        assert response.status_code == 200
+        assert "The email or password is wrong." in response.get_data(as_text=True)
+
+
+def test_repeated_failures_lock_the_user_for_a_while(db, client, make_user):
+    user = make_user()
+    for _ in range(auth.MAX_FAILED_SIGN_INS):
+        client.post(
+            "/sign-in",
+            data={"email": user.email, "password": "wrong", "csrf_token": csrf_token(client)},
+        )
+    response = client.post(
+        "/sign-in",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": csrf_token(client)},
+    )
+    assert "Too many failed sign-ins" in response.get_data(as_text=True)
+    db.refresh(user)
+    assert user.locked_until > utcnow() + timedelta(minutes=14)
+    user.locked_until = utcnow() - timedelta(seconds=1)
+    db.flush()
+    assert auth.sign_in(db, user.email, PASSWORD) == user
+
+
+def test_sign_out_ends_the_session_even_for_a_copied_cookie(app, client, make_user, login, post):
+    login(make_user())
+    copy = app.test_client()
+    cookie = client.get_cookie("shipcall_session")
+    copy.set_cookie(cookie.key, cookie.value)
+    assert copy.get("/").status_code == 200
+    assert post("/sign-out").status_code == 302
+    assert client.get("/").status_code == 302
+    assert copy.get("/").status_code == 302
+
+
+def test_the_session_cookie_is_httponly_lax_and_secure(client, make_user, login):
+    login(make_user())
+    cookie = client.get_cookie("shipcall_session")
+    assert cookie.http_only and cookie.secure and cookie.same_site == "Lax"
+
+
+def test_every_response_carries_the_security_headers(client):
+    for path in ["/sign-in", "/api/v1/betas", "/static/style.css", "/nowhere"]:
+        headers = client.get(path).headers
+        policy = headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy
+        assert "frame-ancestors 'none'" in policy
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"]
+
+
+def test_a_form_without_its_csrf_token_changes_nothing(db, client, make_user, login):
+    login(make_user(Role.PM))
+    response = client.post("/betas/new", data={"key": "no-token", "name": "No token"})
+    assert response.status_code == 400
+    assert "This form expired" in response.get_data(as_text=True)
+    assert "Nothing was saved" in response.get_data(as_text=True)
+
+
+def test_the_setup_link_creates_the_first_admin_once(app, db, client):
+    assert "no users yet" in client.get("/sign-in").get_data(as_text=True)
+    link = "/setup?token=" + auth.setup_token(app.config["SECRET_KEY"])
+    form = {
+        "name": "Ada",
+        "email": "Ada@Example.com",
+        "password": PASSWORD,
+        "confirm": PASSWORD,
+        "csrf_token": csrf_token(client, link),
+    }
+    response = client.post(link, data=form)
+    assert response.status_code == 302
+    admin = db.scalar(select(User))
+    assert (admin.email, admin.role) == ("ada@example.com", Role.ADMIN)
+    assert client.get("/").status_code == 200
+    assert client.get(link).status_code == 404
+
+
+def test_a_forged_setup_link_is_not_found(client):
+    assert client.get("/setup?token=forged").status_code == 404
+    assert client.get("/setup").status_code == 404
+
+
+def test_setup_keeps_what_was_typed_when_passwords_differ(app, client, db):
+    link = "/setup?token=" + auth.setup_token(app.config["SECRET_KEY"])
+    form = {
+        "name": "Ada",
+        "email": "ada@example.com",
+        "password": PASSWORD,
+        "confirm": PASSWORD + "x",
+        "csrf_token": csrf_token(client, link),
+    }
+    html = client.post(link, data=form).get_data(as_text=True)
+    assert "The passwords differ." in html
+    assert 'value="ada@example.com"' in html
+    assert db.scalar(select(func.count()).select_from(User)) == 0
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.PM])
+def test_admin_pages_are_for_admins(client, make_user, login, post, role):
+    login(make_user(role))
+    assert client.get("/admin/users").status_code == 403
+    assert post("/admin/tokens", {"name": "x", "scopes": ["betas:read"]}).status_code == 403
+
+
+def test_an_admin_adds_a_user_changes_a_role_and_deactivates(db, client, make_user, login, post):
+    admin = login(make_user(Role.ADMIN))
+    response = post(
+        "/admin/users",
+        {
+            "email": "pm@example.com",
+            "name": "Pat",
+            "password": PASSWORD,
+            "confirm": PASSWORD,
+            "role": "pm",
+        },
+    )
+    assert response.status_code == 302
+    pat = auth.find_user(db, "pm@example.com")
+    assert post(f"/admin/users/{pat.id}/role", {"role": "viewer"}).status_code == 302
+    assert post(f"/admin/users/{pat.id}/active").status_code == 302
+    db.expire_all()
+    assert (pat.role, pat.is_active) == (Role.VIEWER, False)
+    actions = db.scalars(select(AuditEntry.action).where(AuditEntry.user_id == admin.id)).all()
+    assert actions == ["user.created", "user.role_changed", "user.deactivated"]
+
+
+def test_the_last_admin_cannot_be_demoted(db, client, make_user, login, post):
+    admin = login(make_user(Role.ADMIN))
+    html = post(f"/admin/users/{admin.id}/role", {"role": "pm"}, follow_redirects=True)
+    assert "at least one active admin" in html.get_data(as_text=True)
+    db.refresh(admin)
+    assert admin.role == Role.ADMIN
+
+
+def test_a_deactivated_user_is_signed_out_and_cannot_sign_in(app, db, make_user, login, client):
+    pm = make_user(Role.PM)
+    login(pm)
+    auth.set_active(db, pm, False, auth.Actor(make_user(Role.ADMIN)))
+    db.flush()
+    assert client.get("/").status_code == 302
+    with pytest.raises(auth.SignInRefused, match="deactivated"):
+        auth.sign_in(db, pm.email, PASSWORD)
+
+
+def test_an_admin_creates_a_token_seen_once_and_stored_hashed(db, client, make_user, login, post):
+    admin = login(make_user(Role.ADMIN))
+    html = post(
+        "/admin/tokens", {"name": "product", "user": admin.id, "scopes": ["members:read"]}
+    ).get_data(as_text=True)
+    secret = re.search(r'<code id="new-token">([^<]+)</code>', html).group(1)
+    token = db.scalar(select(ApiToken))
+    assert token.scopes == ["members:read"] and secret not in str(token.__dict__)
+    assert secret not in client.get("/admin/tokens").get_data(as_text=True)
+    assert post(f"/admin/tokens/{token.id}/revoke").status_code == 302
+    db.refresh(token)
+    assert token.revoked_at is not None
+    assert auth.token_for(db, secret) is None
+
+
+def test_a_token_needs_a_scope(db, client, make_user, login, post):
+    admin = login(make_user(Role.ADMIN))
+    html = post("/admin/tokens", {"name": "none", "user": admin.id}).get_data(as_text=True)
+    assert "Choose at least one scope." in html
+    assert db.scalar(select(func.count()).select_from(ApiToken)) == 0

@@ -1,0 +1,261 @@
+"""Beta pages: framing, field errors that keep what was typed, metrics, launch, overdue, history."""
+
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from betas.models import AuditEntry, Beta, BetaState, Role
+from cohorts.models import Account, Cohort, CohortKind, Membership, MembershipStatus
+
+
+def frame(**overrides):
+    return {
+        "key": "inbox-reports",
+        "name": "Inbox reports",
+        "problem": "Teams cannot see how fast they answer.",
+        "learning_goals": "Do teams open the new reports weekly?",
+        "customer_outcome": "Leads check response times every Monday.",
+        "business_outcomes": ["retention", "expansion"],
+        "risk": "high",
+        "decision_deadline": (date.today() + timedelta(days=30)).isoformat(),
+        **overrides,
+    }
+
+
+def count(db, model):
+    return db.scalar(select(func.count()).select_from(model))
+
+
+def test_a_pm_frames_a_beta_in_the_browser(db, client, make_user, login, post):
+    pm = login(make_user(Role.PM))
+    response = post("/betas/new", {**frame(), "owner": pm.id})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/betas/inbox-reports"
+    beta = db.scalar(select(Beta))
+    assert (beta.owner, beta.risk.value) == (pm, "high")
+    assert beta.business_outcomes == ["expansion", "retention"]
+    html = client.get("/betas/inbox-reports").get_data(as_text=True)
+    assert "Teams cannot see how fast they answer." in html
+    assert "Add at least one success metric with a target." in html
+    assert "beta created" in html
+
+
+def test_the_form_explains_both_risks(client, make_user, login):
+    login(make_user(Role.PM))
+    html = client.get("/betas/new").get_data(as_text=True)
+    assert "opt accounts in and notify them" in html
+    assert "invite accounts and wait for them to accept" in html
+    assert "What do we want to learn as early as possible?" in html
+
+
+def test_field_errors_sit_next_to_the_field_and_keep_what_was_typed(
+    db, client, make_user, login, post
+):
+    pm = login(make_user(Role.PM))
+    response = post("/betas/new", {**frame(key="Not A Slug"), "owner": pm.id})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'id="key-error">Use lower-case letters, digits and hyphens.' in html
+    assert "Teams cannot see how fast they answer." in html
+    assert 'value="Not A Slug"' in html
+    assert count(db, Beta) == 0
+
+
+def test_a_taken_key_is_shown_on_the_key_field(db, client, make_user, make_beta, login, post):
+    make_beta(key="inbox-reports")
+    pm = login(make_user(Role.PM))
+    html = post("/betas/new", {**frame(), "owner": pm.id}).get_data(as_text=True)
+    assert 'id="key-error">This key is taken; choose another.' in html
+    assert count(db, Beta) == 1
+
+
+def test_a_viewer_posting_to_a_pm_page_gets_403(db, client, make_user, make_beta, login, post):
+    beta = make_beta()
+    login(make_user(Role.VIEWER))
+    assert client.get("/betas/new").status_code == 403
+    assert post("/betas/new", frame(key="viewer-beta")).status_code == 403
+    assert post(f"/betas/{beta.key}/launch").status_code == 403
+    assert client.get(f"/betas/{beta.key}").status_code == 200
+    assert count(db, Beta) == 1
+
+
+def test_a_pm_cannot_change_another_pms_beta(client, make_user, make_beta, login, post):
+    beta = make_beta()
+    login(make_user(Role.PM))
+    assert client.get(f"/betas/{beta.key}/edit").status_code == 403
+    assert post(f"/betas/{beta.key}/metrics", {"name": "x"}).status_code == 403
+
+
+def test_an_admin_edits_any_beta(db, client, make_user, make_beta, login, post):
+    beta = make_beta(name="Before")
+    login(make_user(Role.ADMIN))
+    data = frame(key=beta.key, name="After")
+    response = post(f"/betas/{beta.key}/edit", {**data, "owner": beta.owner_id})
+    assert response.status_code == 302
+    db.refresh(beta)
+    assert beta.name == "After"
+
+
+def test_a_running_beta_keeps_its_key_and_deadline_whatever_is_posted(db, make_beta, login, post):
+    beta = make_beta(state=BetaState.RUNNING)
+    deadline = beta.decision_deadline
+    login(beta.owner)
+    data = frame(key="sneaky", name="Renamed", decision_deadline="2099-01-01")
+    assert post(f"/betas/{beta.key}/edit", {**data, "owner": beta.owner_id}).status_code == 302
+    db.refresh(beta)
+    assert (beta.key, beta.decision_deadline, beta.name) != ("sneaky", date(2099, 1, 1), "x")
+    assert (beta.key, beta.decision_deadline, beta.name) == (beta.key, deadline, "Renamed")
+
+
+def test_add_a_metric_then_launch(db, client, make_beta, login, post):
+    beta = make_beta(framed=False, problem="A problem", learning_goals="A goal")
+    login(beta.owner)
+    metric = {
+        "name": "Weekly use",
+        "stage": "adoption",
+        "target": "40",
+        "unit": "percent",
+        "direction": "at_least",
+        "counts": "opened the report twice",
+    }
+    assert post(f"/betas/{beta.key}/metrics", metric).status_code == 302
+    html = client.get(f"/betas/{beta.key}").get_data(as_text=True)
+    assert "at least 40% of enrolled accounts" in html
+    assert post(f"/betas/{beta.key}/launch").status_code == 302
+    db.refresh(beta)
+    assert beta.state == BetaState.RUNNING
+
+
+def test_a_bad_metric_keeps_what_was_typed(db, client, make_beta, login, post):
+    beta = make_beta(framed=False)
+    login(beta.owner)
+    metric = {
+        "name": "Weekly use",
+        "stage": "adoption",
+        "target": "140",
+        "unit": "percent",
+        "direction": "at_least",
+        "counts": "opened it twice",
+    }
+    response = post(f"/betas/{beta.key}/metrics", metric)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Between 0 and 100 for a percentage" in html
+    assert 'value="Weekly use"' in html and "opened it twice" in html
+    db.refresh(beta)
+    assert beta.metrics == []
+
+
+def test_a_refused_launch_lists_everything_missing(db, client, make_beta, login, post):
+    beta = make_beta(framed=False, deadline=date.today() - timedelta(days=1))
+    login(beta.owner)
+    html = post(f"/betas/{beta.key}/launch", follow_redirects=True).get_data(as_text=True)
+    for missing in [
+        "Describe the problem",
+        "Say what you want to learn",
+        "Add at least one",
+        "has passed",
+    ]:
+        assert missing in html
+    db.refresh(beta)
+    assert beta.state == BetaState.DRAFT
+
+
+def test_every_page_of_an_overdue_beta_shows_the_banner(client, make_beta, login):
+    beta = make_beta(state=BetaState.RUNNING, deadline=date.today() - timedelta(days=2))
+    login(beta.owner)
+    for path in [f"/betas/{beta.key}", f"/betas/{beta.key}/edit"]:
+        assert "Overdue:" in client.get(path).get_data(as_text=True), path
+    assert "overdue by 2 days" in client.get("/").get_data(as_text=True)
+
+
+def test_a_beta_on_time_shows_no_banner(client, make_beta, login):
+    beta = make_beta(state=BetaState.RUNNING, deadline=date.today())
+    login(beta.owner)
+    assert "Overdue:" not in client.get(f"/betas/{beta.key}").get_data(as_text=True)
+
+
+def test_an_extension_ends_overdue_and_shows_its_reason(db, client, make_beta, login, post):
+    beta = make_beta(state=BetaState.RUNNING, deadline=date.today() - timedelta(days=2))
+    login(beta.owner)
+    new = (date.today() + timedelta(days=10)).isoformat()
+    response = post(
+        f"/betas/{beta.key}/extensions", {"new_deadline": new, "reason": "Two calls left"}
+    )
+    assert response.status_code == 302
+    html = client.get(f"/betas/{beta.key}").get_data(as_text=True)
+    assert "Overdue:" not in html and "Two calls left" in html
+
+
+def test_an_extension_without_a_reason_keeps_the_date(db, client, make_beta, login, post):
+    beta = make_beta(state=BetaState.RUNNING)
+    login(beta.owner)
+    new = (date.today() + timedelta(days=40)).isoformat()
+    response = post(f"/betas/{beta.key}/extensions", {"new_deadline": new, "reason": ""})
+    assert response.status_code == 422
+    assert f'value="{new}"' in response.get_data(as_text=True)
+    db.refresh(beta)
+    assert beta.extensions == []
+
+
+def test_the_dashboard_lists_betas_most_urgent_first_with_members(
+    db, client, make_user, make_beta, login
+):
+    login(make_user(Role.VIEWER))
+    later = make_beta(
+        key="later",
+        name="Later",
+        state=BetaState.RUNNING,
+        deadline=date.today() + timedelta(days=20),
+    )
+    make_beta(
+        key="late", name="Late", state=BetaState.RUNNING, deadline=date.today() - timedelta(days=1)
+    )
+    make_beta(key="draft", name="Draft")
+    cohort = Cohort(beta=later, slug="early", name="Early", kind=CohortKind.EARLY_ADOPTERS)
+    for i, status in enumerate([MembershipStatus.ACTIVE] * 3 + [MembershipStatus.OPTED_OUT]):
+        account = Account(external_id=f"acct-{i}", name=f"Account {i}")
+        db.add(Membership(beta=later, account=account, cohort=cohort, status=status))
+    db.flush()
+    html = client.get("/").get_data(as_text=True)
+    assert html.index("Late") < html.index("Later") < html.index("Draft")
+    row = html[html.index(">Later<") :]
+    assert '<td class="num">3</td>' in row[: row.index("</tr>")]
+    assert "20 days left" in html
+
+
+def test_user_text_is_escaped(client, make_beta, login):
+    beta = make_beta(name="<script>alert(1)</script>", problem="<img src=x onerror=alert(1)>")
+    login(beta.owner)
+    for path in ["/", f"/betas/{beta.key}"]:
+        html = client.get(path).get_data(as_text=True)
+        assert "<script>alert(1)" not in html and "<img src=x" not in html
+        assert "&lt;script&gt;" in html
+
+
+def test_unknown_beta_is_a_404_page(client, make_user, login):
+    login(make_user())
+    response = client.get("/betas/nope")
+    assert response.status_code == 404
+    assert "There is no beta with the key" in response.get_data(as_text=True)
+
+
+def test_the_history_names_who_did_what(db, client, make_user, login, post):
+    pm = login(make_user(Role.PM))
+    post("/betas/new", {**frame(), "owner": pm.id})
+    post(
+        "/betas/inbox-reports/metrics",
+        {
+            "name": "Use",
+            "stage": "adoption",
+            "target": "10",
+            "unit": "percent",
+            "direction": "at_least",
+        },
+    )
+    actions = db.scalars(
+        select(AuditEntry.action).where(AuditEntry.beta_id.is_not(None)).order_by(AuditEntry.id)
+    ).all()
+    assert actions == ["beta.created", "metric.added"]
+    html = client.get("/betas/inbox-reports").get_data(as_text=True)
+    assert html.count(pm.display_name) >= 2

@@ -1,0 +1,54 @@
+"""Settings come from SHIPCALL_* variables; the secret key is generated once, owner-only."""
+
+import os
+import stat
+
+import pytest
+
+from betas.config import ConfigError, Settings, instance_secret_key
+
+
+def test_defaults_when_the_environment_is_empty(tmp_path):
+    settings = Settings.from_env({}, secret_key="k")
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.database_url.endswith("instance/shipcall.db")
+    assert (settings.port, settings.timezone, settings.max_extensions) == (5000, "UTC", 2)
+    assert settings.debug is False
+
+
+def test_every_variable_is_read():
+    settings = Settings.from_env(
+        {
+            "SHIPCALL_DATABASE_URL": "postgresql://postgres@127.0.0.1/x",
+            "SHIPCALL_SECRET_KEY": "s3cret",
+            "SHIPCALL_PORT": "8080",
+            "SHIPCALL_TIMEZONE": "Europe/Dublin",
+            "SHIPCALL_MAX_EXTENSIONS": "5",
+            "SHIPCALL_DEBUG": "1",
+        }
+    )
+    assert settings.database_url == "postgresql+psycopg://postgres@127.0.0.1/x"
+    assert settings.secret_key == "s3cret"
+    assert (settings.port, settings.timezone, settings.max_extensions) == (8080, "Europe/Dublin", 5)
+    assert settings.debug is True
+
+
+def test_a_bad_number_or_zone_is_refused_with_its_name():
+    with pytest.raises(ConfigError, match="SHIPCALL_PORT"):
+        Settings.from_env({"SHIPCALL_PORT": "eighty"}, secret_key="k")
+    with pytest.raises(ConfigError, match="SHIPCALL_TIMEZONE"):
+        Settings.from_env({"SHIPCALL_TIMEZONE": "Mars/Olympus"}, secret_key="k").validate()
+
+
+def test_unknown_overrides_are_refused():
+    with pytest.raises(ConfigError, match="colour"):
+        Settings.from_env({}, secret_key="k", colour="blue")
+
+
+def test_secret_key_is_generated_once_and_readable_by_its_owner_only(tmp_path):
+    first = instance_secret_key(tmp_path)
+    assert len(first) >= 40
+    assert instance_secret_key(tmp_path) == first
+    mode = stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode)
+    assert mode == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
