@@ -1,0 +1,171 @@
+"""In Chromium: a PM frames, measures and launches a beta; the first admin sets Shipcall up."""
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+from alembic import command
+from werkzeug.serving import make_server
+
+from betas import lifecycle
+from betas.auth import create_user, setup_token
+from betas.db import alembic_config
+from betas.models import Role
+from tests.conftest import PASSWORD, make_app
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError as exc:  # the `browser` fixture skips, saying why
+    playwright_import_error: ImportError | None = exc
+else:
+    playwright_import_error = None
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SESSION_COOKIE = "shipcall_session"
+
+
+class LiveServer(NamedTuple):
+    """The app being served, and the address to reach it at."""
+
+    app: object
+    url: str
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} does not exist: install Debian's chromium package")
+    if playwright_import_error is not None:
+        pytest.skip(f"playwright cannot be imported: {playwright_import_error}")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live(scratch_database_url):
+    """Serve Shipcall from a freshly migrated scratch database on a free port of 127.0.0.1."""
+    command.upgrade(alembic_config(scratch_database_url), "head")
+    app = make_app(scratch_database_url)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-shipcall", daemon=True)
+    thread.start()
+    yield LiveServer(app, f"http://127.0.0.1:{server.server_port}")
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+    app.extensions["shipcall.db"].engine.dispose()  # so a scratch PostgreSQL database can go
+
+
+@pytest.fixture
+def page(browser, live):
+    """Open a fresh browser context that may reach the live server and nothing else."""
+    context = browser.new_context(base_url=live.url)
+    context.set_default_timeout(5_000)
+
+    def keep_local(route):
+        if route.request.url.startswith(live.url + "/"):
+            route.continue_()
+        else:
+            route.abort()
+
+    context.route("**/*", keep_local)
+    yield context.new_page()
+    context.close()
+
+
+def session_cookie(page) -> dict:
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    assert SESSION_COOKIE in cookies, f"no session cookie among {sorted(cookies)}"
+    return cookies[SESSION_COOKIE]
+
+
+@pytest.mark.browser
+def test_a_pm_signs_in_frames_a_beta_adds_a_metric_launches_it_and_sees_it_running(live, page):
+    with live.app.extensions["shipcall.db"].session() as session:
+        create_user(session, "pat@example.com", PASSWORD, Role.PM, name="Pat")
+        session.commit()
+    deadline = lifecycle.today_in(live.app.config["SHIPCALL"].zone) + timedelta(days=30)
+
+    page.goto("/sign-in")
+    page.get_by_label("Email").fill("pat@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Betas")).to_be_visible()
+    expect(page.get_by_role("banner")).to_contain_text("Pat (pm)")
+    cookie = session_cookie(page)
+    assert (cookie["secure"], cookie["httpOnly"], cookie["sameSite"]) == (True, True, "Lax")
+
+    page.get_by_role("main").get_by_role("link", name="Frame a beta").click()
+    expect(page.get_by_role("heading", name="Frame a beta")).to_be_visible()
+    page.get_by_label("Key", exact=True).fill("inbox-reports")
+    page.get_by_label("Name", exact=True).fill("Inbox reports")
+    page.get_by_label("Problem", exact=True).fill("Support teams cannot see how fast they answer.")
+    page.get_by_label("Learning goals", exact=True).fill("Do teams open the reports weekly?")
+    page.get_by_label("Decision deadline", exact=True).fill(deadline.isoformat())
+    page.get_by_role("button", name="Save draft").click()
+    expect(page).to_have_url(f"{live.url}/betas/inbox-reports")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Inbox reports draft")
+
+    metric = page.locator("#metric-form")  # under "Add a success metric", open on a new draft
+    expect(metric).to_be_visible()
+    metric.get_by_label("Name", exact=True).fill("Weekly use")
+    metric.get_by_label("Stage", exact=True).select_option(label="Adoption")
+    metric.get_by_label("Target", exact=True).fill("40")
+    metric.get_by_label("Unit", exact=True).select_option(label="% of enrolled accounts")
+    metric.get_by_role("button", name="Add metric").click()
+    metrics = page.locator("#metrics")
+    expect(metrics.get_by_role("row").filter(has_text="Weekly use")).to_contain_text(
+        "at least 40% of enrolled accounts"
+    )
+
+    page.get_by_role("button", name="Launch beta").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Inbox reports running")
+    expect(page.get_by_role("status")).to_have_text(
+        f"Inbox reports is running. Decide by {deadline.isoformat()}."
+    )
+
+    page.get_by_role("navigation").get_by_role("link", name="Betas").click()
+    row = page.get_by_role("row").filter(has_text="inbox-reports")
+    expect(row).to_have_count(1)
+    expect(row.get_by_role("cell").nth(1)).to_have_text("running")
+    expect(row.get_by_role("cell").nth(3)).to_contain_text(deadline.isoformat())
+    expect(row.get_by_role("cell").nth(3)).to_contain_text("30 days left")
+
+
+@pytest.mark.browser
+def test_the_first_admin_sets_shipcall_up_through_a_link_that_works_once(live, page):
+    page.goto("/sign-in")
+    expect(page.get_by_role("heading", name="Shipcall has no users yet")).to_be_visible()
+    setup_link = "/setup?token=" + setup_token(live.app.config["SECRET_KEY"])
+
+    page.goto(setup_link)
+    expect(page.get_by_role("heading", name="Create the first admin")).to_be_visible()
+    page.get_by_label("Name", exact=True).fill("Ada")
+    page.get_by_label("Email", exact=True).fill("ada@example.com")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password again", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Create admin and sign in").click()
+
+    expect(page).to_have_url(f"{live.url}/")
+    expect(page.get_by_role("heading", name="Betas")).to_be_visible()
+    expect(page.get_by_role("status")).to_have_text("Welcome to Shipcall. Frame your first beta.")
+    expect(page.get_by_role("banner")).to_contain_text("Ada (admin)")
+    assert session_cookie(page)["secure"] is True
+
+    again = page.goto(setup_link)
+    assert again is not None and again.status == 404
