@@ -1,0 +1,64 @@
+"""The database layer: SQLite settings, and writers that never meet "database is locked"."""
+
+import threading
+
+import pytest
+from sqlalchemy import text
+
+from betas.db import Database, get_session
+from tests.conftest import is_postgres
+
+
+@pytest.fixture
+def sqlite_file(database_url, tmp_path):
+    if is_postgres(database_url):
+        pytest.skip("SQLite's locking only matters on SQLite")
+    return f"sqlite:///{tmp_path / 'locking.db'}"
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(sqlite_file):
+    database = Database(sqlite_file)
+    with database.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+    database.engine.dispose()
+
+
+def test_concurrent_read_then_write_transactions_never_see_database_is_locked(sqlite_file):
+    # Each writer reads, then writes, in one transaction, as a request does. Begun deferred, two
+    # such transactions deadlock and SQLite fails one at once; begun IMMEDIATE, they queue.
+    setup = Database(sqlite_file)
+    with setup.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE counter (n INTEGER NOT NULL)"))
+        conn.execute(text("INSERT INTO counter VALUES (0)"))
+    errors = []
+
+    def writer():
+        database = Database(sqlite_file)
+        try:
+            for _ in range(40):
+                with database.session(write=True) as session:
+                    n = session.execute(text("SELECT n FROM counter")).scalar()
+                    session.execute(text("UPDATE counter SET n = :n"), {"n": n + 1})
+                    session.commit()
+        except Exception as exc:  # any failure is the finding
+            errors.append(exc)
+        finally:
+            database.engine.dispose()
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with setup.engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM counter")).scalar() == 160
+    setup.engine.dispose()
+
+
+def test_requests_that_may_write_take_the_write_lock_and_reads_do_not(app):
+    for method, write in [("GET", False), ("HEAD", False), ("POST", True), ("PATCH", True)]:
+        with app.test_request_context("/", method=method):
+            assert get_session().info["write"] is write
