@@ -89,8 +89,11 @@ def http_error_response(exc: HTTPException):
         if unknown:
             status, code = 400, "unknown_field"
             message = "Unknown fields: " + ", ".join(d["field"] for d in unknown) + "."
+        elif any(d["field"] for d in details):
+            fields_ = ", ".join(d["field"] for d in details if d["field"])
+            message = f"Some fields are invalid: {fields_}."
         else:
-            message = "Some fields are invalid: " + ", ".join(d["field"] for d in details) + "."
+            message = "The body must be a JSON object with the documented fields."
     elif status == 413:
         message = f"The body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes."
     elif status >= 500:
@@ -140,7 +143,7 @@ class MetricSchema(Schema):
     name = fields.Str(required=True, validate=validate.Length(1, NAME_MAX))
     stage = fields.Str(required=True, validate=validate.OneOf(_values(MetricStage)))
     counts = fields.Str(load_default="", validate=validate.Length(max=TEXT_MAX))
-    target = fields.Float(required=True, validate=validate.Range(min=0))
+    target = fields.Float(required=True)
     unit = fields.Str(required=True, validate=validate.OneOf(_values(MetricUnit)))
     direction = fields.Str(
         load_default=Direction.AT_LEAST.value, validate=validate.OneOf(_values(Direction))

@@ -16,6 +16,7 @@ import click
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app, g, has_request_context, request
+from flask.cli import AppGroup
 from sqlalchemy import DateTime, Engine, Enum, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -158,9 +159,7 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-@click.group("db")
-def db_cli():
-    """Migrate the database schema."""
+db_cli = AppGroup("db", help="Migrate the database schema.")
 
 
 @db_cli.command("upgrade")

@@ -32,7 +32,7 @@ class Forbidden(DomainError):
 class Invalid(DomainError):
     """A value breaks a rule that the form or schema could not check alone."""
 
-    code = "invalid"
+    code = "validation_failed"
     status = 422
 
 

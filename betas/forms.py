@@ -34,6 +34,7 @@ from betas.models import (
     KEY_MAX,
     KEY_PATTERN,
     NAME_MAX,
+    TARGET_MAX,
     TEXT_MAX,
     BusinessOutcome,
     Direction,
@@ -45,7 +46,10 @@ from betas.models import (
 
 RISK_CHOICES = [
     SelectChoice(Risk.LOW.value, "Low: opt accounts in and notify them"),
-    SelectChoice(Risk.HIGH.value, "High: invite accounts and wait for them to accept"),
+    SelectChoice(
+        Risk.HIGH.value,
+        "High: invite accounts and wait for them to accept (when it may break a primary workflow)",
+    ),
 ]
 ROLE_CHOICES = [
     SelectChoice(Role.VIEWER.value, "Viewer: reads everything"),
@@ -169,7 +173,7 @@ class MetricForm(FlaskForm):
         description="In plain words, e.g. 'opened the new report twice in a week'.",
     )
     target = DecimalField(
-        "Target", places=2, validators=[InputRequired(), NumberRange(min=0, max=10**9)]
+        "Target", places=2, validators=[InputRequired(), NumberRange(min=0, max=TARGET_MAX)]
     )
     unit = SelectField(
         "Unit",

@@ -16,6 +16,7 @@ from betas.db import utcnow
 from betas.errors import Conflict, ExtensionRefused, Forbidden, Invalid, LaunchRefused, NotFound
 from betas.models import (
     KEY_PATTERN,
+    TARGET_MAX,
     Beta,
     BetaState,
     BusinessOutcome,
@@ -245,12 +246,15 @@ def add_metric(
         raise Conflict("This beta has been decided; its metrics are part of the record now.")
     if not name.strip():
         raise Invalid("Give the metric a name.", [{"field": "name", "message": "Required."}])
-    target = Decimal(str(target))
+    # Round as the column stores it, so what the caller is told is what is kept.
+    target = Decimal(str(target)).quantize(Decimal("0.01"))
     unit = MetricUnit(unit)
-    if target < 0 or (unit == MetricUnit.PERCENT and target > 100):
+    ceiling = 100 if unit == MetricUnit.PERCENT else TARGET_MAX
+    if not 0 <= target <= ceiling:
         raise Invalid(
-            "A target is a number from 0, and at most 100 for a percentage.",
-            [{"field": "target", "message": "Between 0 and 100 for a percentage, 0 or more."}],
+            f"A target is a number from 0 to {ceiling:,}"
+            + (" for a percentage." if unit == MetricUnit.PERCENT else "."),
+            [{"field": "target", "message": f"Between 0 and {ceiling:,}."}],
         )
     metric = SuccessMetric(
         name=name.strip(),

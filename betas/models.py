@@ -25,6 +25,7 @@ KEY_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 KEY_MAX = 64
 NAME_MAX = 200
 TEXT_MAX = 10_000
+TARGET_MAX = 1_000_000_000  # fits Numeric(12, 2)
 
 
 class Role(enum.StrEnum):

@@ -140,7 +140,7 @@ def test_a_bad_metric_keeps_what_was_typed(db, client, make_beta, login, post):
     response = post(f"/betas/{beta.key}/metrics", metric)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "Between 0 and 100 for a percentage" in html
+    assert "Between 0 and 100." in html
     assert 'value="Weekly use"' in html and "opened it twice" in html
     db.refresh(beta)
     assert beta.metrics == []
