@@ -304,8 +304,8 @@ def extend(data, key):
     return beta
 
 
-def init_app(app: Flask) -> None:
-    """Mount the API and its OpenAPI document at /api/v1/openapi.json."""
+def init_app(app: Flask) -> Api:
+    """Mount the betas API and its OpenAPI document at /api/v1/openapi.json; return the Api."""
     app.config.update(
         API_TITLE="Shipcall",
         API_VERSION="v1",
@@ -319,3 +319,4 @@ def init_app(app: Flask) -> None:
     )
     api = Api(app)
     api.register_blueprint(blp)
+    return api

@@ -12,6 +12,9 @@ from werkzeug.exceptions import HTTPException
 from betas import api, auth, cli, db, people, views
 from betas.config import INSTANCE_PATH, PROJECT_ROOT, Settings
 from betas.errors import DomainError
+from cohorts import api as cohorts_api
+from cohorts import cli as cohorts_cli
+from cohorts import views as cohorts_views
 
 MAX_REQUEST_BYTES = 1024 * 1024
 CONTENT_SECURITY_POLICY = (
@@ -38,9 +41,13 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     csrf.init_app(app)
     app.register_blueprint(people.people)
     app.register_blueprint(views.betas)
-    api.init_app(app)
-    csrf.exempt(api.blp)
+    app.register_blueprint(cohorts_views.cohorts)
+    api_doc = api.init_app(app)
+    api_doc.register_blueprint(cohorts_api.blp)
+    for blueprint in (api.blp, cohorts_api.blp):
+        csrf.exempt(blueprint)
     cli.init_app(app)
+    cohorts_cli.init_app(app)
     _register_error_handlers(app)
     return app
 

@@ -339,7 +339,7 @@ PUBLIC_ENDPOINTS = frozenset({"people.sign_in", "people.setup", "static"})
 def _require_sign_in():
     # Deny by default: a new page needs a signed-in user unless it is listed as public. The API
     # authenticates with bearer tokens instead, and its OpenAPI document is public.
-    if request.blueprint in ("api", "api-docs") or request.endpoint in PUBLIC_ENDPOINTS:
+    if request.path.startswith("/api/") or request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if request.endpoint is not None and not current_user.is_authenticated:
         return login_manager.unauthorized()

@@ -20,6 +20,14 @@ class CohortKind(enum.StrEnum):
     MANUAL = "manual"
 
 
+class Author(enum.StrEnum):
+    """Who wrote a part of a conversation; only customers' words are evidence of a request."""
+
+    CUSTOMER = "customer"
+    TEAMMATE = "teammate"
+    BOT = "bot"
+
+
 class MembershipStatus(enum.StrEnum):
     """Where an account stands in a beta; only `active` members have the feature."""
 
@@ -39,6 +47,73 @@ class Account(TimestampMixin, Base):
     external_id: Mapped[str] = mapped_column(String(200), unique=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX), default="")
     attributes: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Conversation(TimestampMixin, Base):
+    """A support conversation of an account, as exported from the support tool."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship()
+    tags: Mapped[list[ConversationTag]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="ConversationTag.tag"
+    )
+    parts: Mapped[list[ConversationPart]] = relationship(
+        back_populates="conversation",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="ConversationPart.id",
+    )
+
+
+class ConversationTag(Base):
+    """A tag on a conversation, in a table of its own so the finder can filter by it."""
+
+    __tablename__ = "conversation_tags"
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+
+
+class ConversationPart(Base):
+    """One message in a conversation: who wrote it, its readable text (never markup), when.
+
+    Customer-written parts are also indexed for search: SQLite keeps an FTS5 table and PostgreSQL
+    a generated tsvector column; both are made by the migrations, outside these models.
+    """
+
+    __tablename__ = "conversation_parts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    author: Mapped[Author] = mapped_column(enum_type(Author, "author"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="parts")
+
+
+class ProblemSearch(TimestampMixin, Base):
+    """A saved finder query: accounts matching it asked already, so samples leave them out."""
+
+    __tablename__ = "problem_searches"
+    __table_args__ = (UniqueConstraint("beta_id", "query"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beta_id: Mapped[int] = mapped_column(ForeignKey("betas.id", ondelete="CASCADE"))
+    query: Mapped[str] = mapped_column(String(1000))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    created_by: Mapped[User | None] = relationship()
 
 
 class Cohort(TimestampMixin, Base):

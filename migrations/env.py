@@ -4,7 +4,7 @@ from alembic import context
 
 import betas.models  # noqa: F401 - registers the tables
 import cohorts.models  # noqa: F401 - registers the tables
-from betas.db import Base, create_db_engine
+from betas.db import Base, create_db_engine, include_in_schema_compare
 
 config = context.config
 target_metadata = Base.metadata
@@ -40,6 +40,7 @@ def _migrate(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        include_object=include_in_schema_compare,
     )
     with context.begin_transaction():
         context.run_migrations()
