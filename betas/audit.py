@@ -27,8 +27,9 @@ def record(
     beta: Beta | None = None,
     **details,
 ) -> AuditEntry:
-    """Add an audit entry for `action` on `obj` (a model with a key, email or id)."""
-    object_id = getattr(obj, "key", None) or getattr(obj, "email", None) or str(obj.id)
+    """Add an audit entry for `action` on `obj`, named by its key, email, external id or slug."""
+    names = (getattr(obj, attr, None) for attr in ("key", "email", "external_id", "slug"))
+    object_id = next((n for n in names if n), None) or str(obj.id)
     entry = AuditEntry(
         user=actor.user if actor else None,
         token=actor.token if actor else None,

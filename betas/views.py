@@ -18,7 +18,7 @@ from betas.forms import (
     user_choices,
 )
 from betas.models import Beta, BetaState, Role, User
-from cohorts.services import member_counts
+from cohorts.services import cohort_counts, list_cohorts, member_counts
 
 betas = Blueprint("betas", __name__)
 
@@ -233,6 +233,8 @@ def _render_beta(beta: Beta, **failed_forms):
         beta=beta,
         problems=lifecycle.launch_problems(beta, _today()) if beta.state == BetaState.DRAFT else [],
         history=beta_history(get_session(), beta),
+        cohorts=list_cohorts(get_session(), beta),
+        cohort_counts=cohort_counts(get_session(), beta),
         action=ActionForm(),
         max_extensions=_settings().max_extensions,
         **forms,

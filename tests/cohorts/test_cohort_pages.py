@@ -1,0 +1,134 @@
+"""Cohort pages: add a wave, enroll by hand, notices, invitations, opt-out, move, CSV, accounts."""
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from betas.audit import Actor
+from betas.models import BetaState, Risk, Role
+from cohorts import services
+from cohorts.models import Cohort, MembershipStatus
+
+
+def test_a_pm_adds_a_cohort_and_enrolls_accounts_by_hand(
+    db, client, running_beta, make_account, login, post
+):
+    beta = running_beta()
+    login(beta.owner)
+    a, b = make_account("acme"), make_account("globex")
+    response = post(
+        f"/betas/{beta.key}/cohorts",
+        {"name": "Early adopters", "slug": "early", "kind": "early_adopters", "planned_size": "20"},
+    )
+    assert response.status_code == 302
+    response = post(
+        f"/betas/{beta.key}/cohorts/early/members",
+        {"accounts": "acme\nglobex, ghost", "reason": "asked on the Q3 call"},
+        follow_redirects=True,
+    )
+    html = response.get_data(as_text=True)
+    assert "Enrolled 2 account(s)." in html and "Skipped ghost: no such account." in html
+    assert "asked on the Q3 call" in html
+    assert {m.account for m in services.members(db, beta)} == {a, b}
+
+
+def test_a_cohort_form_keeps_what_was_typed(db, client, running_beta, login, post):
+    beta = running_beta()
+    login(beta.owner)
+    response = post(
+        f"/betas/{beta.key}/cohorts", {"name": "Wave one", "slug": "Wave One", "kind": "manual"}
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'value="Wave one"' in html and "Use lower-case letters" in html
+    assert db.scalars(select(Cohort)).all() == []
+
+
+def test_an_overdue_beta_refuses_new_members_with_the_reason(
+    db, client, make_beta, make_cohort, make_account, login, post
+):
+    beta = make_beta(state=BetaState.RUNNING, deadline=date.today() - timedelta(days=1))
+    make_cohort(beta)
+    login(beta.owner)
+    make_account("acme")
+    response = post(
+        f"/betas/{beta.key}/cohorts/early/members", {"accounts": "acme", "reason": "asked"}
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "passed its decision deadline" in html and "Overdue:" in html
+    assert services.members(db, beta) == []
+
+
+def test_notices_invitations_opt_out_and_moves_from_the_cohort_page(
+    db, client, running_beta, make_cohort, make_account, login, post
+):
+    beta = running_beta(risk=Risk.HIGH)
+    early = make_cohort(beta, "early")
+    make_cohort(beta, "later")
+    for name in ("acme", "globex", "initech"):
+        make_account(name)
+    services.enroll(
+        db, Actor(beta.owner), beta, early, ["acme", "globex", "initech"], "asked", date.today()
+    )
+    login(beta.owner)
+    page = f"/betas/{beta.key}/cohorts/early"
+    assert post(f"/betas/{beta.key}/members/acme/accept", token_from=page).status_code == 302
+    assert post(f"/betas/{beta.key}/members/globex/decline", token_from=page).status_code == 302
+    assert post(f"/betas/{beta.key}/members/initech/opt-out", token_from=page).status_code == 302
+    post(f"/betas/{beta.key}/members/acme/move", {"cohort": "later"}, token_from=page)
+    db.expire_all()
+    status = {m.account.external_id: (m.status, m.cohort.slug) for m in services.members(db, beta)}
+    assert status == {
+        "acme": (MembershipStatus.ACTIVE, "later"),
+        "globex": (MembershipStatus.DECLINED, "early"),
+        "initech": (MembershipStatus.OPTED_OUT, "early"),
+    }
+
+
+def test_a_viewer_sees_cohorts_but_cannot_change_them(
+    db, client, running_beta, make_cohort, make_user, login, post
+):
+    beta = running_beta()
+    make_cohort(beta)
+    login(make_user(Role.VIEWER))
+    assert client.get(f"/betas/{beta.key}/cohorts/early").status_code == 200
+    page = f"/betas/{beta.key}/cohorts/early"
+    response = post(
+        f"/betas/{beta.key}/cohorts/early/members",
+        {"accounts": "x", "reason": "y"},
+        token_from=page,
+    )
+    assert response.status_code == 403
+    response = post(
+        f"/betas/{beta.key}/cohorts", {"name": "W", "slug": "w", "kind": "manual"}, token_from=page
+    )
+    assert response.status_code == 403
+
+
+def test_members_export_as_csv(db, client, running_beta, make_cohort, make_account, login):
+    beta = running_beta()
+    make_account("acme", "Acme")
+    services.enroll(db, Actor(beta.owner), beta, make_cohort(beta), ["acme"], "r", date.today())
+    login(beta.owner)
+    response = client.get(f"/betas/{beta.key}/members.csv")
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert response.get_data(as_text=True).splitlines()[1].startswith("acme,Acme,early,active,")
+
+
+def test_an_account_page_shows_its_beta_history(
+    db, client, running_beta, make_cohort, make_account, make_user, login
+):
+    account = make_account("acme/eu", "Acme <EU>", plan="pro")
+    beta = running_beta(name="Inbox reports")
+    services.enroll(
+        db, Actor(beta.owner), beta, make_cohort(beta), ["acme/eu"], "asked twice", date.today()
+    )
+    login(make_user(Role.VIEWER))
+    html = client.get("/accounts/acme/eu").get_data(as_text=True)
+    assert "Inbox reports" in html and "asked twice" in html and "pro" in html
+    assert "Acme &lt;EU&gt;" in html
+    listing = client.get("/accounts?q=acme").get_data(as_text=True)
+    assert "acme/eu" in listing
+    assert account.external_id in listing
