@@ -210,6 +210,19 @@ def _framing(data: dict) -> dict:
 # Routes
 
 
+class HealthSchema(Schema):
+    """The server is up."""
+
+    status = fields.Str()
+
+
+@blp.route("/health")
+@blp.response(200, HealthSchema)
+def health():
+    """Answer that the server is up: no database, no token (the benchmark's baseline)."""
+    return {"status": "ok"}
+
+
 @blp.route("/betas")
 class Betas(MethodView):
     """The betas."""

@@ -12,7 +12,7 @@ from flask import Flask, abort, current_app, g, request
 from flask_login import LoginManager, current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from betas.audit import Actor, record
@@ -233,7 +233,11 @@ def create_token(
 
 def token_for(session: Session, secret: str) -> ApiToken | None:
     """Return the live token with this secret; None if unknown, revoked or its user inactive."""
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(secret)))
+    token = session.scalar(
+        select(ApiToken)
+        .where(ApiToken.token_hash == _digest(secret))
+        .options(joinedload(ApiToken.user))
+    )
     if token is None or token.revoked_at is not None or not token.user.is_active:
         return None
     return token

@@ -157,6 +157,9 @@ class Beta(TimestampMixin, Base):
     )
     decision_deadline: Mapped[date | None] = mapped_column(Date)
     launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Bumped in the same transaction as every change to the beta's memberships: the member list's
+    # ETag, so a product polling the list gets 304 without Shipcall reading the list.
+    members_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     owner: Mapped[User] = relationship()
     metrics: Mapped[list[SuccessMetric]] = relationship(

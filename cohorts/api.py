@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import Response, current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -133,9 +133,59 @@ def enroll(data, key, slug):
     return result
 
 
+class MembershipCheckSchema(Schema):
+    """Whether an account is in a beta."""
+
+    beta = fields.Str()
+    account = fields.Str()
+    enrolled = fields.Bool()
+    status = fields.Str(allow_none=True)
+    cohort = fields.Str(allow_none=True)
+
+
+class MemberRowSchema(Schema):
+    """One member as the product caches it."""
+
+    account = fields.Str()
+    status = fields.Str()
+    cohort = fields.Str()
+    enrolled_at = fields.DateTime()
+
+
+class MemberListSchema(Schema):
+    """Every member of a beta."""
+
+    beta = fields.Str()
+    members = fields.List(fields.Nested(MemberRowSchema))
+
+
+@blp.route("/betas/<key>/members", methods=["GET"])
+@require_scope("members:read")
+@blp.response(200, MemberListSchema)
+@blp.alt_response(304, description="The list has not changed since the ETag you sent.")
+def member_list(key):
+    """List a beta's members with a strong ETag; If-None-Match with it answers 304."""
+    session = get_session()
+    beta_id, version = services.members_version(session, key)
+    etag = f"{beta_id}-{version}"
+    if request.if_none_match.contains(etag):
+        response = Response(status=304)
+    else:
+        response = jsonify({"beta": key, "members": services.member_rows(session, beta_id)})
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
 @blp.route("/betas/<key>/members/<path:account>")
 class Member(MethodView):
     """One account's membership of a beta."""
+
+    @require_scope("members:read")
+    @blp.response(200, MembershipCheckSchema)
+    def get(self, key, account):
+        """Tell whether the account is in the beta; an account never seen is not enrolled."""
+        return services.check_membership(get_session(), key, account)
 
     @require_scope("members:write")
     @blp.arguments(PlaceSchema)

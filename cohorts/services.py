@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -165,6 +165,16 @@ def _memberships(
     return found
 
 
+def _members_changed(session: Session, beta: Beta) -> None:
+    # One atomic increment per change, in the change's own transaction: the member list's ETag.
+    session.execute(
+        update(Beta)
+        .where(Beta.id == beta.id)
+        .values(members_version=Beta.members_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _joining_status(beta: Beta) -> MembershipStatus:
     # Low risk: opted in and notified. High risk (may break a primary workflow): invited first.
     return MembershipStatus.ACTIVE if beta.risk == Risk.LOW else MembershipStatus.INVITED
@@ -242,6 +252,7 @@ def _insert_membership(
     except IntegrityError:
         # Someone enrolled this account between our read and our write.
         return False
+    _members_changed(session, beta)
     record(
         session,
         actor,
@@ -265,6 +276,7 @@ def _rejoin(
     membership.enrolled_at = utcnow()
     membership.notified_at = None
     session.flush()
+    _members_changed(session, beta)
     record(
         session,
         actor,
@@ -323,6 +335,7 @@ def place_member(
         if reason.strip():
             membership.reason = reason.strip()
         session.flush()
+        _members_changed(session, beta)
         record(
             session,
             actor,
@@ -351,6 +364,7 @@ def opt_out(session: Session, actor: Actor, beta: Beta, external_id: str) -> Mem
         old = membership.status.value
         membership.status = MembershipStatus.OPTED_OUT
         session.flush()
+        _members_changed(session, beta)
         record(session, actor, "member.opted_out", membership.account, beta=beta, old=old)
     return membership
 
@@ -390,6 +404,7 @@ def record_response(
     else:
         membership.status = MembershipStatus.DECLINED
     session.flush()
+    _members_changed(session, beta)
     record(
         session,
         actor,
@@ -515,6 +530,70 @@ def other_running_betas(
     for account_id, key in rows:
         found.setdefault(account_id, []).append(key)
     return found
+
+
+@dataclass(frozen=True)
+class MembershipCheck:
+    """Whether an account is in a beta: only an active member has the feature."""
+
+    beta: str
+    account: str
+    status: str | None
+    cohort: str | None
+
+    @property
+    def enrolled(self) -> bool:
+        """Tell whether the account has the feature: only active members do."""
+        return self.status == MembershipStatus.ACTIVE.value
+
+
+def check_membership(session: Session, key: str, external_id: str) -> MembershipCheck:
+    """Answer "is this account in that beta?" in one query; an unknown account is not enrolled.
+
+    This is the product's hot path, called on its requests: one round trip, no ORM objects.
+    """
+    row = session.execute(
+        select(Membership.status, Cohort.slug)
+        .select_from(Beta)
+        .outerjoin(Account, Account.external_id == external_id)
+        .outerjoin(
+            Membership, (Membership.beta_id == Beta.id) & (Membership.account_id == Account.id)
+        )
+        .outerjoin(Cohort, Cohort.id == Membership.cohort_id)
+        .where(Beta.key == key)
+    ).first()
+    if row is None:
+        raise NotFound(f"There is no beta with the key {key!r}.")
+    status, cohort = row
+    return MembershipCheck(key, external_id, status.value if status else None, cohort)
+
+
+def members_version(session: Session, key: str) -> tuple[int, int]:
+    """Return the beta's id and the version of its member list, or raise NotFound."""
+    row = session.execute(select(Beta.id, Beta.members_version).where(Beta.key == key)).first()
+    if row is None:
+        raise NotFound(f"There is no beta with the key {key!r}.")
+    return row.id, row.members_version
+
+
+def member_rows(session: Session, beta_id: int) -> list[dict]:
+    """Return every membership of a beta as plain rows, ordered by account id."""
+    rows = session.execute(
+        select(Account.external_id, Membership.status, Cohort.slug, Membership.enrolled_at)
+        .join(Account, Account.id == Membership.account_id)
+        .join(Cohort, Cohort.id == Membership.cohort_id)
+        .where(Membership.beta_id == beta_id)
+        .order_by(Account.external_id)
+    )
+    return [
+        {
+            "account": external_id,
+            "status": status.value,
+            "cohort": cohort,
+            "enrolled_at": enrolled_at.isoformat(),
+        }
+        for external_id, status, cohort, enrolled_at in rows
+    ]
 
 
 def get_account(session: Session, external_id: str) -> Account:

@@ -1,0 +1,135 @@
+"""The membership API the product calls: the single check, and the cached list with its ETag."""
+
+from datetime import date
+
+import pytest
+
+from betas.audit import Actor
+from betas.models import Risk
+from cohorts import services
+
+READ = ("members:read",)
+
+
+@pytest.fixture
+def beta_with_members(db, running_beta, make_cohort, make_account):
+    beta = running_beta()
+    cohort = make_cohort(beta)
+    for external_id in ("acme", "globex", "quitter"):
+        make_account(external_id)
+    services.enroll(
+        db, Actor(beta.owner), beta, cohort, ["acme", "globex", "quitter"], "r", date.today()
+    )
+    services.opt_out(db, Actor(beta.owner), beta, "quitter")
+    db.flush()
+    return beta
+
+
+def test_an_active_member_is_enrolled(client, beta_with_members, bearer):
+    beta = beta_with_members
+    response = client.get(f"/api/v1/betas/{beta.key}/members/acme", headers=bearer(scopes=READ))
+    assert response.status_code == 200
+    assert response.json == {
+        "beta": beta.key,
+        "account": "acme",
+        "enrolled": True,
+        "status": "active",
+        "cohort": "early",
+    }
+
+
+def test_only_active_counts_as_enrolled(client, beta_with_members, bearer):
+    beta = beta_with_members
+    response = client.get(f"/api/v1/betas/{beta.key}/members/quitter", headers=bearer(scopes=READ))
+    assert (response.json["enrolled"], response.json["status"]) == (False, "opted_out")
+
+
+def test_an_invited_account_is_not_enrolled_yet(
+    db, client, running_beta, make_cohort, make_account, bearer
+):
+    beta = running_beta(risk=Risk.HIGH)
+    make_account("acme")
+    services.enroll(db, Actor(beta.owner), beta, make_cohort(beta), ["acme"], "r", date.today())
+    response = client.get(f"/api/v1/betas/{beta.key}/members/acme", headers=bearer(scopes=READ))
+    assert (response.json["enrolled"], response.json["status"]) == (False, "invited")
+
+
+def test_an_account_never_seen_is_simply_not_enrolled(client, beta_with_members, bearer):
+    beta = beta_with_members
+    response = client.get(
+        f"/api/v1/betas/{beta.key}/members/never-seen/with/slashes", headers=bearer(scopes=READ)
+    )
+    assert response.status_code == 200
+    assert response.json == {
+        "beta": beta.key,
+        "account": "never-seen/with/slashes",
+        "enrolled": False,
+        "status": None,
+        "cohort": None,
+    }
+
+
+def test_an_unknown_beta_is_404_and_the_scope_is_needed(client, beta_with_members, bearer):
+    assert (
+        client.get("/api/v1/betas/nope/members/acme", headers=bearer(scopes=READ)).status_code
+        == 404
+    )
+    assert client.get("/api/v1/betas/nope/members", headers=bearer(scopes=READ)).status_code == 404
+    key = beta_with_members.key
+    assert (
+        client.get(
+            f"/api/v1/betas/{key}/members/acme", headers=bearer(scopes=("betas:read",))
+        ).status_code
+        == 403
+    )
+    assert client.get(f"/api/v1/betas/{key}/members").status_code == 401
+
+
+def test_the_list_carries_a_strong_etag_and_answers_304(client, beta_with_members, bearer):
+    beta = beta_with_members
+    headers = bearer(scopes=READ)
+    first = client.get(f"/api/v1/betas/{beta.key}/members", headers=headers)
+    assert first.status_code == 200
+    etag = first.headers["ETag"]
+    assert etag.startswith('"') and not etag.startswith("W/")
+    assert first.json["beta"] == beta.key
+    assert [(m["account"], m["status"]) for m in first.json["members"]] == [
+        ("acme", "active"),
+        ("globex", "active"),
+        ("quitter", "opted_out"),
+    ]
+    again = client.get(
+        f"/api/v1/betas/{beta.key}/members", headers={**headers, "If-None-Match": etag}
+    )
+    assert again.status_code == 304
+    assert again.data == b""
+    assert again.headers["ETag"] == etag
+
+
+def test_the_etag_changes_on_enroll_and_opt_out_and_not_otherwise(
+    db, client, beta_with_members, make_account, make_beta, bearer
+):
+    beta = beta_with_members
+    headers = bearer(scopes=READ)
+
+    def etag():
+        return client.get(f"/api/v1/betas/{beta.key}/members", headers=headers).headers["ETag"]
+
+    start = etag()
+    services.mark_notified(db, Actor(beta.owner), beta, ["acme"])
+    make_account("newcomer")
+    make_beta(name="Another beta")
+    db.flush()
+    assert etag() == start
+    cohort = services.get_cohort(db, beta, "early")
+    services.enroll(db, Actor(beta.owner), beta, cohort, ["newcomer"], "r", date.today())
+    db.flush()
+    after_enroll = etag()
+    assert after_enroll != start
+    services.opt_out(db, Actor(beta.owner), beta, "newcomer")
+    db.flush()
+    assert etag() not in (start, after_enroll)
+
+
+def test_the_health_route_needs_nothing(client):
+    assert client.get("/api/v1/health").json == {"status": "ok"}
