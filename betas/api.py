@@ -112,20 +112,20 @@ def require_scope(scope: str):
         def wrapped(*args, **kwargs):
             scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
             session = get_session()
-            token = None
+            grant = None
             if scheme.lower() == "bearer" and secret.strip():
-                token = auth.token_for(session, secret.strip())
-            if token is None:
+                grant = auth.token_for(get_db(), secret.strip())
+            if grant is None:
                 return error_response(
                     401,
                     "unauthorized",
                     "Send a valid API token: Authorization: Bearer TOKEN.",
                     headers={"WWW-Authenticate": "Bearer"},
                 )
-            if scope not in token.scopes:
+            if scope not in grant.scopes:
                 return error_response(403, "forbidden", f"This token lacks the scope {scope}.")
-            auth.record_token_use(get_db(), session, token)
-            g.api_token = token
+            auth.record_token_use(get_db(), session, grant)
+            g.api_grant = grant
             return view(*args, **kwargs)
 
         return wrapped

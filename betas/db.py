@@ -9,6 +9,7 @@ locked" when another process wrote in between, and no timeout helps then.
 from __future__ import annotations
 
 import enum
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,8 +18,18 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app, g, has_request_context, request
 from flask.cli import AppGroup
-from sqlalchemy import DateTime, Engine, Enum, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    Enum,
+    MetaData,
+    TypeDecorator,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 NAMING_CONVENTION = {
@@ -109,8 +120,11 @@ def create_db_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
+        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return  # each statement is its own transaction: never hold a snapshot open
         immediate = connection.get_execution_options().get("sqlite_begin") == "IMMEDIATE"
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Straight to the driver: SQLAlchemy's own execution path would cost more than the BEGIN.
+        connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
@@ -120,6 +134,7 @@ class Database:
 
     def __init__(self, url: str):
         self.engine = create_db_engine(url)
+        self._readers = threading.local()
         self.bind_sessions(self.engine)
 
     def bind_sessions(self, bind, **options) -> None:
@@ -127,6 +142,33 @@ class Database:
         self._factory = sessionmaker(bind=bind, expire_on_commit=False, **options)
         writer = bind.execution_options(sqlite_begin="IMMEDIATE") if bind is self.engine else bind
         self._writer = writer
+        self._bound = None if bind is self.engine else bind
+
+    def read(self, statement, params: dict):
+        """Run one read-only statement on this thread's standing autocommit connection.
+
+        For the product's hot path (is this account in that beta?): a session per request costs
+        more than the query, so one connection per thread stays open, reading in autocommit, and
+        each statement sees everything committed before it. A broken connection (a database
+        restart) is replaced once.
+        """
+        if self._bound is not None:
+            return self._bound.execute(statement, params)
+        try:
+            return self._reader().execute(statement, params)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            self._readers.connection.close()
+            self._readers.connection = None
+            return self._reader().execute(statement, params)
+
+    def _reader(self) -> Connection:
+        if getattr(self._readers, "connection", None) is None:
+            self._readers.connection = self.engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
+        return self._readers.connection
 
     def session(self, *, write: bool = True) -> Session:
         """Open a session; `write` sessions take SQLite's write lock when they begin."""

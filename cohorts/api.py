@@ -9,9 +9,9 @@ from marshmallow import Schema, fields, validate
 
 from betas import auth, lifecycle
 from betas.api import PREFIX, require_scope
-from betas.db import get_session
+from betas.db import get_db, get_session
 from betas.models import KEY_MAX, KEY_PATTERN, NAME_MAX, TEXT_MAX
-from cohorts import services
+from cohorts import finder, importers, services
 from cohorts.models import CohortKind
 
 blp = Blueprint(
@@ -23,7 +23,186 @@ blp = Blueprint(
 
 # --- Imports: accounts and conversations -------------------------------------------------------
 
+MAX_IMPORT_ITEMS = 10_000
+IMPORT_MAX_BYTES = 32 * 1024 * 1024
+IMPORT_ENDPOINTS = frozenset({"cohorts_api.import_accounts", "cohorts_api.import_conversations"})
+
+
+class AccountsImportSchema(Schema):
+    """Accounts to create or update by external_id."""
+
+    accounts = fields.List(
+        fields.Dict(),
+        required=True,
+        metadata={
+            "description": f"At most {MAX_IMPORT_ITEMS:,} objects like "
+            '{"external_id": "acme", "name": "Acme", "attributes": {"plan": "pro", "seats": 12}}. '
+            "An existing account gets the name and the attributes merged into its own."
+        },
+    )
+
+
+class ConversationsImportSchema(Schema):
+    """Conversations to create, or replace by external_id."""
+
+    conversations = fields.List(
+        fields.Dict(),
+        required=True,
+        metadata={
+            "description": f"At most {MAX_IMPORT_ITEMS:,} objects like "
+            '{"external_id": "c-1", "account": "acme", "created_at": "2026-10-02T14:30:00Z", '
+            '"tags": ["billing"], "parts": [{"author": "customer", "body": "<p>Hi</p>", '
+            '"created_at": "2026-10-02T14:30:00Z"}]}. The author is customer, teammate or bot; '
+            "HTML bodies are kept as text; created_at defaults to the earliest part's. An "
+            "existing conversation gets these tags and parts instead of its own."
+        },
+    )
+
+
+class ImportResultSchema(Schema):
+    """How many items were created and how many updated."""
+
+    created = fields.Int()
+    updated = fields.Int()
+
+
+@blp.before_request
+def _allow_import_bodies():
+    """Take bodies of up to 32 MB for imports: 10,000 conversations do not fit in 1 MB."""
+    if request.endpoint not in IMPORT_ENDPOINTS:
+        return
+    if (request.content_length or 0) > IMPORT_MAX_BYTES:
+        raise importers.TooMuch(
+            f"The body is larger than {IMPORT_MAX_BYTES // (1024 * 1024)} MB: "
+            "split the items into several requests."
+        )
+    request.max_content_length = IMPORT_MAX_BYTES
+
+
+def _import(kind: importers.Kind, items: list[dict]):
+    if len(items) > MAX_IMPORT_ITEMS:
+        raise importers.TooMuch(
+            f"Send at most {MAX_IMPORT_ITEMS:,} {kind.value} a request; this one has "
+            f"{len(items):,}. Split them into several requests."
+        )
+    session = get_session()
+    result = importers.import_items(session, kind, items)
+    session.commit()
+    return result, (201 if result.created else 200)
+
+
+@blp.route("/accounts", methods=["POST"])
+@require_scope("data:write")
+@blp.arguments(AccountsImportSchema)
+@blp.response(201, ImportResultSchema, description="Some accounts were created.")
+@blp.alt_response(200, schema=ImportResultSchema, description="Every account existed already.")
+def import_accounts(data):
+    """Create or update accounts by external_id, all or nothing; 422 import_failed lists why."""
+    return _import(importers.Kind.ACCOUNTS, data["accounts"])
+
+
+@blp.route("/conversations", methods=["POST"])
+@require_scope("data:write")
+@blp.arguments(ConversationsImportSchema)
+@blp.response(201, ImportResultSchema, description="Some conversations were created.")
+@blp.alt_response(200, schema=ImportResultSchema, description="Every conversation existed already.")
+def import_conversations(data):
+    """Create or replace conversations by external_id, all or nothing; import accounts first."""
+    return _import(importers.Kind.CONVERSATIONS, data["conversations"])
+
+
 # --- Finder: early-adopter search and problem searches -----------------------------------------
+
+
+class AdopterSearchSchema(Schema):
+    """An early-adopter search: words customers wrote, when they wrote them, conversation tags."""
+
+    query = fields.Str(
+        required=True,
+        metadata={"description": 'Words, "quoted phrases", OR, -excluded; stemmed, any case.'},
+    )
+    since = fields.Date(load_default=None, allow_none=True)
+    until = fields.Date(load_default=None, allow_none=True)
+    tags = fields.List(fields.Str(), load_default=list, metadata={"description": "Any of these."})
+    limit = fields.Int(load_default=20, validate=validate.Range(1, finder.MAX_LIMIT))
+
+
+class EvidenceSchema(Schema):
+    """A matching message of the account, quoted."""
+
+    conversation = fields.Str(metadata={"description": "The conversation's external id."})
+    at = fields.DateTime()
+    snippet = fields.Str(metadata={"description": "Escaped HTML; the match is in <mark>."})
+
+
+class InThisBetaSchema(Schema):
+    """Where the account already is in this beta."""
+
+    cohort = fields.Function(lambda m: m.cohort.slug)
+    status = fields.Function(lambda m: m.status.value)
+
+
+class AdopterSchema(Schema):
+    """An account that asked, with its evidence."""
+
+    account = fields.Str()
+    name = fields.Str()
+    score = fields.Float()
+    conversations = fields.Int()
+    last_match_at = fields.DateTime()
+    evidence = fields.List(fields.Nested(EvidenceSchema))
+    in_this_beta = fields.Nested(InThisBetaSchema, attribute="membership", allow_none=True)
+    other_betas = fields.List(fields.Str(), metadata={"description": "Other running betas."})
+
+
+class AdopterResultsSchema(Schema):
+    """The accounts found, best first, and how many accounts matched in all."""
+
+    query = fields.Str()
+    total_accounts = fields.Int()
+    results = fields.List(fields.Nested(AdopterSchema))
+
+
+class ProblemSearchSchema(Schema):
+    """A saved search: accounts matching it had the problem, so samples leave them out."""
+
+    id = fields.Int(dump_only=True)
+    query = fields.Str(required=True)
+
+
+@blp.route("/betas/<key>/adopter-search", methods=["POST"])
+@require_scope("betas:read")
+@blp.arguments(AdopterSearchSchema)
+@blp.response(200, AdopterResultsSchema)
+def adopter_search(data, key):
+    """Find the accounts whose customers asked, best first; 400 for a query with no words."""
+    session = get_session()
+    beta = lifecycle.get_beta(session, key)
+    criteria = finder.Criteria(data["query"], data["since"], data["until"], tuple(data["tags"]))
+    result = finder.search(
+        session, beta, criteria, limit=data["limit"], zone=current_app.config["SHIPCALL"].zone
+    )
+    # A POST opens a writing session: committing keeps the token's last use.
+    session.commit()
+    return {
+        "query": finder.clean_text(data["query"]),
+        "total_accounts": result.total_accounts,
+        "results": result.matches,
+    }
+
+
+@blp.route("/betas/<key>/problem-searches", methods=["POST"])
+@require_scope("betas:write")
+@blp.arguments(ProblemSearchSchema)
+@blp.response(201, ProblemSearchSchema)
+def save_problem_search(data, key):
+    """Save a query on the beta as a problem search; 409 when it has the same one already."""
+    session = get_session()
+    beta = lifecycle.get_beta(session, key)
+    problem_search = finder.save_problem_search(session, auth.current_actor(), beta, data["query"])
+    session.commit()
+    return problem_search
+
 
 # --- Cohorts and members ----------------------------------------------------------------------
 
@@ -161,12 +340,12 @@ class MemberListSchema(Schema):
 
 @blp.route("/betas/<key>/members", methods=["GET"])
 @require_scope("members:read")
-@blp.response(200, MemberListSchema)
+@blp.alt_response(200, schema=MemberListSchema)
 @blp.alt_response(304, description="The list has not changed since the ETag you sent.")
 def member_list(key):
     """List a beta's members with a strong ETag; If-None-Match with it answers 304."""
     session = get_session()
-    beta_id, version = services.members_version(session, key)
+    beta_id, version = services.members_version(get_db(), key)
     etag = f"{beta_id}-{version}"
     if request.if_none_match.contains(etag):
         response = Response(status=304)
@@ -182,10 +361,18 @@ class Member(MethodView):
     """One account's membership of a beta."""
 
     @require_scope("members:read")
-    @blp.response(200, MembershipCheckSchema)
+    @blp.alt_response(200, schema=MembershipCheckSchema)
     def get(self, key, account):
         """Tell whether the account is in the beta; an account never seen is not enrolled."""
-        return services.check_membership(get_session(), key, account)
+        # Serialized by hand, not through the schema (which documents it): this is the hot path.
+        check = services.check_membership(get_db(), key, account)
+        return jsonify(
+            beta=check.beta,
+            account=check.account,
+            enrolled=check.enrolled,
+            status=check.status,
+            cohort=check.cohort,
+        )
 
     @require_scope("members:write")
     @blp.arguments(PlaceSchema)

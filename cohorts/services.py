@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from betas.audit import Actor, record
 from betas.auth import require_edit
-from betas.db import utcnow
+from betas.db import Database, utcnow
 from betas.errors import Conflict, DomainError, Invalid, NotFound
 from betas.lifecycle import is_overdue
 from betas.models import KEY_PATTERN, NAME_MAX, Beta, BetaState, Risk
@@ -547,30 +547,29 @@ class MembershipCheck:
         return self.status == MembershipStatus.ACTIVE.value
 
 
-def check_membership(session: Session, key: str, external_id: str) -> MembershipCheck:
-    """Answer "is this account in that beta?" in one query; an unknown account is not enrolled.
+# Built once: this is the product's hot path, called on its own requests.
+_CHECK = (
+    select(Beta.id, Membership.status, Cohort.slug)
+    .select_from(Beta)
+    .outerjoin(Account, Account.external_id == bindparam("account"))
+    .outerjoin(Membership, (Membership.beta_id == Beta.id) & (Membership.account_id == Account.id))
+    .outerjoin(Cohort, Cohort.id == Membership.cohort_id)
+    .where(Beta.key == bindparam("key"))
+)
+_VERSION = select(Beta.id, Beta.members_version).where(Beta.key == bindparam("key"))
 
-    This is the product's hot path, called on its requests: one round trip, no ORM objects.
-    """
-    row = session.execute(
-        select(Membership.status, Cohort.slug)
-        .select_from(Beta)
-        .outerjoin(Account, Account.external_id == external_id)
-        .outerjoin(
-            Membership, (Membership.beta_id == Beta.id) & (Membership.account_id == Account.id)
-        )
-        .outerjoin(Cohort, Cohort.id == Membership.cohort_id)
-        .where(Beta.key == key)
-    ).first()
+
+def check_membership(database: Database, key: str, external_id: str) -> MembershipCheck:
+    """Answer "is this account in that beta?" in one query; an unknown account is not enrolled."""
+    row = database.read(_CHECK, {"key": key, "account": external_id}).first()
     if row is None:
         raise NotFound(f"There is no beta with the key {key!r}.")
-    status, cohort = row
-    return MembershipCheck(key, external_id, status.value if status else None, cohort)
+    return MembershipCheck(key, external_id, row.status.value if row.status else None, row.slug)
 
 
-def members_version(session: Session, key: str) -> tuple[int, int]:
+def members_version(database: Database, key: str) -> tuple[int, int]:
     """Return the beta's id and the version of its member list, or raise NotFound."""
-    row = session.execute(select(Beta.id, Beta.members_version).where(Beta.key == key)).first()
+    row = database.read(_VERSION, {"key": key}).first()
     if row is None:
         raise NotFound(f"There is no beta with the key {key!r}.")
     return row.id, row.members_version

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from betas.app import create_app
@@ -225,3 +225,11 @@ def post(client):
         return client.post(path, data={**(data or {}), "csrf_token": token}, **kwargs)
 
     return send
+
+
+def token_row(db, secret: str):
+    """Return the stored API token for a secret (what Shipcall keeps is its hash)."""
+    from betas.auth import token_digest
+    from betas.models import ApiToken
+
+    return db.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(secret)))

@@ -23,7 +23,7 @@ from betas.models import (
     SuccessMetric,
     User,
 )
-from tests.conftest import make_app
+from tests.conftest import make_app, token_row
 
 API = "/api/v1"
 BETA_FIELDS = {
@@ -93,7 +93,7 @@ def count(db, model, *where) -> int:
 
 def token_of(db, headers: dict[str, str]) -> ApiToken:
     secret = headers["Authorization"].removeprefix("Bearer ")
-    token = auth.token_for(db, secret)
+    token = token_row(db, secret)
     assert token is not None
     return token
 

@@ -15,7 +15,7 @@ from werkzeug.security import check_password_hash
 import betas.db
 from betas import auth
 from betas.models import ApiToken, AuditEntry, Role, User
-from tests.conftest import PASSWORD, make_app
+from tests.conftest import PASSWORD, make_app, token_row
 
 API = "/api/v1"
 NEW_PASSWORD = "long enough password"
@@ -222,7 +222,7 @@ def test_tokens_create_acts_as_the_first_admin_by_default(runner, db, make_user)
     first = make_user(Role.ADMIN)
     make_user(Role.ADMIN)
     secret = secret_of(create_token(runner, "--scope", "betas:read"))
-    token = auth.token_for(db, secret)
+    token = token_row(db, secret)
     assert token.user_id == first.id
     assert token.scopes == ["betas:read"]
     assert token.name == "ci"
@@ -293,9 +293,7 @@ def test_tokens_list_shows_each_token_with_its_use_and_state(runner, client, db,
     client.post(
         f"{API}/betas", json={"key": "x", "name": "X"}, headers={"Authorization": f"Bearer {used}"}
     )
-    assert (
-        runner.invoke(args=["tokens", "revoke", str(auth.token_for(db, revoked).id)]).exit_code == 0
-    )
+    assert runner.invoke(args=["tokens", "revoke", str(token_row(db, revoked).id)]).exit_code == 0
     db.expire_all()
     ids = list(db.scalars(select(ApiToken.id).order_by(ApiToken.id)))
     result = runner.invoke(args=["tokens", "list"])
@@ -317,7 +315,7 @@ def test_tokens_revoke_makes_the_token_401(runner, client, db, make_user):
     secret = secret_of(create_token(runner, "--scope", "betas:read", "--user", pm.email))
     headers = {"Authorization": f"Bearer {secret}"}
     assert client.get(f"{API}/betas", headers=headers).status_code == 200
-    token_id = auth.token_for(db, secret).id
+    token_id = token_row(db, secret).id
     result = runner.invoke(args=["tokens", "revoke", str(token_id)])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == f"Token {token_id} 'ci' is revoked."

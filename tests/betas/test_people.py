@@ -180,7 +180,9 @@ def test_a_deactivated_user_is_signed_out_and_cannot_sign_in(app, db, make_user,
         auth.sign_in(db, pm.email, PASSWORD)
 
 
-def test_an_admin_creates_a_token_seen_once_and_stored_hashed(db, client, make_user, login, post):
+def test_an_admin_creates_a_token_seen_once_and_stored_hashed(
+    app, db, client, make_user, login, post
+):
     admin = login(make_user(Role.ADMIN))
     html = post(
         "/admin/tokens", {"name": "product", "user": admin.id, "scopes": ["members:read"]}
@@ -192,7 +194,7 @@ def test_an_admin_creates_a_token_seen_once_and_stored_hashed(db, client, make_u
     assert post(f"/admin/tokens/{token.id}/revoke").status_code == 302
     db.refresh(token)
     assert token.revoked_at is not None
-    assert auth.token_for(db, secret) is None
+    assert auth.token_for(app.extensions["shipcall.db"], secret) is None
 
 
 def test_a_token_needs_a_scope(db, client, make_user, login, post):
