@@ -95,7 +95,7 @@ def http_error_response(exc: HTTPException):
         else:
             message = "The body must be a JSON object with the documented fields."
     elif status == 413:
-        message = f"The body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes."
+        message = f"The body is larger than {request.max_content_length:,} bytes."
     elif status >= 500:
         message = "Something went wrong on our side; the change was not saved."
     return error_response(status, code, message, details, data.get("headers"))

@@ -116,6 +116,8 @@ def create_db_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Savepoint journals (a long import writes one per batch) stay in memory, not in files.
+        cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -182,10 +184,22 @@ def get_db() -> Database:
     return current_app.extensions["shipcall.db"]
 
 
+def read_only(view):
+    """Mark a view whose POST only reads (a search, a preview): no SQLite write lock for it."""
+    view.reads_only = True
+    return view
+
+
+def _request_reads_only() -> bool:
+    if request.method in SAFE_METHODS:
+        return True
+    return getattr(current_app.view_functions.get(request.endpoint), "reads_only", False)
+
+
 def get_session() -> Session:
     """Return this request's (or CLI command's) session, opening it on first use."""
     if "db_session" not in g:
-        write = not (has_request_context() and request.method in SAFE_METHODS)
+        write = not (has_request_context() and _request_reads_only())
         g.db_session = get_db().session(write=write)
     return g.db_session
 

@@ -9,9 +9,9 @@ from marshmallow import Schema, fields, validate
 
 from betas import auth, lifecycle
 from betas.api import PREFIX, require_scope
-from betas.db import get_db, get_session
+from betas.db import get_db, get_session, read_only
 from betas.models import KEY_MAX, KEY_PATTERN, NAME_MAX, TEXT_MAX
-from cohorts import finder, importers, services
+from cohorts import finder, importers, sampling, services
 from cohorts.models import CohortKind
 
 blp = Blueprint(
@@ -171,6 +171,7 @@ class ProblemSearchSchema(Schema):
 
 
 @blp.route("/betas/<key>/adopter-search", methods=["POST"])
+@read_only
 @require_scope("betas:read")
 @blp.arguments(AdopterSearchSchema)
 @blp.response(200, AdopterResultsSchema)
@@ -182,8 +183,6 @@ def adopter_search(data, key):
     result = finder.search(
         session, beta, criteria, limit=data["limit"], zone=current_app.config["SHIPCALL"].zone
     )
-    # A POST opens a writing session: committing keeps the token's last use.
-    session.commit()
     return {
         "query": finder.clean_text(data["query"]),
         "total_accounts": result.total_accounts,
@@ -202,6 +201,72 @@ def save_problem_search(data, key):
     problem_search = finder.save_problem_search(session, auth.current_actor(), beta, data["query"])
     session.commit()
     return problem_search
+
+
+# --- Random sample -----------------------------------------------------------------------------
+
+
+class SampleRequestSchema(Schema):
+    """A random sample of accounts that never asked, to draw into a random-sample cohort."""
+
+    size = fields.Int(required=True, validate=validate.Range(1, sampling.MAX_SIZE))
+    seed = fields.Str(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Leave out for a new one; a cohort drawn before keeps its own."},
+    )
+    filters = fields.Dict(
+        keys=fields.Str(),
+        values=fields.List(fields.Str()),
+        load_default=dict,
+        metadata={"description": 'Any of the values, compared as text: {"plan": ["pro", "team"]}.'},
+    )
+    stratify_by = fields.Str(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "An attribute: each value gets its share of the pool."},
+    )
+    exclude_other_betas = fields.Bool(
+        load_default=False,
+        metadata={"description": "Leave out active or invited members of other running betas."},
+    )
+    dry_run = fields.Bool(load_default=False, metadata={"description": "Draw, enroll nobody."})
+
+
+class SampleResultSchema(Schema):
+    """A draw: its seed, the pool's size, the accounts drawn, and whether they were enrolled."""
+
+    seed = fields.Str()
+    pool_size = fields.Int()
+    accounts = fields.List(fields.Str(), metadata={"description": "External ids, in draw order."})
+    enrolled = fields.Bool()
+
+
+@blp.route("/betas/<key>/cohorts/<slug>/sample", methods=["POST"])
+@require_scope("members:write")
+@blp.arguments(SampleRequestSchema)
+@blp.response(200, SampleResultSchema)
+def draw_sample(data, key, slug):
+    """Draw a reproducible random sample into a random-sample cohort; dry_run only shows it.
+
+    409 pool_too_small says how many accounts the pool holds.
+    """
+    session = get_session()
+    beta = lifecycle.get_beta(session, key)
+    dry_run = data.pop("dry_run")
+    sample = sampling.draw_sample(
+        session,
+        auth.current_actor(),
+        beta,
+        services.get_cohort(session, beta, slug),
+        sampling.SampleSpec(**data),
+        _today(),
+        dry_run=dry_run,
+    )
+    # A dry run changes nothing either, but a POST opens a writing session: committing keeps the
+    # token's last use.
+    session.commit()
+    return sample
 
 
 # --- Cohorts and members ----------------------------------------------------------------------

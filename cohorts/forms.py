@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
     IntegerField,
+    RadioField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
+    SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from betas.models import KEY_MAX, KEY_PATTERN, NAME_MAX, TEXT_MAX
+from cohorts.finder import MAX_LIMIT, Criteria
+from cohorts.importers import FIELDS, Kind
 from cohorts.models import CohortKind
+from cohorts.sampling import ATTRIBUTE_PATTERN, MAX_SIZE, SEED_PATTERN, SampleSpec
 
 KIND_CHOICES = [
     SelectChoice(CohortKind.EARLY_ADOPTERS.value, "Early adopters: they asked, or hit the problem"),
@@ -63,3 +84,247 @@ class MoveForm(FlaskForm):
 
     cohort = SelectField("Move to")
     reason = StringField("Reason", validators=[Optional(), Length(max=TEXT_MAX)])
+
+
+# Imports
+
+IMPORT_EXTENSIONS = ["csv", "tsv", "txt", "jsonl", "ndjson"]
+
+
+class ImportFileForm(FlaskForm):
+    """A file of accounts or conversations to upload, map and preview before importing it."""
+
+    kind = RadioField(
+        "The file holds",
+        choices=[
+            SelectChoice(Kind.ACCOUNTS.value, "Accounts: one row (or JSON line) per account"),
+            SelectChoice(
+                Kind.CONVERSATIONS.value,
+                "Conversations: one row per message, or one conversation per JSON line",
+            ),
+        ],
+        default=Kind.ACCOUNTS.value,
+    )
+    file = FileField(
+        "File",
+        validators=[
+            FileRequired("Choose a file."),
+            FileAllowed(
+                IMPORT_EXTENSIONS,
+                "Upload a CSV file (.csv, .tsv, .txt) or a JSON Lines file (.jsonl, .ndjson).",
+            ),
+        ],
+        description="UTF-8, up to 512 MB; comma, semicolon or tab between cells.",
+    )
+
+
+class ColumnForm(Form):
+    """One column of an uploaded CSV file and the field it holds."""
+
+    column = HiddenField()
+    maps_to = SelectField()
+
+
+class ImportMappingForm(FlaskForm):
+    """The uploaded file, by its random id, and the field chosen for each of its columns."""
+
+    upload = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9a-f]{32}$")])
+    kind = HiddenField(validators=[AnyOf([k.value for k in Kind])])
+    columns = FieldList(FormField(ColumnForm))
+
+    def offer_fields(self, kind: Kind) -> None:
+        """Offer, for every column, the fields of `kind`."""
+        choices = [SelectChoice(name, label) for name, label in FIELDS[kind].items()]
+        for entry in self.columns:
+            entry.maps_to.choices = choices
+
+    def chosen(self) -> dict[str, str]:
+        """Return the field chosen for each column."""
+        return {entry.column.data: entry.maps_to.data for entry in self.columns}
+
+
+# Finder
+
+
+class FinderSearchForm(FlaskForm):
+    """A search of what customers wrote; sent with GET (to link and bookmark), so without CSRF."""
+
+    class Meta:
+        """A search changes nothing: no CSRF token."""
+
+        csrf = False
+
+    query = StringField(
+        "Search what customers wrote",
+        description='Words, "quoted phrases", OR between two words, -word to leave out. '
+        "export also finds exports and exporting; case and accents do not matter.",
+    )
+    since = DateField("Written from", validators=[Optional()])
+    until = DateField("Written until", validators=[Optional()])
+    tags = StringField(
+        "Conversation tags",
+        validators=[Length(max=2_000)],
+        description="Any of these tags, separated by commas.",
+    )
+    limit = SelectField(
+        "Show",
+        coerce=int,
+        choices=[SelectChoice(n, f"top {n}") for n in (20, 50, 100, 200)],
+        default=20,
+    )
+
+    def criteria(self) -> Criteria:
+        """Return the search the form describes."""
+        tags = tuple(t.strip() for t in (self.tags.data or "").split(",") if t.strip())
+        return Criteria(self.query.data or "", self.since.data, self.until.data, tags)
+
+    def args(self) -> dict[str, str]:
+        """Return the search as URL parameters, to show it again."""
+        values = {
+            "query": self.query.data or "",
+            "since": self.since.data.isoformat() if self.since.data else "",
+            "until": self.until.data.isoformat() if self.until.data else "",
+            "tags": self.tags.data or "",
+            "limit": str(self.limit.data or ""),
+        }
+        return {name: value for name, value in values.items() if value}
+
+
+class EnrollAdoptersForm(FlaskForm):
+    """Accounts a search found (ticked, or the top N) and the early-adopter cohort they join."""
+
+    # Ticked in the results table; the finder checks each against the search again.
+    accounts = SelectMultipleField("Accounts", validate_choice=False)
+    cohort = SelectField("Early-adopter cohort")
+    new_cohort = StringField(
+        "New cohort name",
+        validators=[Length(max=NAME_MAX)],
+        description="Used when no existing cohort is chosen.",
+    )
+    top = IntegerField("How many", validators=[Optional(), NumberRange(min=1, max=MAX_LIMIT)])
+    enroll_selected = SubmitField("Enroll selected")
+    enroll_top = SubmitField("Enroll the top")
+
+    def validate_new_cohort(self, field) -> None:
+        """Require a name when no existing cohort is chosen."""
+        if not self.cohort.data and not (field.data or "").strip():
+            raise ValidationError("Name the new cohort, or choose an existing one.")
+
+    def validate_accounts(self, field) -> None:
+        """Require ticked accounts when enrolling the selection."""
+        if not self.enroll_top.data and not field.data:
+            raise ValidationError("Tick the accounts to enroll, or enroll the top ones.")
+
+    def validate_top(self, field) -> None:
+        """Require a number when enrolling the top accounts."""
+        if self.enroll_top.data and not field.data:
+            raise ValidationError(f"Say how many, from 1 to {MAX_LIMIT}.")
+
+
+class ProblemSearchForm(FlaskForm):
+    """A search to save on the beta as a problem search."""
+
+    query = HiddenField(validators=[DataRequired(message="Search first, then save the search.")])
+
+
+# Random samples
+
+_ATTRIBUTE_NAME = Regexp(
+    f"^{ATTRIBUTE_PATTERN}$", message="An attribute name, without quotes or backslashes."
+)
+
+
+def _stripped(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+def parse_filters(text: str) -> dict[str, list[str]]:
+    """Read "attribute = value, value" lines; raise ValueError naming the line that is wrong."""
+    filters: dict[str, list[str]] = {}
+    lines: dict[str, int] = {}
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, equals, values = line.partition("=")
+        name = name.strip()
+        if not equals or not name:
+            raise ValueError(f"Line {number}: write attribute = value, value (plan = pro, team).")
+        if name in filters:
+            raise ValueError(
+                f"Line {number}: {name} is on line {lines[name]} already; "
+                "put all its values on one line."
+            )
+        filters[name] = [v.strip() for v in values.split(",") if v.strip()]
+        lines[name] = number
+        if not filters[name]:
+            raise ValueError(f"Line {number}: give {name} at least one value.")
+    return filters
+
+
+def format_filters(filters: dict[str, list[str]]) -> str:
+    """Write filters as the "attribute = value, value" lines that parse_filters() reads."""
+    return "\n".join(f"{name} = {', '.join(values)}" for name, values in filters.items())
+
+
+class SampleForm(FlaskForm):
+    """A random sample to preview, then draw: size, seed, the pool's filters, strata and mix."""
+
+    size = IntegerField(
+        "Sample size", validators=[InputRequired(), NumberRange(min=1, max=MAX_SIZE)]
+    )
+    seed = StringField(
+        "Seed",
+        filters=[_stripped],
+        validators=[
+            Optional(),
+            Regexp(
+                f"^{SEED_PATTERN}$",
+                message="Up to 64 letters, digits, dots, hyphens or underscores.",
+            ),
+        ],
+        description="Leave empty for a new random one. The cohort keeps it: later draws "
+        "continue the same order, and the same seed always draws the same accounts.",
+    )
+    filters = TextAreaField(
+        "Only accounts with",
+        validators=[Length(max=20_000)],
+        description="One attribute a line: attribute = value, value (plan = pro, team). Values "
+        "are compared as text; an account needs one of the values on every line.",
+    )
+    stratify_by = StringField(
+        "Stratify by",
+        filters=[_stripped],
+        validators=[Optional(), _ATTRIBUTE_NAME],
+        description="An attribute such as plan: each of its values gets its share of the pool.",
+    )
+    exclude_other_betas = BooleanField(
+        "Leave out accounts that are active or invited in another running beta"
+    )
+    mix_by = StringField(
+        "Compare the mix of",
+        filters=[_stripped],
+        validators=[Optional(), _ATTRIBUTE_NAME],
+        description="An attribute to compare in the sample, the pool and the early adopters "
+        "(the one you stratify by when empty).",
+    )
+
+    def validate_filters(self, field) -> None:
+        """Require well-formed lines."""
+        try:
+            parse_filters(field.data)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def spec(self) -> SampleSpec:
+        """Return the sample the form describes."""
+        return SampleSpec(
+            size=self.size.data,
+            seed=self.seed.data or None,
+            filters=parse_filters(self.filters.data),
+            stratify_by=self.stratify_by.data or None,
+            exclude_other_betas=self.exclude_other_betas.data,
+        )
+
+    def mix_attribute(self) -> str | None:
+        """Return the attribute whose mix to compare."""
+        return self.mix_by.data or self.stratify_by.data or None

@@ -28,10 +28,17 @@ SQLITE_UP = [
     "CREATE TRIGGER part_search_delete AFTER DELETE ON conversation_parts "
     "WHEN old.author = 'customer' BEGIN "
     "INSERT INTO part_search(part_search, rowid, body) VALUES ('delete', old.id, old.body); END",
+    # A changed body or author must leave the index as if the part were deleted and re-added.
+    "CREATE TRIGGER part_search_update AFTER UPDATE OF body, author ON conversation_parts BEGIN "
+    "INSERT INTO part_search(part_search, rowid, body) SELECT 'delete', old.id, old.body "
+    "WHERE old.author = 'customer'; "
+    "INSERT INTO part_search(rowid, body) SELECT new.id, new.body WHERE new.author = 'customer'; "
+    "END",
     "INSERT INTO part_search(rowid, body) "
     "SELECT id, body FROM conversation_parts WHERE author = 'customer'",
 ]
 SQLITE_DOWN = [
+    "DROP TRIGGER part_search_update",
     "DROP TRIGGER part_search_delete",
     "DROP TRIGGER part_search_insert",
     "DROP TABLE part_search",

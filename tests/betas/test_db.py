@@ -62,3 +62,10 @@ def test_requests_that_may_write_take_the_write_lock_and_reads_do_not(app):
     for method, write in [("GET", False), ("HEAD", False), ("POST", True), ("PATCH", True)]:
         with app.test_request_context("/", method=method):
             assert get_session().info["write"] is write
+
+
+def test_a_view_marked_read_only_reads_even_when_posted_to(app):
+    with app.test_request_context("/api/v1/betas/x/adopter-search", method="POST"):
+        assert get_session().info["write"] is False
+    with app.test_request_context("/api/v1/betas/x/launch", method="POST"):
+        assert get_session().info["write"] is True

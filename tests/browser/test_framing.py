@@ -1,91 +1,14 @@
 """In Chromium: a PM frames, measures and launches a beta; the first admin sets Shipcall up."""
 
-import threading
 from datetime import timedelta
-from pathlib import Path
-from typing import NamedTuple
 
 import pytest
-from alembic import command
-from werkzeug.serving import make_server
 
 from betas import lifecycle
 from betas.auth import create_user, setup_token
-from betas.db import alembic_config
 from betas.models import Role
-from tests.conftest import PASSWORD, make_app
-
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError as exc:  # the `browser` fixture skips, saying why
-    playwright_import_error: ImportError | None = exc
-else:
-    playwright_import_error = None
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SESSION_COOKIE = "shipcall_session"
-
-
-class LiveServer(NamedTuple):
-    """The app being served, and the address to reach it at."""
-
-    app: object
-    url: str
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} does not exist: install Debian's chromium package")
-    if playwright_import_error is not None:
-        pytest.skip(f"playwright cannot be imported: {playwright_import_error}")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def live(scratch_database_url):
-    """Serve Shipcall from a freshly migrated scratch database on a free port of 127.0.0.1."""
-    command.upgrade(alembic_config(scratch_database_url), "head")
-    app = make_app(scratch_database_url)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-shipcall", daemon=True)
-    thread.start()
-    yield LiveServer(app, f"http://127.0.0.1:{server.server_port}")
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-    app.extensions["shipcall.db"].engine.dispose()  # so a scratch PostgreSQL database can go
-
-
-@pytest.fixture
-def page(browser, live):
-    """Open a fresh browser context that may reach the live server and nothing else."""
-    context = browser.new_context(base_url=live.url)
-    context.set_default_timeout(5_000)
-
-    def keep_local(route):
-        if route.request.url.startswith(live.url + "/"):
-            route.continue_()
-        else:
-            route.abort()
-
-    context.route("**/*", keep_local)
-    yield context.new_page()
-    context.close()
+from tests.browser.conftest import SESSION_COOKIE, expect
+from tests.conftest import PASSWORD
 
 
 def session_cookie(page) -> dict:

@@ -1,0 +1,92 @@
+"""In Chromium: import accounts and conversations, find who asked, enroll the top three."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from betas import lifecycle
+from betas.models import Beta, BetaState, MetricStage, MetricUnit, Role, SuccessMetric, User
+from tests.browser.conftest import expect
+
+ACCOUNTS = b"""id,name,plan
+acme,Acme,pro
+globex,Globex,team
+initech,Initech,pro
+umbrella,Umbrella,free
+"""
+CONVERSATIONS = b"""conversation_id,account_id,author,body,created_at,tags
+c1,acme,customer,<p>Can I <b>export</b> this report to CSV?</p>,2026-10-01T10:00:00Z,reports
+c1,acme,teammate,Not yet!,2026-10-01T10:05:00Z,reports
+c2,acme,customer,We really need CSV exports,2026-10-20T09:00:00Z,reports
+c3,globex,customer,exporting to a spreadsheet would help,2026-10-10T09:00:00Z,reports
+c4,initech,customer,any way to export the numbers?,2026-09-01T09:00:00Z,reports
+c5,umbrella,teammate,You can export from the old reports page,2026-10-02T09:00:00Z,reports
+"""
+
+
+def running_beta(live, owner_email: str) -> None:
+    database = live.app.extensions["shipcall.db"]
+    today = lifecycle.today_in(live.app.config["SHIPCALL"].zone)
+    with database.session() as session:
+        owner = session.scalar(select(User).where(User.email == owner_email))
+        beta = Beta(
+            key="inbox-reports",
+            name="Inbox reports",
+            owner=owner,
+            state=BetaState.RUNNING,
+            decision_deadline=today + timedelta(days=30),
+            problem="Teams cannot take their numbers elsewhere.",
+            learning_goals="Do teams export weekly?",
+        )
+        beta.metrics.append(
+            SuccessMetric(
+                name="Exports", stage=MetricStage.ADOPTION, target=30, unit=MetricUnit.PERCENT
+            )
+        )
+        session.add(beta)
+        session.commit()
+
+
+def import_file(page, kind_label: str, name: str, content: bytes) -> None:
+    page.get_by_role("navigation").get_by_role("link", name="Import").click()
+    page.get_by_label(kind_label).check()
+    page.get_by_label("File").set_input_files(
+        {"name": name, "mimeType": "text/csv", "buffer": content}
+    )
+    page.get_by_role("button", name="Upload and preview").click()
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.get_by_role("status").first).to_contain_text("created")
+
+
+@pytest.mark.browser
+def test_a_pm_imports_searches_and_enrolls_the_top_three_with_their_reasons(live, page, sign_in):
+    sign_in("pat@example.com", Role.PM)
+    running_beta(live, "pat@example.com")
+
+    import_file(page, "Accounts: one row", "accounts.csv", ACCOUNTS)
+    import_file(page, "Conversations: one row per message", "conversations.csv", CONVERSATIONS)
+
+    page.goto("/betas/inbox-reports")
+    page.get_by_role("link", name="Find early adopters").click()
+    page.get_by_label("Search what customers wrote").fill("export")
+    page.get_by_role("button", name="Search").click()
+    results = page.locator("#enroll-form tbody tr")
+    expect(results).to_have_count(3)  # umbrella's only mention is a teammate's
+    expect(results.first).to_contain_text("Acme")
+    expect(results.first.locator("mark").first).to_be_visible()
+
+    page.get_by_label("New cohort name").fill("Early adopters")
+    page.get_by_label("How many of the top accounts").fill("3")
+    page.get_by_role("button", name="Enroll the top").click()
+    expect(page.get_by_role("status").first).to_contain_text("3")
+
+    page.get_by_role("link", name="Cohorts").first.click()
+    page.get_by_role("link", name="Early adopters").click()
+    members = page.locator("#members tbody tr")
+    expect(members).to_have_count(3)
+    acme = members.filter(has_text="acme")
+    expect(acme).to_contain_text("asked in 2 conversations")
+    expect(acme).to_contain_text("2026-10-20")
+    expect(acme.get_by_text("active")).to_be_visible()
+    expect(members.filter(has_text="umbrella")).to_have_count(0)

@@ -1,0 +1,215 @@
+"""The finder page: search, enroll the ticked or the top accounts, save problem searches, roles."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from betas.models import BetaState, Role
+from cohorts.models import (
+    Account,
+    Cohort,
+    CohortKind,
+    Membership,
+    MembershipStatus,
+    ProblemSearch,
+)
+from tests.cohorts.test_finder import converse
+
+
+@pytest.fixture
+def owner(make_user):
+    return make_user(Role.PM)
+
+
+@pytest.fixture
+def beta(make_beta, owner):
+    return make_beta(owner=owner, state=BetaState.RUNNING, key="csv-export")
+
+
+@pytest.fixture
+def askers(db):
+    """Four accounts that asked for CSV export, most conversations first; one teammate mention."""
+    for n, account in enumerate(("acme", "globex", "initech", "umbrella")):
+        for day in range(4 - n):
+            at = datetime(2026, 10, 2, 9, tzinfo=UTC) - timedelta(days=10 * day)
+            converse(db, account, f"can I export this to CSV? ({account} #{day})", at=at)
+    converse(db, "hooli", ("teammate", "You can export to CSV from Reports."))
+
+
+def page(client, path: str, **query):
+    response = client.get(path, query_string=query)
+    return response, response.get_data(as_text=True)
+
+
+def memberships(db, beta) -> dict[str, Membership]:
+    rows = db.scalars(select(Membership).where(Membership.beta_id == beta.id))
+    return {m.account.external_id: m for m in rows}
+
+
+def test_the_beta_page_links_editors_to_the_finder(client, beta, login):
+    login(beta.owner)
+    assert "/betas/csv-export/finder" in client.get("/betas/csv-export").get_data(as_text=True)
+
+
+def test_a_search_lists_accounts_with_escaped_highlighted_evidence(db, client, beta, login, askers):
+    converse(db, "mallory", "<script>alert(1)</script> export to csv")
+    login(beta.owner)
+    response, html = page(client, "/betas/csv-export/finder", query="exports csv")
+    assert response.status_code == 200
+    assert "5 accounts asked" in html
+    assert html.index("acme") < html.index("globex") < html.index("umbrella")
+    assert "hooli" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; <mark>export</mark> to <mark>csv</mark>" in html
+    assert "<script>alert" not in html
+    assert 'href="/accounts/acme"' in html
+    assert 'name="accounts" value="acme"' in html
+
+
+def test_a_viewer_can_search_but_gets_403_enrolling_or_saving(
+    db, client, make_user, beta, login, post, askers
+):
+    login(make_user(Role.VIEWER))
+    assert "Find early adopters" not in client.get("/betas/csv-export").get_data(as_text=True)
+    response, html = page(client, "/betas/csv-export/finder", query="export")
+    assert response.status_code == 200
+    assert "acme" in html
+    assert 'name="accounts"' not in html and "save-search" not in html
+    search = {"query": "export", "limit": "20"}
+    enroll = {**search, "top": "3", "new_cohort": "Asked", "cohort": "", "enroll_top": "1"}
+    assert post("/betas/csv-export/finder/enroll", enroll).status_code == 403
+    assert post("/betas/csv-export/finder/problem-searches", search).status_code == 403
+    assert memberships(db, beta) == {}
+    assert db.scalars(select(ProblemSearch)).all() == []
+
+
+def test_enrolling_the_top_3_creates_memberships_that_cite_the_evidence(
+    db, client, beta, login, post, askers
+):
+    login(beta.owner)
+    response = post(
+        "/betas/csv-export/finder/enroll",
+        {
+            "query": "export csv",
+            "limit": "20",
+            "cohort": "",
+            "new_cohort": "Asked for CSV",
+            "top": "3",
+            "enroll_top": "Enroll the top",
+        },
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/betas/csv-export/finder?query=export+csv")
+    members = memberships(db, beta)
+    assert sorted(members) == ["acme", "globex", "initech"]
+    assert members["acme"].reason == (
+        'asked in 4 conversations, last 2026-10-02: "can I export this to CSV? (acme #0)"'
+    )
+    assert members["initech"].reason.startswith("asked in 2 conversations, last 2026-10-02: ")
+    cohort = members["acme"].cohort
+    assert (cohort.name, cohort.slug, cohort.kind) == (
+        "Asked for CSV",
+        "asked-for-csv",
+        CohortKind.EARLY_ADOPTERS,
+    )
+    assert cohort.criteria["query"] == "export csv"
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Enrolled 3 account(s) in Asked for CSV: acme, globex, initech." in html
+    assert ">active</span>" in html and "in this beta (Asked for CSV)" in html
+
+
+def test_enrolling_selected_accounts_skips_opted_out_and_present_ones_saying_why(
+    db, client, beta, login, post, askers
+):
+    cohort = Cohort(beta=beta, slug="wave-1", name="Wave 1", kind=CohortKind.EARLY_ADOPTERS)
+    accounts = {a.external_id: a for a in db.scalars(select(Account))}
+    for external_id, status in (("acme", MembershipStatus.OPTED_OUT), ("globex", "active")):
+        db.add(Membership(beta=beta, account=accounts[external_id], cohort=cohort, status=status))
+    db.flush()
+    login(beta.owner)
+    response = post(
+        "/betas/csv-export/finder/enroll",
+        {
+            "query": "export",
+            "cohort": "wave-1",
+            "accounts": ["acme", "globex", "umbrella", "hooli"],
+            "enroll_selected": "Enroll selected",
+        },
+    )
+    assert response.status_code == 302
+    members = memberships(db, beta)
+    assert members["umbrella"].cohort.slug == "wave-1"
+    assert members["umbrella"].reason.startswith("asked in 1 conversation, last 2026-10-02: ")
+    assert members["acme"].status == MembershipStatus.OPTED_OUT
+    assert "hooli" not in members
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Enrolled 1 account(s) in Wave 1: umbrella." in html
+    assert "Skipped acme: opted out of this beta" in html
+    assert "Skipped globex: already in this beta (Wave 1, active)." in html
+    assert "Skipped hooli: no longer matches this search." in html
+
+
+def test_a_refused_search_keeps_what_was_typed_and_says_why(client, beta, login):
+    login(beta.owner)
+    response, html = page(
+        client, "/betas/csv-export/finder", query="-export the", tags="billing, vip"
+    )
+    assert response.status_code == 400
+    assert 'id="query-error">Add at least one word to search for.' in html
+    assert 'value="-export the"' in html and 'value="billing, vip"' in html
+    response, html = page(client, "/betas/csv-export/finder", query="x" * 10_000)
+    assert response.status_code == 400
+    assert "At most 500 characters." in html
+    response, html = page(
+        client, "/betas/csv-export/finder", query="export", since="2026-10-02", until="2026-01-01"
+    )
+    assert response.status_code == 400
+    assert 'id="until-error">On or after the start date.' in html
+
+
+def test_a_refused_enrollment_keeps_the_ticked_accounts(db, client, beta, login, post, askers):
+    login(beta.owner)
+    response = post(
+        "/betas/csv-export/finder/enroll",
+        {
+            "query": "export",
+            "cohort": "",
+            "new_cohort": "",
+            "accounts": ["globex"],
+            "enroll_selected": "Enroll selected",
+        },
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Name the new cohort, or choose an existing one." in html
+    assert re.search(r'value="globex" id="pick-\d+"\s+aria-label="[^"]+" checked', html)
+    assert 'name="query" type="hidden" value="export"' in html
+    assert memberships(db, beta) == {}
+
+
+def test_a_closed_beta_shows_why_nobody_can_be_enrolled(client, make_beta, owner, login, askers):
+    make_beta(owner=owner, key="draft-beta")
+    login(owner)
+    _response, html = page(client, "/betas/draft-beta/finder", query="export")
+    assert "acme" in html and 'name="accounts"' not in html
+    assert "accounts join a beta only while it runs" in html
+
+
+def test_saving_a_problem_search_lists_it_and_refuses_it_twice(
+    db, client, beta, login, post, askers
+):
+    login(beta.owner)
+    _response, html = page(client, "/betas/csv-export/finder", query='export "to csv"')
+    assert "Save “export &#34;to csv&#34;” as a problem search" in html
+    response = post("/betas/csv-export/finder/problem-searches", {"query": 'export "to csv"'})
+    assert response.status_code == 302
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Saved as a problem search" in html
+    assert "<code>export &#34;to csv&#34;</code>" in html
+    response = post("/betas/csv-export/finder/problem-searches", {"query": 'Export "TO CSV"'})
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "has this problem search already" in html
+    assert [s.query for s in db.scalars(select(ProblemSearch))] == ['export "to csv"']
