@@ -136,6 +136,17 @@ def require_scope(scope: str):
 # Schemas
 
 
+def slug_field() -> fields.Str:
+    """Return a required slug field: a beta's key, a cohort's slug."""
+    return fields.Str(
+        required=True,
+        validate=[
+            validate.Length(1, KEY_MAX),
+            validate.Regexp(KEY_PATTERN, error="Use lower-case letters, digits and hyphens."),
+        ],
+    )
+
+
 class MetricSchema(Schema):
     """A success metric and its target."""
 
@@ -163,13 +174,7 @@ class ExtensionSchema(Schema):
 class BetaSchema(Schema):
     """A beta as the API reads and writes it."""
 
-    key = fields.Str(
-        required=True,
-        validate=[
-            validate.Length(1, KEY_MAX),
-            validate.Regexp(KEY_PATTERN, error="Use lower-case letters, digits and hyphens."),
-        ],
-    )
+    key = slug_field()
     name = fields.Str(required=True, validate=validate.Length(1, NAME_MAX))
     state = fields.Str(dump_only=True)
     overdue = fields.Function(lambda beta: lifecycle.is_overdue(beta, _today()), dump_only=True)

@@ -8,9 +8,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from betas import auth, lifecycle
-from betas.api import PREFIX, require_scope
+from betas.api import PREFIX, require_scope, slug_field
 from betas.db import get_db, get_session, read_only
-from betas.models import KEY_MAX, KEY_PATTERN, NAME_MAX, TEXT_MAX
+from betas.models import NAME_MAX, TEXT_MAX
 from cohorts import finder, importers, sampling, services
 from cohorts.models import CohortKind
 
@@ -282,13 +282,7 @@ def _today():
 class CohortSchema(Schema):
     """A wave of a beta."""
 
-    slug = fields.Str(
-        required=True,
-        validate=[
-            validate.Length(1, KEY_MAX),
-            validate.Regexp(KEY_PATTERN, error="Use lower-case letters, digits and hyphens."),
-        ],
-    )
+    slug = slug_field()
     name = fields.Str(required=True, validate=validate.Length(1, NAME_MAX))
     kind = fields.Str(required=True, validate=validate.OneOf([k.value for k in CohortKind]))
     planned_size = fields.Int(allow_none=True, validate=validate.Range(min=1))
