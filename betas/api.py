@@ -177,7 +177,9 @@ class BetaSchema(Schema):
     key = slug_field()
     name = fields.Str(required=True, validate=validate.Length(1, NAME_MAX))
     state = fields.Str(dump_only=True)
-    overdue = fields.Function(lambda beta: lifecycle.is_overdue(beta, _today()), dump_only=True)
+    overdue = fields.Function(
+        lambda beta: lifecycle.is_overdue(beta, configured_today()), dump_only=True
+    )
     decision_deadline = fields.Date(allow_none=True)
     problem = fields.Str(validate=validate.Length(max=TEXT_MAX))
     learning_goals = fields.Str(validate=validate.Length(max=TEXT_MAX))
@@ -201,7 +203,8 @@ class BetaListSchema(Schema):
     betas = fields.List(fields.Nested(BetaSchema))
 
 
-def _today():
+def configured_today():
+    """Return today in the configured time zone: the day deadlines are read against."""
     return lifecycle.today_in(current_app.config["SHIPCALL"].zone)
 
 
@@ -236,7 +239,7 @@ class Betas(MethodView):
     @blp.response(200, BetaListSchema)
     def get(self):
         """List every beta, most urgent first."""
-        today = _today()
+        today = configured_today()
         betas = sorted(
             lifecycle.list_betas(get_session()), key=lambda b: lifecycle.urgency(b, today)
         )
@@ -296,7 +299,7 @@ def launch(key):
     """Launch a draft; 409 launch_refused lists everything missing."""
     session = get_session()
     beta = lifecycle.get_beta(session, key)
-    lifecycle.launch(session, auth.current_actor(), beta, _today())
+    lifecycle.launch(session, auth.current_actor(), beta, configured_today())
     session.commit()
     return beta
 
@@ -315,7 +318,7 @@ def extend(data, key):
         beta,
         new_deadline=data["new_deadline"],
         reason=data["reason"],
-        today=_today(),
+        today=configured_today(),
         max_extensions=current_app.config["SHIPCALL"].max_extensions,
     )
     session.commit()

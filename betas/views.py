@@ -29,11 +29,12 @@ def _settings():
     return current_app.config["SHIPCALL"]
 
 
-def _today():
+def configured_today():
+    """Return today in the configured time zone: the day deadlines are read against."""
     return lifecycle.today_in(_settings().zone)
 
 
-def _editable(key: str) -> Beta:
+def editable_beta(key: str) -> Beta:
     """Return the beta if the signed-in user may change it; 404 or 403 otherwise."""
     beta = lifecycle.get_beta(get_session(), key)
     if not auth.can_edit(current_user, beta):
@@ -53,7 +54,7 @@ def _framing(form: BetaForm) -> dict:
 
 @betas.app_context_processor
 def _beta_helpers():
-    today = _today()
+    today = configured_today()
     return {
         "today": today,
         "is_overdue": lambda beta: lifecycle.is_overdue(beta, today),
@@ -68,7 +69,7 @@ def _beta_helpers():
 def dashboard():
     """Show every beta, most urgent first."""
     session = get_session()
-    today = _today()
+    today = configured_today()
     rows = sorted(lifecycle.list_betas(session), key=lambda b: lifecycle.urgency(b, today))
     counts = member_counts(session, [b.id for b in rows])
     return render_template("betas/dashboard.html", betas=rows, counts=counts)
@@ -108,7 +109,7 @@ def show(key):
 @auth.role_required(*EDITORS)
 def edit(key):
     """Change a beta's framing."""
-    beta = _editable(key)
+    beta = editable_beta(key)
     form = BetaForm(obj=beta)
     _owner_choices(form)
     if not form.is_submitted():
@@ -136,7 +137,7 @@ def edit(key):
 @auth.role_required(*EDITORS)
 def add_metric(key):
     """Add a success metric."""
-    beta = _editable(key)
+    beta = editable_beta(key)
     form = MetricForm()
     if form.validate_on_submit():
         session = get_session()
@@ -166,7 +167,7 @@ def add_metric(key):
 @auth.role_required(*EDITORS)
 def remove_metric(key, metric_id):
     """Remove a metric from a draft."""
-    beta = _editable(key)
+    beta = editable_beta(key)
     if ActionForm().validate_on_submit():
         session = get_session()
         lifecycle.remove_metric(session, auth.current_actor(), beta, metric_id)
@@ -179,11 +180,11 @@ def remove_metric(key, metric_id):
 @auth.role_required(*EDITORS)
 def launch(key):
     """Launch a draft, or say everything it still lacks."""
-    beta = _editable(key)
+    beta = editable_beta(key)
     if ActionForm().validate_on_submit():
         session = get_session()
         try:
-            lifecycle.launch(session, auth.current_actor(), beta, _today())
+            lifecycle.launch(session, auth.current_actor(), beta, configured_today())
         except DomainError as exc:
             session.rollback()
             flash(exc.message, "error")
@@ -197,7 +198,7 @@ def launch(key):
 @auth.role_required(*EDITORS)
 def extend(key):
     """Move a running beta's deadline later, with a reason."""
-    beta = _editable(key)
+    beta = editable_beta(key)
     form = ExtensionForm()
     if form.validate_on_submit():
         session = get_session()
@@ -208,7 +209,7 @@ def extend(key):
                 beta,
                 new_deadline=form.new_deadline.data,
                 reason=form.reason.data,
-                today=_today(),
+                today=configured_today(),
                 max_extensions=_settings().max_extensions,
             )
         except DomainError as exc:
@@ -231,7 +232,9 @@ def _render_beta(beta: Beta, **failed_forms):
     return render_template(
         "betas/show.html",
         beta=beta,
-        problems=lifecycle.launch_problems(beta, _today()) if beta.state == BetaState.DRAFT else [],
+        problems=lifecycle.launch_problems(beta, configured_today())
+        if beta.state == BetaState.DRAFT
+        else [],
         history=beta_history(get_session(), beta),
         cohorts=list_cohorts(get_session(), beta),
         cohort_counts=cohort_counts(get_session(), beta),

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from betas import auth, lifecycle
-from betas.api import PREFIX, require_scope, slug_field
+from betas.api import PREFIX, configured_today, require_scope, slug_field
 from betas.db import get_db, get_session, read_only
 from betas.models import NAME_MAX, TEXT_MAX
 from cohorts import finder, importers, sampling, services
@@ -260,7 +260,7 @@ def draw_sample(data, key, slug):
         beta,
         services.get_cohort(session, beta, slug),
         sampling.SampleSpec(**data),
-        _today(),
+        configured_today(),
         dry_run=dry_run,
     )
     # A dry run changes nothing either, but a POST opens a writing session: committing keeps the
@@ -273,10 +273,6 @@ def draw_sample(data, key, slug):
 
 
 MAX_ACCOUNTS = 10_000
-
-
-def _today():
-    return lifecycle.today_in(current_app.config["SHIPCALL"].zone)
 
 
 class CohortSchema(Schema):
@@ -344,7 +340,9 @@ def create_cohort(data, key):
     """Add a cohort (a wave) to a running beta."""
     session = get_session()
     beta = lifecycle.get_beta(session, key)
-    cohort = services.create_cohort(session, auth.current_actor(), beta, today=_today(), **data)
+    cohort = services.create_cohort(
+        session, auth.current_actor(), beta, today=configured_today(), **data
+    )
     session.commit()
     return cohort
 
@@ -364,7 +362,7 @@ def enroll(data, key, slug):
         services.get_cohort(session, beta, slug),
         data["accounts"],
         data["reason"],
-        _today(),
+        configured_today(),
         override_opt_out=data["override_opt_out"],
     )
     session.commit()
@@ -447,7 +445,7 @@ class Member(MethodView):
             account,
             services.get_cohort(session, beta, data["cohort"]),
             data["reason"],
-            _today(),
+            configured_today(),
             override_opt_out=data["override_opt_out"],
         )
         session.commit()

@@ -21,7 +21,8 @@ from betas import auth, lifecycle
 from betas.db import get_session, read_only
 from betas.errors import DomainError
 from betas.forms import ActionForm, show_refusal
-from betas.models import Beta, Role
+from betas.models import Beta
+from betas.views import EDITORS, configured_today, editable_beta
 from cohorts import finder, importers, sampling, services
 from cohorts.forms import (
     AddMembersForm,
@@ -38,20 +39,7 @@ from cohorts.forms import (
 from cohorts.models import Account, Cohort, CohortKind, Conversation
 
 cohorts = Blueprint("cohorts", __name__)
-EDITORS = (Role.PM, Role.ADMIN)
 ACCOUNTS_PER_PAGE = 50
-
-
-def _today():
-    return lifecycle.today_in(current_app.config["SHIPCALL"].zone)
-
-
-def _editable(key: str) -> Beta:
-    """Return the beta if the signed-in user may change it; 404 or 403 otherwise."""
-    beta = lifecycle.get_beta(get_session(), key)
-    if not auth.can_edit(current_user, beta):
-        abort(403)
-    return beta
 
 
 def _cohort_choices(session, beta: Beta) -> list[SelectChoice]:
@@ -218,7 +206,7 @@ def _render_finder(
         if result is None:
             status = 400
     try:
-        services.check_open(beta, _today())
+        services.check_open(beta, configured_today())
         closed = ""
     except DomainError as exc:
         closed = exc.message
@@ -267,7 +255,7 @@ def _flash_enrollment(cohort: Cohort, enrollment: services.Enrollment) -> None:
 @auth.role_required(*EDITORS)
 def finder_enroll(key):
     """Enroll the ticked accounts, or the top ones, in an early-adopter cohort, citing evidence."""
-    beta = _editable(key)
+    beta = editable_beta(key)
     session = get_session()
     search_form = FinderSearchForm(formdata=request.form)
     form = _enroll_form(beta)
@@ -279,7 +267,7 @@ def finder_enroll(key):
                 auth.current_actor(),
                 beta,
                 search_form.criteria(),
-                today=_today(),
+                today=configured_today(),
                 cohort_slug=form.cohort.data or None,
                 new_cohort=None if form.cohort.data else form.new_cohort.data,
                 accounts=None if by_top else form.accounts.data,
@@ -305,7 +293,7 @@ def finder_enroll(key):
 @auth.role_required(*EDITORS)
 def finder_save_search(key):
     """Save the search on the beta as a problem search."""
-    beta = _editable(key)
+    beta = editable_beta(key)
     form = ProblemSearchForm()
     if form.validate_on_submit():
         _apply(
@@ -342,7 +330,7 @@ def _sample_form(session, beta: Beta, cohort) -> SampleForm:
 
 def _render_sample(beta: Beta, cohort, form: SampleForm, sample=None, status=200):
     try:
-        services.check_open(beta, _today())
+        services.check_open(beta, configured_today())
         closed = ""
     except DomainError as exc:
         closed = exc.message
@@ -379,7 +367,7 @@ def sample_page(key, slug):
             beta,
             cohort,
             form.spec(),
-            _today(),
+            configured_today(),
             dry_run=True,
             mix_by=form.mix_attribute(),
         )
@@ -394,7 +382,7 @@ def sample_page(key, slug):
 @auth.role_required(*EDITORS)
 def sample_draw(key, slug):
     """Draw the previewed sample and enroll it; back to the cohort, saying how many joined."""
-    beta = _editable(key)
+    beta = editable_beta(key)
     session = get_session()
     cohort = services.get_cohort(session, beta, slug)
     form = SampleForm()
@@ -402,7 +390,7 @@ def sample_draw(key, slug):
         return _render_sample(beta, cohort, form, status=422)
     try:
         sample = sampling.draw_sample(
-            session, auth.current_actor(), beta, cohort, form.spec(), _today()
+            session, auth.current_actor(), beta, cohort, form.spec(), configured_today()
         )
     except DomainError as exc:
         session.rollback()
@@ -441,7 +429,7 @@ def cohort_list(key):
                     name=form.name.data,
                     kind=form.kind.data,
                     planned_size=form.planned_size.data,
-                    today=_today(),
+                    today=configured_today(),
                 )
             except DomainError as exc:
                 session.rollback()
@@ -486,7 +474,7 @@ def _render_cohort(key, slug, add_form=None, status=200):
 @auth.role_required(*EDITORS)
 def add_members(key, slug):
     """Enroll accounts by hand, with a reason; say which were skipped and why."""
-    beta = _editable(key)
+    beta = editable_beta(key)
     form = AddMembersForm()
     if not form.validate():
         return _render_cohort(key, slug, form, 422)
@@ -500,7 +488,7 @@ def add_members(key, slug):
             services.get_cohort(session, beta, slug),
             ids,
             form.reason.data,
-            _today(),
+            configured_today(),
             override_opt_out=form.override_opt_out.data,
         )
     except DomainError as exc:
@@ -519,7 +507,7 @@ def add_members(key, slug):
 @auth.role_required(*EDITORS)
 def notify_cohort(key, slug):
     """Record that every active member of the cohort not yet notified has been told."""
-    beta = _editable(key)
+    beta = editable_beta(key)
     if ActionForm().validate_on_submit():
         session = get_session()
         cohort = services.get_cohort(session, beta, slug)
@@ -559,7 +547,7 @@ MEMBER_ACTIONS = {
 @auth.role_required(*EDITORS)
 def member_action(key, account, act):
     """Record a notice, an answer to an invitation, or an opt-out for one member."""
-    beta = _editable(key)
+    beta = editable_beta(key)
     if ActionForm().validate_on_submit():
         change, message = MEMBER_ACTIONS[act]
         _apply(
@@ -576,7 +564,7 @@ def member_action(key, account, act):
 @auth.role_required(*EDITORS)
 def move_member(key, account):
     """Move a member to another cohort of the same beta."""
-    beta = _editable(key)
+    beta = editable_beta(key)
     session = get_session()
     form = MoveForm()
     form.cohort.choices = _cohort_choices(session, beta)
@@ -584,7 +572,13 @@ def move_member(key, account):
         target = services.get_cohort(session, beta, form.cohort.data)
         _apply(
             lambda s: services.place_member(
-                s, auth.current_actor(), beta, account, target, form.reason.data or "", _today()
+                s,
+                auth.current_actor(),
+                beta,
+                account,
+                target,
+                form.reason.data or "",
+                configured_today(),
             ),
             f"{account} is now in {target.name}.",
         )
