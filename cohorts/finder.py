@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 from sqlalchemy import (
+    CTE,
     Float,
     FromClause,
     Integer,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     Text,
     any_,
     case,
+    cast,
     column,
     distinct,
     exists,
@@ -58,7 +60,6 @@ from betas.errors import Conflict, Invalid
 from betas.models import Beta
 from cohorts.models import (
     Account,
-    Author,
     Cohort,
     CohortKind,
     Conversation,
@@ -291,21 +292,38 @@ def _filters(criteria: Criteria, zone: ZoneInfo) -> _Filters:
 
 _parts = ConversationPart.__table__
 _conversations = Conversation.__table__
+# One row per customer-written part, kept by triggers (migration 0005): what ranking reads of a
+# matching part, without touching the wide parts table. `vector` exists on PostgreSQL only.
+_entries = table(
+    "part_search_entries",
+    column("part_id", Integer),
+    column("conversation_id", Integer),
+    column("account_id", Integer),
+    column("created_at", UTCDateTime),
+    column("vector", TSVECTOR),
+)
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """One pass over the search index, as a statement reads it.
+
+    `source` is the index with the entries of the parts it finds (`entries`, aliased per pass so
+    one statement can hold two passes); `matches` drives the pass; `quality` rates a matching
+    part between 0 and 1, and is valid in this pass only.
+    """
+
+    source: FromClause
+    entries: FromClause
+    matches: ColumnElement[bool]
+    quality: ColumnElement[float]
 
 
 class _Backend(Protocol):
     """How one database finds customer parts matching queries, rates them and quotes them."""
 
-    def source(self) -> FromClause:
-        """Return the parts joined to their conversations (and to the index, where it is apart)."""
-        ...
-
-    def matches(self, queries: Sequence[Query]) -> ColumnElement[bool]:
-        """Return the condition: the part matches any of the queries."""
-        ...
-
-    def quality(self, query: Query) -> ColumnElement[float]:
-        """Return how well a matching part matches, between 0 and 1."""
+    def scan(self, queries: Sequence[Query]) -> _Scan:
+        """Return a pass over the customer parts matching any of the queries."""
         ...
 
     def age_in_days(self, then: ColumnElement, now: datetime) -> ColumnElement[float]:
@@ -326,27 +344,32 @@ class _Backend(Protocol):
 class _Sqlite:
     """FTS5: the external-content table part_search holds customer parts only."""
 
-    index = table("part_search", column("rowid", Integer), column("rank", Float))
+    # The hidden column named after the table takes a whole FTS5 expression.
+    index = table(
+        "part_search", column("rowid", Integer), column("rank", Float), column("part_search")
+    )
     snippet_tokens = 32
 
-    def source(self) -> FromClause:
-        """Join the index to the parts it holds, and to their conversations."""
-        return self.index.join(_parts, _parts.c.id == self.index.c.rowid).join(
-            _conversations, _conversations.c.id == _parts.c.conversation_id
-        )
+    def _match(self, index: FromClause, queries: Sequence[Query]) -> ColumnElement[bool]:
+        # The FTS5 expression goes as one bound value.
+        return index.c.part_search.bool_op("MATCH")(literal(fts5_match(queries), Text))
 
-    def matches(self, queries: Sequence[Query]) -> ColumnElement[bool]:
-        """Match the index against the FTS5 expression, sent as one bound value."""
-        return literal_column("part_search").bool_op("MATCH")(literal(fts5_match(queries), Text))
+    def scan(self, queries: Sequence[Query]) -> _Scan:
+        """Match the index and join each part found to its entry, by rowid.
 
-    def quality(self, query: Query) -> ColumnElement[float]:
-        """Rate with bm25 (FTS5's `rank`, negative, better when lower), squeezed into 0..1.
-
-        `rank` works only in the statement's pass over the index that MATCH drives: a second
-        reference that looked parts up by rowid would make FTS5 run the whole MATCH per row.
+        Quality comes from bm25 (FTS5's `rank`, negative, better when lower), squeezed into 0..1.
+        `rank` works only in the pass that MATCH drives: a reference that looked parts up by
+        rowid would make FTS5 run the whole MATCH per row.
         """
-        relevance = -self.index.c.rank
-        return relevance / (1.0 + relevance)
+        index = self.index.alias()
+        entries = _entries.alias()
+        relevance = -index.c.rank
+        return _Scan(
+            source=index.join(entries, entries.c.part_id == index.c.rowid),
+            entries=entries,
+            matches=self._match(index, queries),
+            quality=relevance / (1.0 + relevance),
+        )
 
     def age_in_days(self, then: ColumnElement, now: datetime) -> ColumnElement[float]:
         """Subtract Julian days (SQLite's two-argument max() is the larger of the two)."""
@@ -364,16 +387,15 @@ class _Sqlite:
         )
         rows = session.execute(
             select(self.index.c.rowid, snippet).where(
-                self.matches([query]), self.index.c.rowid.in_(part_ids)
+                self._match(self.index, [query]), self.index.c.rowid.in_(part_ids)
             )
         )
         return dict(rows.all())
 
 
 class _Postgres:
-    """A generated tsvector column, NULL for parts customers did not write, with a GIN index."""
+    """The entries hold each customer part's tsvector, with a GIN index."""
 
-    vector = literal_column("conversation_parts.search_vector", TSVECTOR)
     english = literal_column("'english'::regconfig")
     simple = literal_column("'simple'::regconfig")
     # ts_headline drops anything that looks like an HTML tag; hiding "<" keeps the text whole.
@@ -382,10 +404,6 @@ class _Postgres:
     work_mem = "64MB"
     whole = f'StartSel="{START}", StopSel="{STOP}", HighlightAll=true'
     passage = f'StartSel="{START}", StopSel="{STOP}", MaxWords=32, MinWords=16, MaxFragments=1'
-
-    def source(self) -> FromClause:
-        """Join the parts to their conversations: the index is a column of the parts."""
-        return _parts.join(_conversations, _conversations.c.id == _parts.c.conversation_id)
 
     def _phrase(self, phrase: Phrase) -> ColumnElement:
         text = literal(" ".join(phrase.words), Text)
@@ -401,13 +419,17 @@ class _Postgres:
             return func.tsquery_and(wanted, func.tsquery_not(self._any_of(query.excluded)))
         return wanted
 
-    def matches(self, queries: Sequence[Query]) -> ColumnElement[bool]:
-        """Match the tsvector column, through its GIN index."""
-        return self.vector.bool_op("@@")(reduce(func.tsquery_or, map(self.tsquery, queries)))
-
-    def quality(self, query: Query) -> ColumnElement[float]:
-        """Rate with ts_rank, normalised (32) to rank / (rank + 1)."""
-        return func.ts_rank(self.vector, self.tsquery(query), 32)
+    def scan(self, queries: Sequence[Query]) -> _Scan:
+        """Match the entries' tsvector through its GIN index; rate with ts_rank, normalised (32)."""
+        entries = _entries.alias()
+        # A subquery runs once: inline, the tsquery would be built again for every row rated.
+        tsquery = select(reduce(func.tsquery_or, map(self.tsquery, queries))).scalar_subquery()
+        return _Scan(
+            source=entries,
+            entries=entries,
+            matches=entries.c.vector.bool_op("@@")(tsquery),
+            quality=func.ts_rank(entries.c.vector, tsquery, 32),
+        )
 
     def age_in_days(self, then: ColumnElement, now: datetime) -> ColumnElement[float]:
         """Subtract timestamps and count the seconds in days."""
@@ -479,29 +501,24 @@ def _backend(session: Session) -> _Backend:
     return _BACKENDS[session.get_bind().dialect.name]
 
 
-def _matching_parts(
-    backend: _Backend, queries: Sequence[Query], filters: _Filters, *columns
-) -> Select:
-    """Select `columns` of the customer parts matching any query, within the filters."""
-    conditions = [
-        backend.matches(queries),
-        # The index holds customer parts only; saying so again keeps a stale index honest.
-        _parts.c.author == Author.CUSTOMER.value,
-    ]
+def _within(scan: _Scan, filters: _Filters) -> list[ColumnElement[bool]]:
+    """Return the conditions of a pass: its parts match, within the filters."""
+    entries = scan.entries.c
+    conditions = [scan.matches]
     if filters.since:
-        conditions.append(_parts.c.created_at >= filters.since)
+        conditions.append(entries.created_at >= filters.since)
     if filters.until:
-        conditions.append(_parts.c.created_at < filters.until)
+        conditions.append(entries.created_at < filters.until)
     if filters.tags:
         conditions.append(
             exists().where(
-                ConversationTag.conversation_id == _parts.c.conversation_id,
+                ConversationTag.conversation_id == entries.conversation_id,
                 ConversationTag.tag.in_(filters.tags),
             )
         )
     if filters.accounts is not None:
-        conditions.append(_conversations.c.account_id.in_(filters.accounts))
-    return select(*columns).select_from(backend.source()).where(*conditions)
+        conditions.append(entries.account_id.in_(filters.accounts))
+    return conditions
 
 
 # Results
@@ -617,30 +634,69 @@ def search(
     return SearchResult(query, rows[0].total_accounts, rows[0].total_parts, found)
 
 
+def _counted(backend: _Backend, query: Query, filters: _Filters) -> CTE:
+    """Return each matching account's distinct conversations and parts, in one pass unrated."""
+    scan = backend.scan([query])
+    entries = scan.entries.c
+    return (
+        select(
+            entries.account_id,
+            func.count(distinct(entries.conversation_id)).label("conversations"),
+            func.count().label("parts"),
+        )
+        .select_from(scan.source)
+        .where(*_within(scan, filters))
+        .group_by(entries.account_id)
+        .cte("counted")
+        .prefix_with("MATERIALIZED")
+    )
+
+
+def _matched(backend: _Backend, query: Query, filters: _Filters, accounts: Select) -> CTE:
+    """Return the matching parts of `accounts`, each with its quality."""
+    scan = backend.scan([query])
+    entries = scan.entries.c
+    return (
+        select(
+            entries.part_id,
+            entries.conversation_id,
+            entries.account_id,
+            entries.created_at,
+            scan.quality.label("quality"),
+        )
+        .select_from(scan.source)
+        .where(*_within(scan, filters), entries.account_id.in_(accounts))
+        .cte("matched")
+        .prefix_with("MATERIALIZED")
+    )
+
+
 def _ranking(
     backend: _Backend, query: Query, filters: _Filters, limit: int, now: datetime
 ) -> Select:
     """Return the statement ranking accounts: the best `limit`, with their latest evidence.
 
-    One pass over the index keeps the matching parts and rates them (`matched`); they are
-    grouped by account and scored; the top accounts' latest parts come from the same rows. One
-    row comes back per evidence part: up to EVIDENCE_PER_ACCOUNT per account, most recent first.
+    Rating a part (bm25, ts_rank) costs about as much as finding it, so a first pass only counts
+    each account's matching conversations and parts (`counted`). Quality and recency weigh less
+    than one conversation together: only the accounts with at least as many conversations as the
+    limit-th best can make the top (`contenders`), and the second pass keeps and rates their parts
+    alone (`matched`), however many messages match. Those are grouped by account and scored; the
+    top accounts' latest parts come from the same rows. One row comes back per evidence part: up
+    to EVIDENCE_PER_ACCOUNT per account, most recent first.
     """
-    matched = (
-        _matching_parts(
-            backend,
-            [query],
-            filters,
-            _parts.c.id.label("part_id"),
-            _parts.c.conversation_id,
-            _conversations.c.account_id,
-            _parts.c.created_at,
-            backend.quality(query).label("quality"),
-        )
-        .cte("matched")
-        .prefix_with("MATERIALIZED")
+    counted = _counted(backend, query, filters)
+    bar = (
+        select(counted.c.conversations)
+        .order_by(counted.c.conversations.desc())
+        .limit(1)
+        .offset(limit - 1)
+        .scalar_subquery()
     )
-    per_account = (
+    contenders = select(counted.c.account_id).where(
+        counted.c.conversations >= func.coalesce(bar, 0)
+    )
+    matched = _matched(backend, query, filters, contenders)
+    scored = (
         select(
             matched.c.account_id,
             func.count(distinct(matched.c.conversation_id)).label("conversations"),
@@ -648,17 +704,13 @@ def _ranking(
             func.max(matched.c.created_at).label("last_match_at"),
         )
         .group_by(matched.c.account_id)
-        .cte("per_account")
+        .cte("scored")
     )
-    recency = 1.0 / (1.0 + backend.age_in_days(per_account.c.last_match_at, now) / RECENCY_DAYS)
-    score = (
-        per_account.c.conversations
-        + QUALITY_WEIGHT * per_account.c.quality
-        + RECENCY_WEIGHT * recency
-    )
+    recency = 1.0 / (1.0 + backend.age_in_days(scored.c.last_match_at, now) / RECENCY_DAYS)
+    score = scored.c.conversations + QUALITY_WEIGHT * scored.c.quality + RECENCY_WEIGHT * recency
     ranked = (
-        select(per_account, score.label("score"))
-        .order_by(score.desc(), per_account.c.last_match_at.desc(), per_account.c.account_id)
+        select(scored, score.label("score"))
+        .order_by(score.desc(), scored.c.last_match_at.desc(), scored.c.account_id)
         .limit(limit)
         .cte("ranked")
     )
@@ -687,8 +739,8 @@ def _ranking(
             _conversations.c.external_id.label("conversation"),
             Account.external_id,
             Account.name,
-            select(func.count()).select_from(per_account).scalar_subquery().label("total_accounts"),
-            select(func.count()).select_from(matched).scalar_subquery().label("total_parts"),
+            select(func.count()).select_from(counted).scalar_subquery().label("total_accounts"),
+            select(cast(func.sum(counted.c.parts), Integer)).scalar_subquery().label("total_parts"),
         )
         .join(latest, latest.c.account_id == ranked.c.account_id)
         .join(_conversations, _conversations.c.id == latest.c.conversation_id)
@@ -859,6 +911,5 @@ def matching_account_ids(session: Session, beta: Beta) -> Select:
     queries = [parse_query(s.query) for s in list_problem_searches(session, beta)]
     if not queries:
         return select(Account.id).where(false())
-    backend = _backend(session)
-    nothing = _Filters(since=None, until=None, tags=())
-    return _matching_parts(backend, queries, nothing, _conversations.c.account_id).distinct()
+    scan = _backend(session).scan(queries)
+    return select(scan.entries.c.account_id).select_from(scan.source).where(scan.matches).distinct()

@@ -202,9 +202,7 @@ def customer_matches(db, word: str) -> set[int]:
     if is_sqlite(db):
         query = "SELECT rowid FROM part_search WHERE part_search MATCH :word"
     else:
-        query = (
-            "SELECT id FROM conversation_parts WHERE search_vector @@ to_tsquery('english', :word)"
-        )
+        query = "SELECT part_id FROM part_search_entries WHERE vector @@ to_tsquery('english', :word)"
     return set(db.scalars(text(query), {"word": word}))
 
 
