@@ -111,7 +111,6 @@ def require_scope(scope: str):
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
             scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
-            session = get_session()
             grant = None
             if scheme.lower() == "bearer" and secret.strip():
                 grant = auth.token_for(get_db(), secret.strip())
@@ -124,7 +123,7 @@ def require_scope(scope: str):
                 )
             if scope not in grant.scopes:
                 return error_response(403, "forbidden", f"This token lacks the scope {scope}.")
-            auth.record_token_use(get_db(), session, grant)
+            auth.record_token_use(get_db(), grant)
             g.api_grant = grant
             return view(*args, **kwargs)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,12 @@ SETUP_LINK_MAX_AGE = timedelta(days=7)
 TOKEN_PREFIX = "shc_"
 # Recording every use would turn each API read into a write; a minute is precise enough.
 LAST_USE_PRECISION = timedelta(minutes=1)
+# Each process remembers a live token's grant this long. The product sends its token with every
+# membership check, and looking the token up each time would double the database's work on that
+# hot path. Revoking a token or deactivating its user holds at once in the process that does it,
+# and within this time in every other.
+GRANT_MEMORY_SECONDS = 1.0
+GRANT_MEMORY_MAX = 10_000
 # Compared against when the email is unknown, so a wrong email costs as long as a wrong password.
 _DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
 
@@ -133,6 +140,7 @@ def set_active(session: Session, user: User, active: bool, actor: Actor) -> None
     user.is_active = active
     record(session, actor, "user.activated" if active else "user.deactivated", user)
     session.flush()
+    forget_grants()
 
 
 def end_sessions(user: User) -> None:
@@ -256,15 +264,38 @@ _GRANT = (
 )
 
 
+# Token digest -> (when it was read, monotonic seconds; the grant).
+_grants: dict[str, tuple[float, Grant]] = {}
+
+
 def token_for(database: Database, secret: str) -> Grant | None:
-    """Return what a token allows; None if it is unknown, revoked, or its user inactive."""
-    row = database.read(_GRANT, {"digest": token_digest(secret)}).first()
-    return Grant(row.id, row.user_id, tuple(row.scopes), row.last_used_at) if row else None
+    """Return what a token allows; None if it is unknown, revoked, or its user inactive.
+
+    A live token's grant is remembered for GRANT_MEMORY_SECONDS; a refused token is looked up
+    every time.
+    """
+    digest = token_digest(secret)
+    now = time.monotonic()
+    known = _grants.get(digest)
+    if known is not None and now - known[0] < GRANT_MEMORY_SECONDS:
+        return known[1]
+    row = database.read(_GRANT, {"digest": digest}).first()
+    if row is None:
+        _grants.pop(digest, None)
+        return None
+    if len(_grants) >= GRANT_MEMORY_MAX:
+        _grants.clear()
+    grant = Grant(row.id, row.user_id, tuple(row.scopes), row.last_used_at)
+    _grants[digest] = (now, grant)
+    return grant
 
 
-def record_token_use(
-    database: Database, session: Session, grant: Grant, now: datetime | None = None
-) -> None:
+def forget_grants() -> None:
+    """Forget every remembered grant: the next request of each token reads it afresh."""
+    _grants.clear()
+
+
+def record_token_use(database: Database, grant: Grant, now: datetime | None = None) -> None:
     """Record when a token was last used, to the minute.
 
     A request that writes anyway records it in its own transaction; a read-only request records
@@ -274,6 +305,9 @@ def record_token_use(
     if grant.last_used_at is not None and now - grant.last_used_at < LAST_USE_PRECISION:
         return
     used = update(ApiToken).where(ApiToken.id == grant.token_id).values(last_used_at=now)
+    # A remembered grant would still carry the old time, and have every request record it again.
+    forget_grants()
+    session = get_session()
     if session.info.get("write"):
         session.execute(used)
         return
@@ -291,6 +325,7 @@ def revoke_token(session: Session, token_id: int, actor: Actor | None) -> ApiTok
         token.revoked_at = utcnow()
         record(session, actor, "token.revoked", token, name=token.name)
         session.flush()
+        forget_grants()
     return token
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from betas import auth, lifecycle
 from betas.app import MAX_REQUEST_BYTES
 from betas.audit import Actor
-from betas.db import alembic_config
+from betas.db import alembic_config, utcnow
 from betas.models import (
     ApiToken,
     AuditEntry,
@@ -889,6 +889,34 @@ def test_the_token_of_a_deactivated_user_is_401(client, db, headers, pm):
     assert_error(response, 401, "unauthorized")
     assert response.headers["WWW-Authenticate"] == "Bearer"
     assert snapshot(db) == before
+
+
+def test_a_tokens_grant_is_remembered_briefly_and_forgotten_when_revoked_here(
+    client, db, headers, monkeypatch
+):
+    for _ in range(2):  # the first request records the use, the second remembers the grant
+        assert client.get(f"{API}/betas", headers=headers).status_code == 200
+    token = token_of(db, headers)
+    # Revoked by another process: this one goes on trusting its grant for a moment...
+    token.revoked_at = utcnow()
+    db.flush()
+    assert client.get(f"{API}/betas", headers=headers).status_code == 200
+    # ...and no longer.
+    monkeypatch.setattr(auth, "GRANT_MEMORY_SECONDS", 0.0)
+    assert_error(client.get(f"{API}/betas", headers=headers), 401, "unauthorized")
+
+
+@pytest.mark.parametrize("how", ["revoke", "deactivate"])
+def test_revoking_or_deactivating_in_this_process_holds_at_once(
+    client, db, headers, pm, make_user, how
+):
+    for _ in range(2):
+        assert client.get(f"{API}/betas", headers=headers).status_code == 200
+    if how == "revoke":
+        auth.revoke_token(db, token_of(db, headers).id, None)
+    else:
+        auth.set_active(db, pm, False, Actor(make_user(Role.ADMIN)))
+    assert_error(client.get(f"{API}/betas", headers=headers), 401, "unauthorized")
 
 
 def test_a_read_only_token_cannot_write(client, db, bearer, pm, make_beta, days):
