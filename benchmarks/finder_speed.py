@@ -82,6 +82,10 @@ def load(database: Database, data: Path) -> None:
             result = import_file(session, stream, kind)
             session.commit()
         print(f"imported {name}: {result} in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def analyze(database: Database) -> None:
+    """Give PostgreSQL's planner the statistics of tables a load or a migration just filled."""
     if database.engine.dialect.name == "postgresql":
         with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
@@ -125,6 +129,7 @@ def main() -> None:
         empty = not session.scalar(select(func.count()).select_from(Account))
     if empty:
         load(database, args.data)
+    analyze(database)
     benchmark_beta(database)
     planted = json.loads((args.data / "planted.json").read_text())
     asked = set(planted["accounts"])
