@@ -202,7 +202,9 @@ def customer_matches(db, word: str) -> set[int]:
     if is_sqlite(db):
         query = "SELECT rowid FROM part_search WHERE part_search MATCH :word"
     else:
-        query = "SELECT part_id FROM part_search_entries WHERE vector @@ to_tsquery('english', :word)"
+        query = (
+            "SELECT part_id FROM part_search_entries WHERE vector @@ to_tsquery('english', :word)"
+        )
     return set(db.scalars(text(query), {"word": word}))
 
 
