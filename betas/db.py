@@ -9,6 +9,7 @@ locked" when another process wrote in between, and no timeout helps then.
 from __future__ import annotations
 
 import enum
+import hashlib
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,6 +100,11 @@ def enum_type(cls: type[enum.Enum], name: str) -> Enum:
     )
 
 
+def _sha1(text: str | None) -> bytes | None:
+    """Return the SHA-1 digest of a text's UTF-8 bytes (SQLite's shipcall_sha1)."""
+    return None if text is None else hashlib.sha1(text.encode()).digest()
+
+
 def create_db_engine(url: str) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and explicit BEGINs."""
     parsed = make_url(url)
@@ -120,6 +126,8 @@ def create_db_engine(url: str) -> Engine:
         # Savepoint journals (a long import writes one per batch) stay in memory, not in files.
         cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
+        # PostgreSQL's shipcall_sha1 comes from migration 0006; SQLite's is Python's.
+        dbapi_connection.create_function("shipcall_sha1", 1, _sha1, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _begin(connection):

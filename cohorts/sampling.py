@@ -6,24 +6,38 @@ No database random() is involved, so the same seed, pool and size give the same 
 and PostgreSQL and in any Python version, and growing a wave with the cohort's seed continues the
 same order (accounts drawn before are members now, so the pool leaves them out).
 
-The pool is filtered in SQL; only external ids (with a stratum and a mix value when asked) stream
-into Python, and at most twice the sample's size is kept in memory per stratum, so pools of a
-million accounts are fine. Attributes are compared as text, the same on both databases: strings
+The database does the work, so pools of a million accounts are fine: it counts the pool per
+stratum, then ranks every account with shipcall_sha1() (pgcrypto on PostgreSQL, Python's hashlib
+on SQLite) and returns only those below a bar a little above each stratum's share, which Python
+sorts. Attributes are compared as text, the same on both databases: strings
 as they are, numbers and booleans as written in the JSON (12, 12.5, true), anything else missing.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import math
 import re
 import secrets
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Select, String, Text, case, cast, exists, func, literal, null, select
+from sqlalchemy import (
+    LargeBinary,
+    Select,
+    String,
+    Subquery,
+    Text,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    select,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -46,10 +60,10 @@ SEED_PATTERN = r"[A-Za-z0-9._-]{1,64}"
 # Any name an import can give an attribute, but for quotes and backslashes, which SQLite's JSON
 # paths cannot carry.
 ATTRIBUTE_PATTERN = r"[^\"\\\x00-\x1f\x7f]{1,100}"
-# Rows stream from the database in batches of this many.
-BATCH = 10_000
-# Above every SHA-1 digest: the bar of a stratum that has no candidates yet.
-_ABOVE_ALL = b"\xff" * 21
+# How far above each stratum's expected share of the rank space the first bar is set: this many
+# standard deviations, and this many accounts more.
+SPREAD = 4.0
+SLACK = 8
 
 _SEED = re.compile(SEED_PATTERN)
 _ATTRIBUTE = re.compile(ATTRIBUTE_PATTERN)
@@ -299,109 +313,84 @@ def _pool_conditions(
     return conditions
 
 
-@dataclass
-class _Scan:
-    """The pool as one pass saw it: accounts per stratum, the best candidates, the mix.
+@dataclass(frozen=True)
+class _Counts:
+    """The pool as counted: its accounts per stratum and per value of the mix attribute."""
 
-    Strata and mix values are keyed as the database stored them until decoded() turns them into
-    text, so that two spellings of one string (an escaped and a plain "é") become one value.
-    """
-
-    counts: dict[str | None, int]
-    kept: dict[str | None, list[tuple[bytes, str, str | None]]]
+    strata: dict[str | None, int]
     mix: dict[str | None, int]
 
     @property
     def pool_size(self) -> int:
         """Return how many accounts the pool holds."""
-        return sum(self.counts.values())
-
-    def decoded(self) -> _Scan:
-        """Return the scan keyed by the text of each stratum and mix value."""
-        counts: defaultdict[str | None, int] = defaultdict(int)
-        kept: defaultdict[str | None, list[tuple[bytes, str, str | None]]] = defaultdict(list)
-        mix: defaultdict[str | None, int] = defaultdict(int)
-        for stored, n in self.counts.items():
-            counts[text_of(stored)] += n
-        for stored, candidates in self.kept.items():
-            kept[text_of(stored)] += [(r, i, text_of(v)) for r, i, v in candidates]
-        for stored, n in self.mix.items():
-            mix[text_of(stored)] += n
-        return _Scan(dict(counts), dict(kept), dict(mix))
+        return sum(self.strata.values())
 
 
-def _scan(
-    rows: Iterable[tuple[str, str | None, str | None]],
-    beta_key: str,
-    seed: str,
-    size: int,
-    *,
-    stratified: bool,
-) -> _Scan:
-    """Rank every account of the pool; keep, per stratum, (at least) the `size` lowest ranks."""
-    # Each account's rank is sha1(f"{beta_key}\x1f{seed}\x1f{external_id}"), computed faster: the
-    # prefix is hashed once and copied, and raw digests sort exactly as their hex forms do.
-    prefix = hashlib.sha1(f"{beta_key}\x1f{seed}\x1f".encode())
-    # defaultdict, not Counter: a Counter's += costs three times as much, per account.
-    counts: defaultdict[str | None, int] = defaultdict(int)
-    mix: defaultdict[str | None, int] = defaultdict(int)
-    kept: dict[str | None, list[tuple[bytes, str, str | None]]] = {}
-    # Per stratum, the rank an account must beat to be drawn: the size-th lowest so far. Once the
-    # first accounts are in, almost every account fails this test and costs only its hash.
-    bars: dict[str | None, bytes] = {}
-    for external_id, stratum, value in rows:
-        counts[stratum] += 1
-        mix[value] += 1
-        digest = prefix.copy()
-        digest.update(external_id.encode())
-        ranked = digest.digest()
-        if ranked < bars.get(stratum, _ABOVE_ALL):
-            candidates = kept.get(stratum)
-            if candidates is None:
-                if stratified and len(kept) == MAX_STRATA:
-                    raise Invalid(
-                        f"The pool has more than {MAX_STRATA} values of this attribute: stratify "
-                        "by one with fewer values, such as a plan or a region.",
-                        [{"field": "stratify_by", "message": f"At most {MAX_STRATA} values."}],
-                    )
-                candidates = kept[stratum] = []
-            candidates.append((ranked, external_id, value))
-            if len(candidates) >= 2 * size:
-                candidates.sort()
-                del candidates[size:]
-                bars[stratum] = candidates[-1][0]
-    return _Scan(dict(counts), kept, dict(mix))
+def _count(session: Session, pool: Subquery) -> _Counts:
+    """Count the pool's accounts per stratum and per mix value, keyed by their text.
 
-
-def _stream(session: Session, statement: Select) -> Iterator[tuple]:
-    """Yield the statement's rows as the driver gives them, a batch at a time.
-
-    The pool can hold a million accounts, and SQLAlchemy's rows cost about as much each as the
-    hashing: the driver's own cursor (a server-side one on PostgreSQL, which would otherwise load
-    every row at once) takes a third or more off the time. The statement is compiled by
-    SQLAlchemy, but its bound values reach the driver without SQLAlchemy's type processing, so
-    only plain values may be bound.
+    Grouped by the values as stored, then merged by text: two spellings of one string (an
+    escaped and a plain "é") are one value.
     """
-    session.flush()
-    connection = session.connection()
-    compiled = statement.compile(connection, compile_kwargs={"render_postcompile": True})
-    values = compiled.params
-    unsupported = {name: v for name, v in values.items() if not isinstance(v, str | int | float)}
-    if unsupported:
-        raise TypeError(f"the pool query binds values that need SQLAlchemy's types: {unsupported}")
-    driver = connection.connection.driver_connection
-    if connection.dialect.name == "sqlite":
-        cursor = driver.cursor()
-        parameters: Sequence | Mapping = [values[name] for name in compiled.positiontup]
-    else:
-        cursor = driver.cursor(name=f"sample_pool_{secrets.token_hex(4)}")
-        parameters = values
-    try:
-        cursor.execute(compiled.string, parameters)
-        while batch := cursor.fetchmany(BATCH):
-            yield from batch
-    finally:
-        cursor.close()
+    strata: defaultdict[str | None, int] = defaultdict(int)
+    mix: defaultdict[str | None, int] = defaultdict(int)
+    grouped = select(pool.c.stratum, pool.c.value, func.count()).group_by(
+        pool.c.stratum, pool.c.value
+    )
+    for stratum, value, n in session.execute(grouped):
+        strata[text_of(stratum)] += n
+        mix[text_of(value)] += n
+    return _Counts(dict(strata), dict(mix))
+
+
+def _first_fraction(
+    strata: Mapping[str | None, int], allocation: Mapping[str | None, int]
+) -> float:
+    """Return the share of the rank space likely to hold every stratum's allocation.
+
+    Ranks are uniform: a stratum of n accounts has about f * n of them below the fraction f of
+    the space. Aiming SPREAD standard deviations and SLACK accounts above each allocation, a
+    stratum comes up short about once in 30,000 draws, and _lowest() then looks again.
+    """
+    return max(
+        (share + SPREAD * math.sqrt(share) + SLACK) / strata[stratum]
+        for stratum, share in allocation.items()
+        if share
+    )
+
+
+def _lowest(
+    session: Session,
+    pool: Subquery,
+    prefix: str,
+    allocation: Mapping[str | None, int],
+    fraction: float,
+) -> list[tuple[bytes, str, str | None]]:
+    """Return the lowest-ranked accounts of each stratum, as many as its allocation, by rank.
+
+    Each account's rank is shipcall_sha1(prefix || external_id), computed by the database, which
+    returns only the accounts ranked below a bar: the lowest `fraction` of the rank space. If a
+    stratum has fewer accounts below the bar than it needs, the bar rises and the database looks
+    again; the accounts below any bar are the lowest of their strata, so the bar never changes
+    which accounts are drawn, only how many rows are read.
+    """
+    rank = func.shipcall_sha1(literal(prefix, String) + pool.c.external_id, type_=LargeBinary)
+    if session.get_bind().dialect.name == "postgresql":
+        # Without statistics on ranks, the planner guesses that a third of the pool is below the
+        # bar, too many rows to be worth hashing in parallel workers and sending back; a few
+        # thousand are. Sending a row is priced near nothing till the transaction ends.
+        session.execute(select(func.set_config("parallel_tuple_cost", "0.001", True)))
+    ranked = select(rank, pool.c.external_id, pool.c.stratum, pool.c.value)
+    wanted = {stratum: share for stratum, share in allocation.items() if share}
+    while True:
+        bar = int(fraction * 2**160)
+        below = ranked if bar >= 2**160 else ranked.where(rank < bar.to_bytes(20, "big"))
+        found: defaultdict[str | None, list[tuple[bytes, str, str | None]]] = defaultdict(list)
+        for digest, external_id, stratum, value in session.execute(below):
+            found[text_of(stratum)].append((digest, external_id, text_of(value)))
+        if bar >= 2**160 or all(len(found[s]) >= share for s, share in wanted.items()):
+            return sorted(c for s, share in wanted.items() for c in sorted(found[s])[:share])
+        fraction *= 4
 
 
 def _early_adopter_mix(session: Session, beta: Beta, value: ColumnElement) -> Counter[str | None]:
@@ -488,30 +477,38 @@ def draw_sample(
     dialect = session.get_bind().dialect.name
     stratum = attribute_json(dialect, spec.stratify_by) if spec.stratify_by else null()
     value = attribute_json(dialect, mix_by) if mix_by else null()
-    pool = select(Account.external_id, stratum, value).where(
-        *_pool_conditions(session, beta, spec, dialect)
+    pool = (
+        select(Account.external_id, stratum.label("stratum"), value.label("value"))
+        .where(*_pool_conditions(session, beta, spec, dialect))
+        .subquery()
     )
-    scan = _scan(
-        _stream(session, pool), beta.key, seed, spec.size, stratified=spec.stratify_by is not None
-    ).decoded()
-    if scan.pool_size < spec.size:
-        raise PoolTooSmall(
-            f"The pool holds {scan.pool_size:,} account(s), fewer than the {spec.size:,} asked "
-            f"for: draw at most {scan.pool_size:,}, or loosen the filters.",
-            [{"field": "size", "message": f"At most {scan.pool_size:,}, the pool's size."}],
+    counts = _count(session, pool)
+    if spec.stratify_by is not None and len(counts.strata) > MAX_STRATA:
+        raise Invalid(
+            f"The pool has more than {MAX_STRATA} values of this attribute: stratify by one with "
+            "fewer values, such as a plan or a region.",
+            [{"field": "stratify_by", "message": f"At most {MAX_STRATA} values."}],
         )
-    allocation = allocate(scan.counts, spec.size)
-    drawn = sorted(
-        candidate
-        for stratum_value, candidates in scan.kept.items()
-        for candidate in sorted(candidates)[: allocation[stratum_value]]
+    if counts.pool_size < spec.size:
+        raise PoolTooSmall(
+            f"The pool holds {counts.pool_size:,} account(s), fewer than the {spec.size:,} asked "
+            f"for: draw at most {counts.pool_size:,}, or loosen the filters.",
+            [{"field": "size", "message": f"At most {counts.pool_size:,}, the pool's size."}],
+        )
+    allocation = allocate(counts.strata, spec.size)
+    drawn = _lowest(
+        session,
+        pool,
+        f"{beta.key}\x1f{seed}\x1f",
+        allocation,
+        _first_fraction(counts.strata, allocation),
     )
-    sample = Sample(seed, scan.pool_size, [external_id for _, external_id, _ in drawn])
+    sample = Sample(seed, counts.pool_size, [external_id for _, external_id, _ in drawn])
     if mix_by is not None:
         sample.mix = Mix(
             mix_by,
             Counter(v for _, _, v in drawn),
-            Counter(scan.mix),
+            Counter(counts.mix),
             _early_adopter_mix(session, beta, attribute_json(dialect, mix_by)),
         )
     if not dry_run:

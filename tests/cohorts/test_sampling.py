@@ -83,6 +83,32 @@ def test_the_same_seed_draws_the_accounts_with_the_lowest_sha1(db, sample_beta, 
     assert (first.seed, first.pool_size, first.enrolled) == ("s33d", 40, False)
 
 
+def test_the_database_ranks_accounts_as_the_definition_does(db, sample_beta, make_account):
+    beta, cohort = sample_beta
+    # Ids beyond ASCII rank by their UTF-8 bytes; with 300 accounts for 3, the database returns
+    # only those below a bar at about the lowest twentieth of the ranks.
+    ids = [
+        make_account(external_id=f"{word}-{n}").external_id
+        for n in range(100)
+        for word in ("acct", "compte-é", "アカウント")
+    ]
+    sample = draw(db, beta, cohort, SampleSpec(3, "bar"), dry_run=True)
+    assert sample.accounts == sha1_order(beta.key, "bar", ids)[:3]
+
+
+def test_a_bar_too_low_rises_until_every_stratum_has_its_share(
+    db, sample_beta, accounts, monkeypatch
+):
+    beta, cohort = sample_beta
+    by_plan = {"pro": accounts(30, plan="pro"), "free": accounts(20, plan="free")}
+    # Below every rank: at first the database finds no account, so it looks again higher.
+    monkeypatch.setattr(sampling, "_first_fraction", lambda strata, allocation: 1e-9)
+    sample = draw(db, beta, cohort, SampleSpec(5, "low", stratify_by="plan"), dry_run=True)
+    expected = sha1_order(beta.key, "low", by_plan["pro"])[:3]
+    expected += sha1_order(beta.key, "low", by_plan["free"])[:2]
+    assert sample.accounts == sha1_order(beta.key, "low", expected)
+
+
 def test_a_fixed_beta_key_and_seed_give_a_fixed_sample(db, running_beta, make_cohort, accounts):
     beta = running_beta(key="inbox-reports")
     cohort = make_cohort(beta, "random", CohortKind.RANDOM_SAMPLE)
