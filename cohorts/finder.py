@@ -48,7 +48,7 @@ from sqlalchemy import (
     select,
     table,
 )
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
@@ -322,8 +322,11 @@ class _Scan:
 class _Backend(Protocol):
     """How one database finds customer parts matching queries, rates them and quotes them."""
 
-    def scan(self, queries: Sequence[Query]) -> _Scan:
-        """Return a pass over the customer parts matching any of the queries."""
+    def scan(self, queries: Sequence[Query], session: Session | None = None) -> _Scan:
+        """Return a pass over the customer parts matching any of the queries.
+
+        Given a session, the backend may prepare the pass with a statement of its own.
+        """
         ...
 
     def age_in_days(self, then: ColumnElement, now: datetime) -> ColumnElement[float]:
@@ -354,7 +357,7 @@ class _Sqlite:
         # The FTS5 expression goes as one bound value.
         return index.c.part_search.bool_op("MATCH")(literal(fts5_match(queries), Text))
 
-    def scan(self, queries: Sequence[Query]) -> _Scan:
+    def scan(self, queries: Sequence[Query], session: Session | None = None) -> _Scan:
         """Match the index and join each part found to its entry, by rowid.
 
         Quality comes from bm25 (FTS5's `rank`, negative, better when lower), squeezed into 0..1.
@@ -419,11 +422,19 @@ class _Postgres:
             return func.tsquery_and(wanted, func.tsquery_not(self._any_of(query.excluded)))
         return wanted
 
-    def scan(self, queries: Sequence[Query]) -> _Scan:
-        """Match the entries' tsvector through its GIN index; rate with ts_rank, normalised (32)."""
+    def scan(self, queries: Sequence[Query], session: Session | None = None) -> _Scan:
+        """Match the entries' tsvector through its GIN index; rate with ts_rank, normalised (32).
+
+        Given a session, the tsquery is built first and bound as a constant, which parallel
+        workers can use: a pass joined to a million accounts then runs in all of them.
+        """
         entries = _entries.alias()
-        # A subquery runs once: inline, the tsquery would be built again for every row rated.
-        tsquery = select(reduce(func.tsquery_or, map(self.tsquery, queries))).scalar_subquery()
+        built = reduce(func.tsquery_or, map(self.tsquery, queries))
+        if session is None:
+            # A subquery runs once: inline, the tsquery would be built again for every row rated.
+            tsquery = select(built).scalar_subquery()
+        else:
+            tsquery = cast(literal(session.scalar(select(cast(built, Text))), Text), TSQUERY)
         return _Scan(
             source=entries,
             entries=entries,
@@ -911,5 +922,5 @@ def matching_account_ids(session: Session, beta: Beta) -> Select:
     queries = [parse_query(s.query) for s in list_problem_searches(session, beta)]
     if not queries:
         return select(Account.id).where(false())
-    scan = _backend(session).scan(queries)
+    scan = _backend(session).scan(queries, session)
     return select(scan.entries.c.account_id).select_from(scan.source).where(scan.matches).distinct()
