@@ -146,6 +146,8 @@ class Database:
     def __init__(self, url: str):
         self.engine = create_db_engine(url)
         self._readers = threading.local()
+        # id() of a statement given to read_row() -> its SQL and positional names.
+        self._sql: dict[int, tuple[str, tuple[str, ...] | None]] = {}
         self.bind_sessions(self.engine)
 
     def bind_sessions(self, bind, **options) -> None:
@@ -158,10 +160,10 @@ class Database:
     def read(self, statement, params: dict):
         """Run one read-only statement on this thread's standing autocommit connection.
 
-        For the product's hot path (is this account in that beta?): a session per request costs
-        more than the query, so one connection per thread stays open, reading in autocommit, and
-        each statement sees everything committed before it. A broken connection (a database
-        restart) is replaced once.
+        For the product's hot path (its token, then "is this account in that beta?"): a session
+        per request costs more than the query, so one connection per thread stays open, reading
+        in autocommit, and each statement sees everything committed before it. A broken
+        connection (a database restart) is replaced once.
         """
         if self._bound is not None:
             return self._bound.execute(statement, params)
@@ -173,6 +175,42 @@ class Database:
             self._readers.connection.close()
             self._readers.connection = None
             return self._reader().execute(statement, params)
+
+    def read_row(self, statement, params: dict) -> tuple | None:
+        """Return the first row of a read-only statement as the driver gives it, or None.
+
+        The membership check's path, on the same standing connection as read(). SQLAlchemy's
+        result handling costs more than the query itself (90 of 250 µs on PostgreSQL), so the
+        statement is compiled once and runs on the driver's cursor: its columns must need no
+        conversion (integers and strings), and its values be plain.
+        """
+        sql, names = self._plain_sql(statement)
+        values = params if names is None else tuple(params[name] for name in names)
+        if self._bound is not None:
+            return _first_row(self._bound, sql, values)
+        connection = self._reader()
+        try:
+            return _first_row(connection, sql, values)
+        except self.engine.dialect.loaded_dbapi.Error as exc:
+            dbapi_connection = connection.connection.dbapi_connection
+            if not self.engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                raise
+            connection.invalidate(exc)
+            connection.close()
+            self._readers.connection = None
+            return _first_row(self._reader(), sql, values)
+
+    def _plain_sql(self, statement) -> tuple[str, tuple[str, ...] | None]:
+        """Return a statement's SQL for the driver and, for positional drivers, its names."""
+        known = self._sql.get(id(statement))
+        if known is None:
+            compiled = statement.compile(dialect=self.engine.dialect)
+            positions = compiled.positiontup
+            known = self._sql[id(statement)] = (
+                compiled.string,
+                None if positions is None else tuple(positions),
+            )
+        return known
 
     def _reader(self) -> Connection:
         if getattr(self._readers, "connection", None) is None:
@@ -186,6 +224,15 @@ class Database:
         if write:
             return self._factory(bind=self._writer, info={"write": True})
         return self._factory(info={"write": False})
+
+
+def _first_row(connection: Connection, sql: str, values) -> tuple | None:
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, values)
+        return cursor.fetchone()
+    finally:
+        cursor.close()
 
 
 def get_db() -> Database:

@@ -561,18 +561,20 @@ _VERSION = select(Beta.id, Beta.members_version).where(Beta.key == bindparam("ke
 
 def check_membership(database: Database, key: str, external_id: str) -> MembershipCheck:
     """Answer "is this account in that beta?" in one query; an unknown account is not enrolled."""
-    row = database.read(_CHECK, {"key": key, "account": external_id}).first()
+    row = database.read_row(_CHECK, {"key": key, "account": external_id})
     if row is None:
         raise NotFound(f"There is no beta with the key {key!r}.")
-    return MembershipCheck(key, external_id, row.status.value if row.status else None, row.slug)
+    _beta_id, status, cohort = row
+    return MembershipCheck(key, external_id, status, cohort)
 
 
 def members_version(database: Database, key: str) -> tuple[int, int]:
     """Return the beta's id and the version of its member list, or raise NotFound."""
-    row = database.read(_VERSION, {"key": key}).first()
+    row = database.read_row(_VERSION, {"key": key})
     if row is None:
         raise NotFound(f"There is no beta with the key {key!r}.")
-    return row.id, row.members_version
+    beta_id, version = row
+    return beta_id, version
 
 
 def member_rows(session: Session, beta_id: int) -> list[dict]:

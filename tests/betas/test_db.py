@@ -3,7 +3,7 @@
 import threading
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from betas.db import Database, get_session
 from tests.conftest import is_postgres
@@ -69,3 +69,22 @@ def test_a_view_marked_read_only_reads_even_when_posted_to(app):
         assert get_session().info["write"] is False
     with app.test_request_context("/api/v1/betas/x/launch", method="POST"):
         assert get_session().info["write"] is True
+
+
+@pytest.mark.parametrize("read", ["read", "read_row"])
+def test_the_standing_reader_replaces_a_connection_the_server_dropped(database_url, read):
+    if not is_postgres(database_url):
+        pytest.skip("Only a database server drops connections")
+    database = Database(database_url)
+    backend = select(func.pg_backend_pid())
+
+    def pid() -> int:
+        if read == "read":
+            return database.read(backend, {}).scalar()
+        return database.read_row(backend, {})[0]
+
+    first = pid()
+    with database.engine.connect() as admin:
+        admin.execute(select(func.pg_terminate_backend(first)))
+    assert pid() != first
+    database.engine.dispose()
