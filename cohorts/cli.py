@@ -10,7 +10,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from betas.db import get_session
-from cohorts.importers import FIELDS, ImportFailed, Kind, import_file
+from cohorts.importers import FIELDS, ImportClashed, ImportFailed, Kind, import_file
 
 cohorts_cli = AppGroup("cohorts", help="Import accounts and conversations.")
 
@@ -55,6 +55,9 @@ def _import(kind: Kind, path: Path, maps: tuple[str, ...]) -> None:
         session.rollback()
         for problem in exc.problems:
             click.echo(f"  {problem}", err=True)
+        raise click.ClickException(exc.message) from None
+    except ImportClashed as exc:
+        session.rollback()
         raise click.ClickException(exc.message) from None
     session.commit()
     click.echo(str(result))

@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from betas.db import utcnow
-from betas.errors import DomainError, NotFound
+from betas.errors import Conflict, DomainError, NotFound
 from betas.models import NAME_MAX
 from cohorts.models import Account, Author, Conversation, ConversationPart, ConversationTag
 
@@ -221,6 +222,12 @@ class ImportFailed(DomainError):
         super().__init__(message + ".", [p.as_detail() for p in listed])
         self.problems = listed
         self.total = total
+
+
+class ImportClashed(Conflict):
+    """Another import wrote some of the same accounts or conversations at the same moment."""
+
+    code = "import_clashed"
 
 
 class _Problems:
@@ -1079,37 +1086,51 @@ def _run(session: Session, kind: Kind, records: Iterable[Record | Problem]) -> I
     A record comes after its own problems: once any problem is counted, the writers only go on
     checking (does the account exist? does the id appear twice?) and write nothing more.
     """
-    problems = _Problems()
     writer = _WRITERS[kind](session)
-    first_seen: dict[str, str] = {}
-    batch: list[Any] = []
-    with session.begin_nested():
-        for item in records:
-            if isinstance(item, Problem):
-                problems.add(item)
-                continue
-            seen = first_seen.get(item.external_id)
-            if seen is not None:
-                problems.add(
-                    item.place.problem(
-                        writer.id_field,
-                        f"{writer.noun} '{_shown(item.external_id)}' appears again (first in "
-                        f"{seen}): {writer.again}",
-                    )
-                )
-                continue
-            first_seen[item.external_id] = str(item.place)
-            batch.append(item)
-            if len(batch) >= writer.batch_size:
-                writer.write(batch, problems)
-                batch = []
-        if batch:
-            writer.write(batch, problems)
-        if problems:
-            raise ImportFailed(problems.listed, problems.total)
+    try:
+        with session.begin_nested():
+            _write_all(records, writer)
+    except IntegrityError:
+        # Every id was checked against the database and the file: only another import writing
+        # the same new ids at the same moment breaks a unique key. On PostgreSQL the second
+        # waits for the first to commit, then fails here; its savepoint is rolled back.
+        raise ImportClashed(
+            f"Another import wrote some of the same {writer.noun}s at the same time, so nothing "
+            "was imported from this one. Import it again: it will update what the other wrote."
+        ) from None
     # Bulk statements bypass the identity map: objects loaded before would show old values.
     session.expire_all()
     return ImportResult(writer.created, writer.updated)
+
+
+def _write_all(records: Iterable[Record | Problem], writer: Any) -> None:
+    """Check the records and hand them to the writer in batches; raise if anything was wrong."""
+    problems = _Problems()
+    first_seen: dict[str, str] = {}
+    batch: list[Any] = []
+    for item in records:
+        if isinstance(item, Problem):
+            problems.add(item)
+            continue
+        seen = first_seen.get(item.external_id)
+        if seen is not None:
+            problems.add(
+                item.place.problem(
+                    writer.id_field,
+                    f"{writer.noun} '{_shown(item.external_id)}' appears again (first in "
+                    f"{seen}): {writer.again}",
+                )
+            )
+            continue
+        first_seen[item.external_id] = str(item.place)
+        batch.append(item)
+        if len(batch) >= writer.batch_size:
+            writer.write(batch, problems)
+            batch = []
+    if batch:
+        writer.write(batch, problems)
+    if problems:
+        raise ImportFailed(problems.listed, problems.total)
 
 
 def import_file(

@@ -154,6 +154,10 @@ def run_import():
     except importers.ImportFailed as exc:
         session.rollback()
         return _show_mapping(form, kind, exc)
+    except importers.ImportClashed as exc:
+        session.rollback()
+        flash(exc.message, "error")
+        return _show_mapping(form, kind)
     session.commit()
     uploads.remove(form.upload.data)
     flash(f"Imported {kind.value}: {result}.", "success")
