@@ -9,8 +9,8 @@ same order (accounts drawn before are members now, so the pool leaves them out).
 The database does the work, so pools of a million accounts are fine: it counts the pool per
 stratum, then ranks every account with shipcall_sha1() (pgcrypto on PostgreSQL, Python's hashlib
 on SQLite) and returns only those below a bar a little above each stratum's share, which Python
-sorts. Attributes are compared as text, the same on both databases: strings
-as they are, numbers and booleans as written in the JSON (12, 12.5, true), anything else missing.
+sorts. Attributes are compared as text, the same on both databases: strings as they are, numbers
+and booleans as written in the JSON (12, 12.5, true), anything else missing.
 """
 
 from __future__ import annotations
@@ -350,7 +350,7 @@ def _first_fraction(
 
     Ranks are uniform: a stratum of n accounts has about f * n of them below the fraction f of
     the space. Aiming SPREAD standard deviations and SLACK accounts above each allocation, a
-    stratum comes up short about once in 30,000 draws, and _lowest() then looks again.
+    stratum comes up short less than once in 30,000 draws, and _lowest() then looks again.
     """
     return max(
         (share + SPREAD * math.sqrt(share) + SLACK) / strata[stratum]
