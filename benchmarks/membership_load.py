@@ -32,7 +32,8 @@ from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
 from betas.audit import Actor
-from betas.auth import create_token, create_user
+from betas.auth.tokens import create_token
+from betas.auth.users import create_user
 from betas.config import normalize_database_url
 from betas.db import Database, alembic_config
 from betas.models import Beta, BetaState, Role

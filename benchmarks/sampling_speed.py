@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from betas.audit import Actor  # noqa: E402
 from betas.db import Database, alembic_config, utcnow  # noqa: E402
 from betas.models import Beta, BetaState, Role, User  # noqa: E402
-from cohorts import sampling, services  # noqa: E402
+from cohorts import memberships, sampling, waves  # noqa: E402
 from cohorts.models import (  # noqa: E402
     Account,
     Author,
@@ -143,7 +143,7 @@ def load(database: Database, count: int) -> None:
             session.add(conversation)
         session.flush()
         early_ids = [f"acct-{1 + n * step:07d}" for n in range(EARLY_ADOPTERS)]
-        services.enroll(
+        memberships.enroll(
             session, Actor(owner), beta, early, early_ids, "asked for CSV export", date.today()
         )
         session.commit()
@@ -174,7 +174,7 @@ def bench(url: str, count: int, runs: int) -> dict[str, tuple[list[float], sampl
     try:
         with database.session(write=False) as session:
             beta = session.scalars(select(Beta).where(Beta.key == BETA_KEY)).one()
-            cohort = services.get_cohort(session, beta, "random")
+            cohort = waves.get_cohort(session, beta, "random")
             actor = Actor(beta.owner)
             for label, filters, stratify_by in DRAWS:
                 spec = sampling.SampleSpec(SIZE, SEED, filters, stratify_by)

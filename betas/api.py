@@ -6,19 +6,15 @@ same schemas, so the document cannot drift from what the API accepts.
 
 from __future__ import annotations
 
-import functools
-
-from flask import Flask, current_app, g, jsonify, request
 from flask.views import MethodView
-from flask_smorest import Api, Blueprint
+from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from werkzeug.exceptions import HTTPException
 
-from betas import auth, lifecycle
-from betas.db import get_db, get_session
+from betas import lifecycle
+from betas.apikit import PREFIX, commit, require_scope, slug_field
+from betas.auth.web import current_actor
+from betas.db import get_session
 from betas.models import (
-    KEY_MAX,
-    KEY_PATTERN,
     NAME_MAX,
     TEXT_MAX,
     BusinessOutcome,
@@ -27,9 +23,7 @@ from betas.models import (
     MetricUnit,
     Risk,
 )
-
-PREFIX = "/api/v1"
-UNKNOWN_FIELD = "Unknown field."
+from betas.web import configured_today, launch_requirements, settings
 
 blp = Blueprint("api", __name__, url_prefix=PREFIX, description="Betas, their framing and life.")
 
@@ -38,112 +32,7 @@ def _values(enum_cls) -> list[str]:
     return [member.value for member in enum_cls]
 
 
-# Errors
-
-
-def error_response(status: int, code: str, message: str, details=(), headers=None):
-    """Return the API's one error shape: {"error": {"code", "message", "details"}}."""
-    body = {"error": {"code": code, "message": message, "details": list(details)}}
-    return jsonify(body), status, headers or {}
-
-
-def _flatten(messages, path=()) -> list[dict[str, str]]:
-    """Turn marshmallow's nested messages into [{"field": "a.0.b", "message": ...}]."""
-    if isinstance(messages, dict):
-        out = []
-        for key, value in messages.items():
-            out += _flatten(value, (*path, str(key)) if key not in ("json", "_schema") else path)
-        return out
-    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        return [{"field": ".".join(path), "message": m} for m in messages]
-    if isinstance(messages, list):
-        return [d for m in messages for d in _flatten(m, path)]
-    return [{"field": ".".join(path), "message": str(messages)}]
-
-
-_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "too_large",
-    415: "unsupported_media_type",
-    422: "validation_failed",
-    429: "too_many_requests",
-}
-
-
-def http_error_response(exc: HTTPException):
-    """Render an HTTP error (including schema validation failures) in the API's shape."""
-    data = getattr(exc, "data", None) or {}
-    status = exc.code or 500
-    code = _CODES.get(status, "server_error" if status >= 500 else "error")
-    message = exc.description
-    details = _flatten(data["messages"]) if "messages" in data else []
-    if status == 400 and details:
-        code, message = "malformed_json", "The body is not valid JSON."
-    elif status == 422:
-        unknown = [d for d in details if d["message"] == UNKNOWN_FIELD]
-        if unknown:
-            status, code = 400, "unknown_field"
-            message = "Unknown fields: " + ", ".join(d["field"] for d in unknown) + "."
-        elif any(d["field"] for d in details):
-            fields_ = ", ".join(d["field"] for d in details if d["field"])
-            message = f"Some fields are invalid: {fields_}."
-        else:
-            message = "The body must be a JSON object with the documented fields."
-    elif status == 413:
-        message = f"The body is larger than {request.max_content_length:,} bytes."
-    elif status >= 500:
-        message = "Something went wrong on our side; the change was not saved."
-    return error_response(status, code, message, details, data.get("headers"))
-
-
-# Authentication
-
-
-def require_scope(scope: str):
-    """Authenticate the bearer token and require `scope`; 401 without a live token, else 403."""
-
-    def decorator(view):
-        @functools.wraps(view)
-        def wrapped(*args, **kwargs):
-            scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
-            grant = None
-            if scheme.lower() == "bearer" and secret.strip():
-                grant = auth.token_for(get_db(), secret.strip())
-            if grant is None:
-                return error_response(
-                    401,
-                    "unauthorized",
-                    "Send a valid API token: Authorization: Bearer TOKEN.",
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-            if scope not in grant.scopes:
-                return error_response(403, "forbidden", f"This token lacks the scope {scope}.")
-            auth.record_token_use(get_db(), grant)
-            g.api_grant = grant
-            return view(*args, **kwargs)
-
-        return wrapped
-
-    return decorator
-
-
 # Schemas
-
-
-def slug_field() -> fields.Str:
-    """Return a required slug field: a beta's key, a cohort's slug."""
-    return fields.Str(
-        required=True,
-        validate=[
-            validate.Length(1, KEY_MAX),
-            validate.Regexp(KEY_PATTERN, error="Use lower-case letters, digits and hyphens."),
-        ],
-    )
 
 
 class MetricSchema(Schema):
@@ -202,11 +91,6 @@ class BetaListSchema(Schema):
     betas = fields.List(fields.Nested(BetaSchema))
 
 
-def configured_today():
-    """Return today in the configured time zone: the day deadlines are read against."""
-    return lifecycle.today_in(current_app.config["SHIPCALL"].zone)
-
-
 def _framing(data: dict) -> dict:
     """Resolve the owner's email to a user; the rest passes to the lifecycle as it is."""
     if "owner" in data:
@@ -249,11 +133,8 @@ class Betas(MethodView):
     @blp.response(201, BetaSchema)
     def post(self, data):
         """Frame a new draft beta (PMs and admins)."""
-        session = get_session()
         key = data.pop("key")
-        beta = lifecycle.create_beta(session, auth.current_actor(), key, **_framing(data))
-        session.commit()
-        return beta
+        return commit(lambda s: lifecycle.create_beta(s, current_actor(), key, **_framing(data)))
 
 
 @blp.route("/betas/<key>")
@@ -271,11 +152,8 @@ class BetaItem(MethodView):
     @blp.response(200, BetaSchema)
     def patch(self, data, key):
         """Change a beta's framing (its owner or an admin)."""
-        session = get_session()
-        beta = lifecycle.get_beta(session, key)
-        lifecycle.update_beta(session, auth.current_actor(), beta, **_framing(data))
-        session.commit()
-        return beta
+        beta = lifecycle.get_beta(get_session(), key)
+        return commit(lambda s: lifecycle.update_beta(s, current_actor(), beta, **_framing(data)))
 
 
 @blp.route("/betas/<key>/metrics", methods=["POST"])
@@ -284,11 +162,8 @@ class BetaItem(MethodView):
 @blp.response(201, MetricSchema)
 def add_metric(data, key):
     """Add a success metric with its target."""
-    session = get_session()
-    beta = lifecycle.get_beta(session, key)
-    metric = lifecycle.add_metric(session, auth.current_actor(), beta, **data)
-    session.commit()
-    return metric
+    beta = lifecycle.get_beta(get_session(), key)
+    return commit(lambda s: lifecycle.add_metric(s, current_actor(), beta, **data))
 
 
 @blp.route("/betas/<key>/launch", methods=["POST"])
@@ -296,11 +171,12 @@ def add_metric(data, key):
 @blp.response(200, BetaSchema)
 def launch(key):
     """Launch a draft; 409 launch_refused lists everything missing."""
-    session = get_session()
-    beta = lifecycle.get_beta(session, key)
-    lifecycle.launch(session, auth.current_actor(), beta, configured_today())
-    session.commit()
-    return beta
+    beta = lifecycle.get_beta(get_session(), key)
+    return commit(
+        lambda s: lifecycle.launch(
+            s, current_actor(), beta, configured_today(), launch_requirements()
+        )
+    )
 
 
 @blp.route("/betas/<key>/extensions", methods=["POST"])
@@ -309,34 +185,16 @@ def launch(key):
 @blp.response(201, BetaSchema)
 def extend(data, key):
     """Move a running beta's deadline later, with a reason."""
-    session = get_session()
-    beta = lifecycle.get_beta(session, key)
-    lifecycle.extend(
-        session,
-        auth.current_actor(),
-        beta,
-        new_deadline=data["new_deadline"],
-        reason=data["reason"],
-        today=configured_today(),
-        max_extensions=current_app.config["SHIPCALL"].max_extensions,
+    beta = lifecycle.get_beta(get_session(), key)
+    commit(
+        lambda s: lifecycle.extend(
+            s,
+            current_actor(),
+            beta,
+            new_deadline=data["new_deadline"],
+            reason=data["reason"],
+            today=configured_today(),
+            max_extensions=settings().max_extensions,
+        )
     )
-    session.commit()
     return beta
-
-
-def init_app(app: Flask) -> Api:
-    """Mount the betas API and its OpenAPI document at /api/v1/openapi.json; return the Api."""
-    app.config.update(
-        API_TITLE="Shipcall",
-        API_VERSION="v1",
-        OPENAPI_VERSION="3.0.3",
-        OPENAPI_URL_PREFIX=PREFIX,
-        OPENAPI_JSON_PATH="openapi.json",
-        API_SPEC_OPTIONS={
-            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-            "security": [{"bearer": []}],
-        },
-    )
-    api = Api(app)
-    api.register_blueprint(blp)
-    return api

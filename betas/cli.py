@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from betas import auth
+from betas.auth import tokens, users
 from betas.db import get_session
 from betas.errors import DomainError
 from betas.models import ApiToken, Role, User
@@ -36,7 +36,14 @@ def create_user(email, role, name, password_stdin):
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     session = get_session()
     try:
-        user = auth.create_user(session, email, password, Role(role), name=name)
+        user = users.create_user(
+            session,
+            email,
+            password,
+            Role(role),
+            name=name,
+            hash_method=current_app.config["SHIPCALL"].password_hash,
+        )
     except DomainError as exc:
         _fail(exc)
     session.commit()
@@ -54,7 +61,7 @@ def list_users():
 @users_cli.command("setup-link")
 def setup_link():
     """Print the one-time link that creates the first admin, while nobody can sign in."""
-    if auth.has_users(get_session()):
+    if users.has_users(get_session()):
         return
     port = current_app.config["SHIPCALL"].port
     with current_app.test_request_context(base_url=f"http://127.0.0.1:{port}"):
@@ -69,7 +76,7 @@ def setup_link():
     "scopes",
     multiple=True,
     required=True,
-    type=click.Choice(auth.SCOPES),
+    type=click.Choice(tokens.SCOPES),
     help="Repeat for each scope.",
 )
 @click.option("--user", "email", help="Whom the token acts as (default: the first admin).")
@@ -77,7 +84,7 @@ def create_token(name, scopes, email):
     """Create an API token; the token alone is printed on the last line, this once."""
     session = get_session()
     if email:
-        user = auth.find_user(session, email)
+        user = users.find_user(session, email)
         if user is None:
             raise click.ClickException(f"There is no user with the email {email}.")
     else:
@@ -87,7 +94,7 @@ def create_token(name, scopes, email):
         if user is None:
             raise click.ClickException("Create an admin first: flask --app wsgi users create")
     try:
-        token, secret = auth.create_token(session, name, scopes, user, None)
+        token, secret = tokens.create_token(session, name, scopes, user, None)
     except DomainError as exc:
         _fail(exc)
     session.commit()
@@ -114,7 +121,7 @@ def revoke_token(token_id):
     """Revoke the token with this id."""
     session = get_session()
     try:
-        token = auth.revoke_token(session, token_id, None)
+        token = tokens.revoke_token(session, token_id, None)
     except DomainError as exc:
         _fail(exc)
     session.commit()

@@ -11,6 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_PATH = PROJECT_ROOT / "instance"
+PASSWORD_HASH_METHODS = ("scrypt", "pbkdf2")
+# werkzeug's strong method for new password hashes; tests choose a cheap one.
+DEFAULT_PASSWORD_HASH = "scrypt"
 
 
 class ConfigError(Exception):
@@ -27,6 +30,7 @@ class Settings:
     timezone: str = "UTC"
     max_extensions: int = 2
     debug: bool = False
+    password_hash: str = DEFAULT_PASSWORD_HASH
 
     @property
     def zone(self) -> ZoneInfo:
@@ -48,6 +52,7 @@ class Settings:
             "timezone": env.get("SHIPCALL_TIMEZONE", "UTC"),
             "max_extensions": _integer(env, "SHIPCALL_MAX_EXTENSIONS", 2),
             "debug": env.get("SHIPCALL_DEBUG", "") in {"1", "true", "yes"},
+            "password_hash": env.get("SHIPCALL_PASSWORD_HASH") or DEFAULT_PASSWORD_HASH,
         }
         values.update(overrides)
         if "secret_key" not in values:
@@ -63,6 +68,11 @@ class Settings:
             raise ConfigError(f"SHIPCALL_TIMEZONE: unknown time zone {self.timezone!r}") from exc
         if self.max_extensions < 0:
             raise ConfigError("SHIPCALL_MAX_EXTENSIONS must be 0 or more")
+        if self.password_hash.partition(":")[0] not in PASSWORD_HASH_METHODS:
+            raise ConfigError(
+                f"SHIPCALL_PASSWORD_HASH: {self.password_hash!r} is not one of werkzeug's "
+                "methods (scrypt[:n:r:p] or pbkdf2[:hash[:iterations]])"
+            )
 
 
 def _integer(env: Mapping[str, str], name: str, default: int) -> int:

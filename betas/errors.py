@@ -52,3 +52,15 @@ class ExtensionRefused(DomainError):
     """The deadline cannot be extended (limit reached, or the beta is not running)."""
 
     code = "extension_refused"
+
+
+class BetaNotRunning(DomainError):
+    """Accounts join only a running beta."""
+
+    code = "beta_not_running"
+
+
+class BetaOverdue(DomainError):
+    """An overdue beta cannot grow until it is decided or extended."""
+
+    code = "beta_overdue"

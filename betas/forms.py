@@ -1,8 +1,7 @@
-"""Forms for people, betas and metrics; and how a refused change is shown on its form."""
+"""Forms for people, betas and metrics."""
 
 from __future__ import annotations
 
-from flask import flash
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
@@ -25,14 +24,11 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
-    Regexp,
 )
 
-from betas.auth import PASSWORD_MIN, SCOPES
-from betas.errors import DomainError
+from betas.auth.tokens import SCOPES
+from betas.auth.users import PASSWORD_MIN
 from betas.models import (
-    KEY_MAX,
-    KEY_PATTERN,
     NAME_MAX,
     TARGET_MAX,
     TEXT_MAX,
@@ -43,6 +39,7 @@ from betas.models import (
     Risk,
     Role,
 )
+from betas.web import slug_field
 
 RISK_CHOICES = [
     SelectChoice(Risk.LOW.value, "Low: opt accounts in and notify them"),
@@ -72,10 +69,6 @@ class MultiCheckboxField(SelectMultipleField):
 
     widget = widgets.ListWidget(prefix_label=False)
     option_widget = widgets.CheckboxInput()
-
-
-class ActionForm(FlaskForm):
-    """A button that changes something: it carries nothing but the CSRF token."""
 
 
 class SignInForm(FlaskForm):
@@ -125,14 +118,9 @@ class TokenForm(FlaskForm):
 class BetaForm(FlaskForm):
     """The framing of a beta."""
 
-    key = StringField(
+    key = slug_field(
         "Key",
-        validators=[
-            DataRequired(),
-            Length(max=KEY_MAX),
-            Regexp(KEY_PATTERN, message="Use lower-case letters, digits and hyphens."),
-        ],
-        description="How the product names this beta, e.g. inbox-reports. Fixed once launched.",
+        "How the product names this beta, e.g. inbox-reports. Fixed once launched.",
     )
     name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX)])
     problem = TextAreaField(
@@ -196,16 +184,3 @@ class ExtensionForm(FlaskForm):
 
     new_deadline = DateField("New deadline", validators=[DataRequired()])
     reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=TEXT_MAX)])
-
-
-def show_refusal(form: FlaskForm, exc: DomainError) -> None:
-    """Put a service's refusal next to the fields it names; flash what no field holds."""
-    unplaced = []
-    for detail in exc.details:
-        field = form._fields.get(detail.get("field", ""))
-        if field is not None:
-            field.errors = [*field.errors, detail["message"]]
-        else:
-            unplaced.append(detail["message"])
-    if unplaced or not exc.details:
-        flash(exc.message, "error")

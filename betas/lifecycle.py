@@ -1,8 +1,13 @@
-"""The rules of a beta's life: framing, launch checks, overdue, and deadline extensions."""
+"""The rules of a beta's life: framing, launch, "may it grow?", overdue, deadline extensions.
+
+Launch asks every requirement it is given what the beta still lacks. The core's own are
+CORE_REQUIREMENTS; packages above the core add theirs when the app is created (the web kit keeps
+the app's list), so the core never imports them.
+"""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -11,11 +16,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from betas.audit import Actor, record
-from betas.auth import can_frame, find_user, require_edit
+from betas.auth.permissions import EDITORS, can_frame, require_edit
+from betas.auth.users import find_user
 from betas.db import utcnow
-from betas.errors import Conflict, ExtensionRefused, Forbidden, Invalid, LaunchRefused, NotFound
+from betas.errors import (
+    BetaNotRunning,
+    BetaOverdue,
+    Conflict,
+    ExtensionRefused,
+    Forbidden,
+    Invalid,
+    LaunchRefused,
+    NotFound,
+)
 from betas.models import (
-    KEY_PATTERN,
     TARGET_MAX,
     Beta,
     BetaState,
@@ -25,9 +39,9 @@ from betas.models import (
     MetricStage,
     MetricUnit,
     Risk,
-    Role,
     SuccessMetric,
     User,
+    is_slug,
 )
 
 FRAMING_FIELDS = (
@@ -40,7 +54,6 @@ FRAMING_FIELDS = (
     "owner",
     "decision_deadline",
 )
-_KEY = re.compile(KEY_PATTERN)
 
 
 def today_in(zone: ZoneInfo, now: datetime | None = None) -> date:
@@ -55,6 +68,22 @@ def is_overdue(beta: Beta, today: date) -> bool:
         and beta.decision_deadline is not None
         and beta.decision_deadline < today
     )
+
+
+def check_open(beta: Beta, today: date) -> None:
+    """May this beta grow? Raise unless it is running and not overdue.
+
+    Enrolling, sampling and new cohorts all ask this first.
+    """
+    if beta.state != BetaState.RUNNING:
+        raise BetaNotRunning(
+            f"{beta.name} is {beta.state.value}: accounts join a beta only while it runs."
+        )
+    if is_overdue(beta, today):
+        raise BetaOverdue(
+            f"{beta.name} passed its decision deadline ({beta.decision_deadline}): decide, or "
+            "extend the deadline with a reason, before adding anyone."
+        )
 
 
 def days_left(beta: Beta, today: date) -> int | None:
@@ -102,7 +131,7 @@ def owner_candidates(session: Session) -> list[User]:
     return list(
         session.scalars(
             select(User)
-            .where(User.is_active.is_(True), User.role.in_([Role.PM, Role.ADMIN]))
+            .where(User.is_active.is_(True), User.role.in_(EDITORS))
             .order_by(User.email)
         )
     )
@@ -130,7 +159,7 @@ def _check_framing(values: dict) -> None:
             [{"field": "business_outcomes", "message": f"Unknown: {', '.join(bad)}."}],
         )
     owner = values.get("owner")
-    if owner is not None and (not owner.is_active or owner.role not in (Role.PM, Role.ADMIN)):
+    if owner is not None and (not owner.is_active or owner.role not in EDITORS):
         raise Invalid(
             f"{owner.email} cannot own a beta: owners are active PMs or admins.",
             [{"field": "owner", "message": "Choose an active PM or admin."}],
@@ -138,7 +167,7 @@ def _check_framing(values: dict) -> None:
 
 
 def _check_key(session: Session, key: str, beta: Beta | None = None) -> None:
-    if not _KEY.fullmatch(key or ""):
+    if not is_slug(key):
         raise Invalid(
             "A key is lower-case letters, digits and single hyphens, like 'inbox-reports'.",
             [{"field": "key", "message": "Use lower-case letters, digits and hyphens."}],
@@ -298,43 +327,78 @@ def describe_target(metric: SuccessMetric) -> str:
     return f"{'at least' if metric.direction == Direction.AT_LEAST else 'at most'} {what}"
 
 
-def launch_problems(beta: Beta, today: date) -> list[dict[str, str]]:
-    """List what a beta lacks before it may take customers (empty when it may launch)."""
-    problems = []
-    if not beta.problem.strip():
-        problems.append(
-            {"field": "problem", "message": "Describe the problem this beta sets out to solve."}
-        )
-    if not beta.learning_goals.strip():
-        problems.append(
-            {
-                "field": "learning_goals",
-                "message": "Say what you want to learn as early as possible.",
-            }
-        )
-    if not beta.metrics:
-        problems.append(
-            {"field": "metrics", "message": "Add at least one success metric with a target."}
-        )
+# A launch requirement says what a beta lacks: [{"field", "message"}], empty when it has it.
+LaunchRequirement = Callable[[Session, Beta, date], list[dict[str, str]]]
+
+
+def problem_stated(_session: Session, beta: Beta, _today: date) -> list[dict[str, str]]:
+    """Require the problem the beta sets out to solve."""
+    if beta.problem.strip():
+        return []
+    return [{"field": "problem", "message": "Describe the problem this beta sets out to solve."}]
+
+
+def learning_goals_stated(_session: Session, beta: Beta, _today: date) -> list[dict[str, str]]:
+    """Require what the team wants to learn as early as possible."""
+    if beta.learning_goals.strip():
+        return []
+    return [
+        {"field": "learning_goals", "message": "Say what you want to learn as early as possible."}
+    ]
+
+
+def metrics_set(_session: Session, beta: Beta, _today: date) -> list[dict[str, str]]:
+    """Require at least one success metric with a target."""
+    if beta.metrics:
+        return []
+    return [{"field": "metrics", "message": "Add at least one success metric with a target."}]
+
+
+def deadline_ahead(_session: Session, beta: Beta, today: date) -> list[dict[str, str]]:
+    """Require a decision deadline that has not passed."""
     if beta.decision_deadline is None:
-        problems.append({"field": "decision_deadline", "message": "Set a decision deadline."})
-    elif beta.decision_deadline < today:
-        problems.append(
+        return [{"field": "decision_deadline", "message": "Set a decision deadline."}]
+    if beta.decision_deadline < today:
+        return [
             {
                 "field": "decision_deadline",
                 "message": f"The decision deadline {beta.decision_deadline} has passed; "
                 "choose a later date.",
             }
-        )
-    return problems
+        ]
+    return []
 
 
-def launch(session: Session, actor: Actor, beta: Beta, today: date) -> Beta:
-    """Move a draft to running; refuses with the whole list of what is missing."""
+CORE_REQUIREMENTS: tuple[LaunchRequirement, ...] = (
+    problem_stated,
+    learning_goals_stated,
+    metrics_set,
+    deadline_ahead,
+)
+
+
+def launch_problems(
+    session: Session,
+    beta: Beta,
+    today: date,
+    requirements: Sequence[LaunchRequirement] = CORE_REQUIREMENTS,
+) -> list[dict[str, str]]:
+    """List what a beta lacks before it may take customers (empty when it may launch)."""
+    return [problem for check in requirements for problem in check(session, beta, today)]
+
+
+def launch(
+    session: Session,
+    actor: Actor,
+    beta: Beta,
+    today: date,
+    requirements: Sequence[LaunchRequirement] = CORE_REQUIREMENTS,
+) -> Beta:
+    """Move a draft to running; refuses with the whole list of what `requirements` find missing."""
     require_edit(actor.user, beta)
     if beta.state != BetaState.DRAFT:
         raise Conflict(f"This beta is {beta.state.value}, not a draft; it cannot launch again.")
-    problems = launch_problems(beta, today)
+    problems = launch_problems(session, beta, today, requirements)
     if problems:
         raise LaunchRefused(
             "This beta cannot launch yet. " + " ".join(p["message"] for p in problems),

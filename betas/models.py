@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 import secrets
 from datetime import date, datetime
 from decimal import Decimal
@@ -21,11 +22,21 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from betas.db import Base, TimestampMixin, UTCDateTime, enum_type, utcnow
 
+# The slug rule: a beta's key, a cohort's slug. Forms, schemas and services all use this one.
 KEY_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 KEY_MAX = 64
+SLUG_HINT = "Use lower-case letters, digits and hyphens."
 NAME_MAX = 200
 TEXT_MAX = 10_000
 TARGET_MAX = 1_000_000_000  # fits Numeric(12, 2)
+
+
+_SLUG = re.compile(KEY_PATTERN)
+
+
+def is_slug(text: str | None) -> bool:
+    """Tell whether a text is a slug: lower-case letters and digits in words joined by hyphens."""
+    return bool(text) and len(text) <= KEY_MAX and _SLUG.fullmatch(text) is not None
 
 
 class Role(enum.StrEnum):

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from betas import auth, lifecycle
-from betas.api import PREFIX, configured_today, require_scope, slug_field
+from betas import lifecycle
+from betas.apikit import PREFIX, commit, require_scope, slug_field
+from betas.auth.web import current_actor
 from betas.db import get_db, get_session, read_only
 from betas.models import NAME_MAX, TEXT_MAX
-from cohorts import finder, importers, sampling, services
+from betas.web import configured_today, settings
+from cohorts import finder, importers, membership_check, memberships, sampling, waves
 from cohorts.models import CohortKind
 
 blp = Blueprint(
@@ -85,9 +87,7 @@ def _import(kind: importers.Kind, items: list[dict]):
             f"Send at most {MAX_IMPORT_ITEMS:,} {kind.value} a request; this one has "
             f"{len(items):,}. Split them into several requests."
         )
-    session = get_session()
-    result = importers.import_items(session, kind, items)
-    session.commit()
+    result = commit(lambda s: importers.import_items(s, kind, items))
     return result, (201 if result.created else 200)
 
 
@@ -180,9 +180,7 @@ def adopter_search(data, key):
     session = get_session()
     beta = lifecycle.get_beta(session, key)
     criteria = finder.Criteria(data["query"], data["since"], data["until"], tuple(data["tags"]))
-    result = finder.search(
-        session, beta, criteria, limit=data["limit"], zone=current_app.config["SHIPCALL"].zone
-    )
+    result = finder.search(session, beta, criteria, limit=data["limit"], zone=settings().zone)
     return {
         "query": finder.clean_text(data["query"]),
         "total_accounts": result.total_accounts,
@@ -196,11 +194,8 @@ def adopter_search(data, key):
 @blp.response(201, ProblemSearchSchema)
 def save_problem_search(data, key):
     """Save a query on the beta as a problem search; 409 when it has the same one already."""
-    session = get_session()
-    beta = lifecycle.get_beta(session, key)
-    problem_search = finder.save_problem_search(session, auth.current_actor(), beta, data["query"])
-    session.commit()
-    return problem_search
+    beta = lifecycle.get_beta(get_session(), key)
+    return commit(lambda s: finder.save_problem_search(s, current_actor(), beta, data["query"]))
 
 
 # --- Random sample -----------------------------------------------------------------------------
@@ -253,20 +248,21 @@ def draw_sample(data, key, slug):
     """
     session = get_session()
     beta = lifecycle.get_beta(session, key)
+    cohort = waves.get_cohort(session, beta, slug)
     dry_run = data.pop("dry_run")
-    sample = sampling.draw_sample(
-        session,
-        auth.current_actor(),
-        beta,
-        services.get_cohort(session, beta, slug),
-        sampling.SampleSpec(**data),
-        configured_today(),
-        dry_run=dry_run,
-    )
     # A dry run changes nothing either, but a POST opens a writing session: committing keeps the
     # token's last use.
-    session.commit()
-    return sample
+    return commit(
+        lambda s: sampling.draw_sample(
+            s,
+            current_actor(),
+            beta,
+            cohort,
+            sampling.SampleSpec(**data),
+            configured_today(),
+            dry_run=dry_run,
+        )
+    )
 
 
 # --- Cohorts and members ----------------------------------------------------------------------
@@ -338,13 +334,10 @@ class MembershipSchema(Schema):
 @blp.response(201, CohortSchema)
 def create_cohort(data, key):
     """Add a cohort (a wave) to a running beta."""
-    session = get_session()
-    beta = lifecycle.get_beta(session, key)
-    cohort = services.create_cohort(
-        session, auth.current_actor(), beta, today=configured_today(), **data
+    beta = lifecycle.get_beta(get_session(), key)
+    return commit(
+        lambda s: waves.create_cohort(s, current_actor(), beta, today=configured_today(), **data)
     )
-    session.commit()
-    return cohort
 
 
 @blp.route("/betas/<key>/cohorts/<slug>/members", methods=["POST"])
@@ -355,18 +348,19 @@ def enroll(data, key, slug):
     """Enroll accounts in a cohort; skipped accounts come back with the reason."""
     session = get_session()
     beta = lifecycle.get_beta(session, key)
-    result = services.enroll(
-        session,
-        auth.current_actor(),
-        beta,
-        services.get_cohort(session, beta, slug),
-        data["accounts"],
-        data["reason"],
-        configured_today(),
-        override_opt_out=data["override_opt_out"],
+    cohort = waves.get_cohort(session, beta, slug)
+    return commit(
+        lambda s: memberships.enroll(
+            s,
+            current_actor(),
+            beta,
+            cohort,
+            data["accounts"],
+            data["reason"],
+            configured_today(),
+            override_opt_out=data["override_opt_out"],
+        )
     )
-    session.commit()
-    return result
 
 
 class MembershipCheckSchema(Schema):
@@ -401,13 +395,13 @@ class MemberListSchema(Schema):
 @blp.alt_response(304, description="The list has not changed since the ETag you sent.")
 def member_list(key):
     """List a beta's members with a strong ETag; If-None-Match with it answers 304."""
-    session = get_session()
-    beta_id, version = services.members_version(get_db(), key)
+    beta_id, version = membership_check.members_version(get_db(), key)
     etag = f"{beta_id}-{version}"
     if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
-        response = jsonify({"beta": key, "members": services.member_rows(session, beta_id)})
+        members = membership_check.member_rows(get_session(), beta_id)
+        response = jsonify({"beta": key, "members": members})
     response.set_etag(etag)
     response.headers["Cache-Control"] = "no-cache"
     return response
@@ -422,7 +416,7 @@ class Member(MethodView):
     def get(self, key, account):
         """Tell whether the account is in the beta; an account never seen is not enrolled."""
         # Serialized by hand, not through the schema (which documents it): this is the hot path.
-        check = services.check_membership(get_db(), key, account)
+        check = membership_check.check_membership(get_db(), key, account)
         return jsonify(
             beta=check.beta,
             account=check.account,
@@ -438,25 +432,23 @@ class Member(MethodView):
         """Put the account in a cohort: enroll it, or move it from another cohort."""
         session = get_session()
         beta = lifecycle.get_beta(session, key)
-        membership = services.place_member(
-            session,
-            auth.current_actor(),
-            beta,
-            account,
-            services.get_cohort(session, beta, data["cohort"]),
-            data["reason"],
-            configured_today(),
-            override_opt_out=data["override_opt_out"],
+        cohort = waves.get_cohort(session, beta, data["cohort"])
+        return commit(
+            lambda s: memberships.place_member(
+                s,
+                current_actor(),
+                beta,
+                account,
+                cohort,
+                data["reason"],
+                configured_today(),
+                override_opt_out=data["override_opt_out"],
+            )
         )
-        session.commit()
-        return membership
 
     @require_scope("members:write")
     @blp.response(200, MembershipSchema)
     def delete(self, key, account):
         """Opt the account out of the beta, on the customer's behalf; it is kept forever."""
-        session = get_session()
-        beta = lifecycle.get_beta(session, key)
-        membership = services.opt_out(session, auth.current_actor(), beta, account)
-        session.commit()
-        return membership
+        beta = lifecycle.get_beta(get_session(), key)
+        return commit(lambda s: memberships.opt_out(s, current_actor(), beta, account))

@@ -54,10 +54,12 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from betas.audit import Actor, record
-from betas.auth import require_edit
+from betas.auth.permissions import require_edit
 from betas.db import UTCDateTime, utcnow
 from betas.errors import Conflict, Invalid
+from betas.lifecycle import check_open
 from betas.models import Beta
+from cohorts.memberships import Enrollment, enroll
 from cohorts.models import (
     Account,
     Cohort,
@@ -68,15 +70,8 @@ from cohorts.models import (
     Membership,
     ProblemSearch,
 )
-from cohorts.services import (
-    Enrollment,
-    check_open,
-    create_cohort,
-    enroll,
-    get_cohort,
-    list_cohorts,
-    other_running_betas,
-)
+from cohorts.roster import other_running_betas
+from cohorts.waves import create_cohort, get_cohort, list_cohorts
 
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 32

@@ -31,7 +31,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from betas.models import KEY_MAX, KEY_PATTERN, NAME_MAX, TEXT_MAX
+from betas.models import NAME_MAX, TEXT_MAX
+from betas.web import slug_field
 from cohorts.finder import MAX_LIMIT, Criteria
 from cohorts.importers import FIELDS, Kind
 from cohorts.models import CohortKind
@@ -48,14 +49,9 @@ class CohortForm(FlaskForm):
     """A new wave of a beta."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX)])
-    slug = StringField(
+    slug = slug_field(
         "Slug",
-        validators=[
-            DataRequired(),
-            Length(max=KEY_MAX),
-            Regexp(KEY_PATTERN, message="Use lower-case letters, digits and hyphens."),
-        ],
-        description="Short and stable, e.g. wave-1. Tags in the messaging tool can use it.",
+        "Short and stable, e.g. wave-1. Tags in the messaging tool can use it.",
     )
     kind = SelectField("Kind", choices=KIND_CHOICES)
     planned_size = IntegerField(

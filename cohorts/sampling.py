@@ -42,13 +42,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from betas.audit import Actor, record
-from betas.auth import require_edit
+from betas.auth.permissions import require_edit
 from betas.db import utcnow
 from betas.errors import DomainError, Invalid, NotFound
+from betas.lifecycle import check_open
 from betas.models import Beta, BetaState
 from cohorts.finder import list_problem_searches, matching_account_ids
+from cohorts.memberships import Enrollment, enroll
 from cohorts.models import Account, Cohort, CohortKind, Membership, MembershipStatus
-from cohorts.services import Enrollment, check_open, enroll
 
 ALGORITHM = "sha1-lowest-v1"
 MAX_SIZE = 10_000

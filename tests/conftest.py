@@ -7,27 +7,22 @@ set). Tests that need their own empty database (migrations, the browser) get a s
 
 from __future__ import annotations
 
-import re
+import contextlib
 import uuid
 from datetime import date, timedelta
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from betas.app import create_app
 from betas.audit import Actor
-from betas.auth import create_token, create_user
+from betas.auth.tokens import create_token
+from betas.auth.users import create_user
 from betas.config import normalize_database_url
 from betas.db import alembic_config
 from betas.models import Beta, BetaState, MetricStage, MetricUnit, Role, SuccessMetric
-
-PASSWORD = "correct horse battery staple"
-CSRF_INPUT = re.compile(
-    r'name="csrf_token" type="hidden" value="([^"]+)"|'
-    r'type="hidden" name="csrf_token" value="([^"]+)"'
-)
+from tests.helpers import CHEAP_HASH, PASSWORD, csrf_token, is_postgres, make_app, snapshot
 
 
 def pytest_addoption(parser):
@@ -44,10 +39,6 @@ def database_url(request, tmp_path_factory) -> str:
     if url:
         return normalize_database_url(url)
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'shipcall.db'}"
-
-
-def is_postgres(url: str) -> bool:
-    return make_url(url).get_backend_name() == "postgresql"
 
 
 def wipe(url: str) -> None:
@@ -78,12 +69,6 @@ def scratch_database_url(database_url, tmp_path):
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
-
-
-def make_app(url: str, **settings):
-    app = create_app({"database_url": url, "secret_key": "test-secret-key", **settings})
-    app.config.update(TESTING=True)
-    return app
 
 
 @pytest.fixture(scope="session")
@@ -129,7 +114,14 @@ def make_user(db):
 
     def make(role: Role | str = Role.PM, email: str | None = None, password: str = PASSWORD):
         email = email or f"{Role(role).value}{next(counter)}@example.com"
-        return create_user(db, email, password, Role(role), name=email.split("@")[0].title())
+        return create_user(
+            db,
+            email,
+            password,
+            Role(role),
+            name=email.split("@")[0].title(),
+            hash_method=CHEAP_HASH,
+        )
 
     return make
 
@@ -195,14 +187,6 @@ def bearer(make_token):
 # Signing in through the pages
 
 
-def csrf_token(client, path: str = "/sign-in") -> str:
-    """Return a CSRF token for the client's session, read from a page's form."""
-    html = client.get(path).get_data(as_text=True)
-    match = CSRF_INPUT.search(html)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1) or match.group(2)
-
-
 @pytest.fixture
 def login(client):
     def sign_in(user, password: str = PASSWORD):
@@ -227,9 +211,45 @@ def post(client):
     return send
 
 
-def token_row(db, secret: str):
-    """Return the stored API token for a secret (what Shipcall keeps is its hash)."""
-    from betas.auth import token_digest
-    from betas.models import ApiToken
+# Proving what a request did to the database
 
-    return db.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(secret)))
+
+@pytest.fixture
+def count_queries(db):
+    """Count the SQL statements that a block runs.
+
+    Use it as a context manager: after the block, the counter it gave holds the number in `n`.
+    List pages prove with it that their number of statements does not grow with their rows.
+    """
+
+    class Counter:
+        n = 0
+
+    @contextlib.contextmanager
+    def counting():
+        counter = Counter()
+
+        def count(*_args):
+            counter.n += 1
+
+        bind = db.get_bind()
+        event.listen(bind, "before_cursor_execute", count)
+        try:
+            yield counter
+        finally:
+            event.remove(bind, "before_cursor_execute", count)
+
+    return counting
+
+
+@pytest.fixture
+def unchanged(db):
+    """Assert that a block, such as a refused request, wrote nothing to the database."""
+
+    @contextlib.contextmanager
+    def check():
+        before = snapshot(db)
+        yield
+        assert snapshot(db) == before, "a refused request changed the database"
+
+    return check

@@ -9,9 +9,9 @@ import pytest
 from alembic import command
 from sqlalchemy import func, select
 
-from betas import auth, lifecycle
-from betas.app import MAX_REQUEST_BYTES
+from betas import lifecycle
 from betas.audit import Actor
+from betas.auth import tokens, users
 from betas.db import alembic_config, utcnow
 from betas.models import (
     ApiToken,
@@ -23,7 +23,8 @@ from betas.models import (
     SuccessMetric,
     User,
 )
-from tests.conftest import make_app, token_row
+from shipcall.app import MAX_REQUEST_BYTES
+from tests.helpers import assert_error, fields_of, make_app, snapshot, token_row
 
 API = "/api/v1"
 BETA_FIELDS = {
@@ -49,41 +50,6 @@ METRIC = {"name": "Weekly use", "stage": "adoption", "target": 40, "unit": "perc
 
 def iso(day: date) -> str:
     return day.isoformat()
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    """Check the one error shape and return the error object."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.is_json
-    body = response.get_json()
-    assert set(body) == {"error"}
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}
-    assert error["code"] == code
-    assert isinstance(error["message"], str) and error["message"]
-    assert isinstance(error["details"], list)
-    for detail in error["details"]:
-        assert set(detail) == {"field", "message"}
-        assert isinstance(detail["field"], str) and isinstance(detail["message"], str)
-    return error
-
-
-def fields_of(error: dict) -> list[str]:
-    return [detail["field"] for detail in error["details"]]
-
-
-SNAPSHOT_MODELS = (Beta, SuccessMetric, DeadlineExtension, AuditEntry)
-
-
-def snapshot(db) -> dict[str, list[tuple]]:
-    """Every row of the tables a beta request may write, to compare before and after."""
-    db.expire_all()
-    return {
-        model.__tablename__: [
-            tuple(row) for row in db.execute(select(model.__table__).order_by(model.id))
-        ]
-        for model in SNAPSHOT_MODELS
-    }
 
 
 def count(db, model, *where) -> int:
@@ -873,7 +839,7 @@ def test_a_bad_token_is_401_with_a_bearer_challenge(client, db, authorization):
 
 def test_a_revoked_token_is_401(client, db, headers):
     assert client.get(f"{API}/betas", headers=headers).status_code == 200
-    auth.revoke_token(db, token_of(db, headers).id, None)
+    tokens.revoke_token(db, token_of(db, headers).id, None)
     db.flush()
     response = client.get(f"{API}/betas", headers=headers)
     assert_error(response, 401, "unauthorized")
@@ -902,7 +868,7 @@ def test_a_tokens_grant_is_remembered_briefly_and_forgotten_when_revoked_here(
     db.flush()
     assert client.get(f"{API}/betas", headers=headers).status_code == 200
     # ...and no longer.
-    monkeypatch.setattr(auth, "GRANT_MEMORY_SECONDS", 0.0)
+    monkeypatch.setattr(tokens, "GRANT_MEMORY_SECONDS", 0.0)
     assert_error(client.get(f"{API}/betas", headers=headers), 401, "unauthorized")
 
 
@@ -913,9 +879,9 @@ def test_revoking_or_deactivating_in_this_process_holds_at_once(
     for _ in range(2):
         assert client.get(f"{API}/betas", headers=headers).status_code == 200
     if how == "revoke":
-        auth.revoke_token(db, token_of(db, headers).id, None)
+        tokens.revoke_token(db, token_of(db, headers).id, None)
     else:
-        auth.set_active(db, pm, False, Actor(make_user(Role.ADMIN)))
+        users.set_active(db, pm, False, Actor(make_user(Role.ADMIN)))
     assert_error(client.get(f"{API}/betas", headers=headers), 401, "unauthorized")
 
 
@@ -977,8 +943,8 @@ def test_a_read_request_records_token_use_in_its_own_transaction(scratch_databas
     database = app.extensions["shipcall.db"]
     try:
         with database.session() as session:
-            user = auth.create_user(session, "reader@example.com", "long enough password", Role.PM)
-            token, secret = auth.create_token(session, "t", ["betas:read"], user, Actor(user))
+            user = users.create_user(session, "reader@example.com", "long enough password", Role.PM)
+            token, secret = tokens.create_token(session, "t", ["betas:read"], user, Actor(user))
             session.commit()
             token_id = token.id
         response = app.test_client().get(

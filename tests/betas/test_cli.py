@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
 import betas.db
-from betas import auth
+from betas.auth import users
 from betas.models import ApiToken, AuditEntry, Role, User
-from tests.conftest import PASSWORD, make_app, token_row
+from tests.helpers import PASSWORD, make_app, token_row
 
 API = "/api/v1"
 NEW_PASSWORD = "long enough password"
@@ -139,7 +139,7 @@ def test_users_create_refuses_a_taken_email_clearly(runner, db, make_user):
 def test_users_create_refuses_a_short_password(runner, db):
     result = create_user(runner, "new@example.com", "pm", "too short")
     assert result.exit_code != 0
-    assert f"at least {auth.PASSWORD_MIN} characters" in result.output
+    assert f"at least {users.PASSWORD_MIN} characters" in result.output
     assert users_with(db, "new@example.com") == []
 
 
@@ -185,7 +185,7 @@ def test_users_setup_link_prints_a_working_link_while_nobody_exists(app, runner,
     assert link.startswith(f"http://127.0.0.1:{port}/setup?token=")
     parts = urlsplit(link)
     [token] = parse_qs(parts.query)["token"]
-    assert auth.setup_token_valid(app.config["SECRET_KEY"], token)
+    assert users.setup_token_valid(app.config["SECRET_KEY"], token)
     assert client.get(f"{parts.path}?{parts.query}").status_code == 200
 
 

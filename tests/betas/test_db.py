@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from betas.db import Database, get_session
-from tests.conftest import is_postgres
+from tests.helpers import is_postgres
 
 
 @pytest.fixture

@@ -6,10 +6,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from betas import auth
+from betas import audit
+from betas.auth import tokens, users
 from betas.db import utcnow
 from betas.models import ApiToken, AuditEntry, Role, User
-from tests.conftest import PASSWORD, csrf_token
+from tests.helpers import PASSWORD, csrf_token
 
 
 def test_every_page_but_sign_in_needs_a_signed_in_user(client, make_beta):
@@ -43,7 +44,7 @@ def test_a_wrong_password_is_refused_without_saying_which_part(client, make_user
 
 def test_repeated_failures_lock_the_user_for_a_while(db, client, make_user):
     user = make_user()
-    for _ in range(auth.MAX_FAILED_SIGN_INS):
+    for _ in range(users.MAX_FAILED_SIGN_INS):
         client.post(
             "/sign-in",
             data={"email": user.email, "password": "wrong", "csrf_token": csrf_token(client)},
@@ -57,7 +58,7 @@ def test_repeated_failures_lock_the_user_for_a_while(db, client, make_user):
     assert user.locked_until > utcnow() + timedelta(minutes=14)
     user.locked_until = utcnow() - timedelta(seconds=1)
     db.flush()
-    assert auth.sign_in(db, user.email, PASSWORD) == user
+    assert users.sign_in(db, user.email, PASSWORD) == user
 
 
 def test_sign_out_ends_the_session_even_for_a_copied_cookie(app, client, make_user, login, post):
@@ -97,7 +98,7 @@ def test_a_form_without_its_csrf_token_changes_nothing(db, client, make_user, lo
 
 def test_the_setup_link_creates_the_first_admin_once(app, db, client):
     assert "no users yet" in client.get("/sign-in").get_data(as_text=True)
-    link = "/setup?token=" + auth.setup_token(app.config["SECRET_KEY"])
+    link = "/setup?token=" + users.setup_token(app.config["SECRET_KEY"])
     form = {
         "name": "Ada",
         "email": "Ada@Example.com",
@@ -119,7 +120,7 @@ def test_a_forged_setup_link_is_not_found(client):
 
 
 def test_setup_keeps_what_was_typed_when_passwords_differ(app, client, db):
-    link = "/setup?token=" + auth.setup_token(app.config["SECRET_KEY"])
+    link = "/setup?token=" + users.setup_token(app.config["SECRET_KEY"])
     form = {
         "name": "Ada",
         "email": "ada@example.com",
@@ -153,7 +154,7 @@ def test_an_admin_adds_a_user_changes_a_role_and_deactivates(db, client, make_us
         },
     )
     assert response.status_code == 302
-    pat = auth.find_user(db, "pm@example.com")
+    pat = users.find_user(db, "pm@example.com")
     assert post(f"/admin/users/{pat.id}/role", {"role": "viewer"}).status_code == 302
     assert post(f"/admin/users/{pat.id}/active").status_code == 302
     db.expire_all()
@@ -173,11 +174,11 @@ def test_the_last_admin_cannot_be_demoted(db, client, make_user, login, post):
 def test_a_deactivated_user_is_signed_out_and_cannot_sign_in(app, db, make_user, login, client):
     pm = make_user(Role.PM)
     login(pm)
-    auth.set_active(db, pm, False, auth.Actor(make_user(Role.ADMIN)))
+    users.set_active(db, pm, False, audit.Actor(make_user(Role.ADMIN)))
     db.flush()
     assert client.get("/").status_code == 302
-    with pytest.raises(auth.SignInRefused, match="deactivated"):
-        auth.sign_in(db, pm.email, PASSWORD)
+    with pytest.raises(users.SignInRefused, match="deactivated"):
+        users.sign_in(db, pm.email, PASSWORD)
 
 
 def test_an_admin_creates_a_token_seen_once_and_stored_hashed(
@@ -194,7 +195,7 @@ def test_an_admin_creates_a_token_seen_once_and_stored_hashed(
     assert post(f"/admin/tokens/{token.id}/revoke").status_code == 302
     db.refresh(token)
     assert token.revoked_at is not None
-    assert auth.token_for(app.extensions["shipcall.db"], secret) is None
+    assert tokens.token_for(app.extensions["shipcall.db"], secret) is None
 
 
 def test_a_token_needs_a_scope(db, client, make_user, login, post):

@@ -8,12 +8,13 @@ import pytest
 from alembic import command
 from werkzeug.serving import make_server
 
-from betas.auth import create_user
+from betas.auth.users import create_user
 from betas.db import alembic_config
-from tests.conftest import PASSWORD, make_app
+from tests.browser.helpers import expect
+from tests.helpers import CHEAP_HASH, PASSWORD, make_app
 
 try:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 except ImportError as exc:  # the `browser` fixture skips, saying why
     playwright_import_error: ImportError | None = exc
 else:
@@ -29,7 +30,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SESSION_COOKIE = "shipcall_session"
 
 
 class LiveServer(NamedTuple):
@@ -91,7 +91,7 @@ def sign_in(live, page):
 
     def as_user(email: str, role, name: str = "Pat"):
         with live.app.extensions["shipcall.db"].session() as session:
-            user = create_user(session, email, PASSWORD, role, name=name)
+            user = create_user(session, email, PASSWORD, role, name=name, hash_method=CHEAP_HASH)
             session.commit()
         page.goto("/sign-in")
         page.get_by_label("Email").fill(email)

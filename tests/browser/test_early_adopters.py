@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from betas import lifecycle
 from betas.models import Beta, BetaState, MetricStage, MetricUnit, Role, SuccessMetric, User
-from tests.browser.conftest import expect
+from tests.browser.helpers import expect
 
 ACCOUNTS = b"""id,name,plan
 acme,Acme,pro

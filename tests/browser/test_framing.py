@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 
 from betas import lifecycle
-from betas.auth import create_user, setup_token
+from betas.auth.users import create_user, setup_token
 from betas.models import Role
-from tests.browser.conftest import SESSION_COOKIE, expect
-from tests.conftest import PASSWORD
+from tests.browser.helpers import SESSION_COOKIE, expect
+from tests.helpers import PASSWORD
 
 
 def session_cookie(page) -> dict:

@@ -8,7 +8,7 @@ from sqlalchemy import insert, select
 from betas import lifecycle
 from betas.models import Beta, BetaState, MetricStage, MetricUnit, Role, SuccessMetric, User
 from cohorts.models import Account, Cohort, CohortKind
-from tests.browser.conftest import expect
+from tests.browser.helpers import expect
 
 
 def beta_with_accounts(live, owner_email: str) -> None:

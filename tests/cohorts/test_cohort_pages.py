@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from betas.audit import Actor
 from betas.models import BetaState, Risk, Role
-from cohorts import services
+from cohorts import memberships, roster
 from cohorts.models import Cohort, MembershipStatus
 
 
@@ -29,7 +29,7 @@ def test_a_pm_adds_a_cohort_and_enrolls_accounts_by_hand(
     html = response.get_data(as_text=True)
     assert "Enrolled 2 account(s)." in html and "Skipped ghost: no such account." in html
     assert "asked on the Q3 call" in html
-    assert {m.account for m in services.members(db, beta)} == {a, b}
+    assert {m.account for m in roster.members(db, beta)} == {a, b}
 
 
 def test_a_cohort_form_keeps_what_was_typed(db, client, running_beta, login, post):
@@ -57,7 +57,7 @@ def test_an_overdue_beta_refuses_new_members_with_the_reason(
     html = response.get_data(as_text=True)
     assert response.status_code == 409
     assert "passed its decision deadline" in html and "Overdue:" in html
-    assert services.members(db, beta) == []
+    assert roster.members(db, beta) == []
 
 
 def test_notices_invitations_opt_out_and_moves_from_the_cohort_page(
@@ -68,7 +68,7 @@ def test_notices_invitations_opt_out_and_moves_from_the_cohort_page(
     make_cohort(beta, "later")
     for name in ("acme", "globex", "initech"):
         make_account(name)
-    services.enroll(
+    memberships.enroll(
         db, Actor(beta.owner), beta, early, ["acme", "globex", "initech"], "asked", date.today()
     )
     login(beta.owner)
@@ -78,7 +78,7 @@ def test_notices_invitations_opt_out_and_moves_from_the_cohort_page(
     assert post(f"/betas/{beta.key}/members/initech/opt-out", token_from=page).status_code == 302
     post(f"/betas/{beta.key}/members/acme/move", {"cohort": "later"}, token_from=page)
     db.expire_all()
-    status = {m.account.external_id: (m.status, m.cohort.slug) for m in services.members(db, beta)}
+    status = {m.account.external_id: (m.status, m.cohort.slug) for m in roster.members(db, beta)}
     assert status == {
         "acme": (MembershipStatus.ACTIVE, "later"),
         "globex": (MembershipStatus.DECLINED, "early"),
@@ -109,7 +109,7 @@ def test_a_viewer_sees_cohorts_but_cannot_change_them(
 def test_members_export_as_csv(db, client, running_beta, make_cohort, make_account, login):
     beta = running_beta()
     make_account("acme", "Acme")
-    services.enroll(db, Actor(beta.owner), beta, make_cohort(beta), ["acme"], "r", date.today())
+    memberships.enroll(db, Actor(beta.owner), beta, make_cohort(beta), ["acme"], "r", date.today())
     login(beta.owner)
     response = client.get(f"/betas/{beta.key}/members.csv")
     assert response.mimetype == "text/csv"
@@ -122,7 +122,7 @@ def test_an_account_page_shows_its_beta_history(
 ):
     account = make_account("acme/eu", "Acme <EU>", plan="pro")
     beta = running_beta(name="Inbox reports")
-    services.enroll(
+    memberships.enroll(
         db, Actor(beta.owner), beta, make_cohort(beta), ["acme/eu"], "asked twice", date.today()
     )
     login(make_user(Role.VIEWER))

@@ -8,10 +8,10 @@ from alembic import command
 from sqlalchemy import func, select
 
 from betas.audit import Actor
-from betas.auth import create_user
+from betas.auth.users import create_user
 from betas.db import Database, alembic_config
 from betas.models import Beta, BetaState, Role
-from cohorts import services
+from cohorts import memberships
 from cohorts.models import Account, Cohort, CohortKind, Membership
 
 
@@ -40,7 +40,7 @@ def test_a_second_concurrent_enrollment_is_told_the_account_is_there(scratch_dat
     def enroll(session):
         beta = session.scalar(select(Beta))
         actor = Actor(beta.owner)
-        return services.enroll(
+        return memberships.enroll(
             session, actor, beta, session.scalar(select(Cohort)), ["acme"], "asked", today
         )
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from betas.db import Database, alembic_config
 from cohorts.importers import ImportClashed, Kind, import_items
 from cohorts.models import Account
-from tests.conftest import is_postgres
+from tests.helpers import is_postgres
 
 
 def test_the_second_of_two_imports_creating_one_account_is_refused_or_updates(

@@ -16,8 +16,8 @@ from cohorts.models import (
     MembershipStatus,
     ProblemSearch,
 )
-from tests.betas.test_api import assert_error, fields_of
 from tests.cohorts.test_finder import NOW, converse
+from tests.helpers import assert_error, fields_of
 
 API = "/api/v1/betas/csv-export"
 HOSTILE = [

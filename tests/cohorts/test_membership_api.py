@@ -6,7 +6,7 @@ import pytest
 
 from betas.audit import Actor
 from betas.models import Risk
-from cohorts import services
+from cohorts import memberships, waves
 
 READ = ("members:read",)
 
@@ -17,10 +17,10 @@ def beta_with_members(db, running_beta, make_cohort, make_account):
     cohort = make_cohort(beta)
     for external_id in ("acme", "globex", "quitter"):
         make_account(external_id)
-    services.enroll(
+    memberships.enroll(
         db, Actor(beta.owner), beta, cohort, ["acme", "globex", "quitter"], "r", date.today()
     )
-    services.opt_out(db, Actor(beta.owner), beta, "quitter")
+    memberships.opt_out(db, Actor(beta.owner), beta, "quitter")
     db.flush()
     return beta
 
@@ -49,7 +49,7 @@ def test_an_invited_account_is_not_enrolled_yet(
 ):
     beta = running_beta(risk=Risk.HIGH)
     make_account("acme")
-    services.enroll(db, Actor(beta.owner), beta, make_cohort(beta), ["acme"], "r", date.today())
+    memberships.enroll(db, Actor(beta.owner), beta, make_cohort(beta), ["acme"], "r", date.today())
     response = client.get(f"/api/v1/betas/{beta.key}/members/acme", headers=bearer(scopes=READ))
     assert (response.json["enrolled"], response.json["status"]) == (False, "invited")
 
@@ -116,17 +116,17 @@ def test_the_etag_changes_on_enroll_and_opt_out_and_not_otherwise(
         return client.get(f"/api/v1/betas/{beta.key}/members", headers=headers).headers["ETag"]
 
     start = etag()
-    services.mark_notified(db, Actor(beta.owner), beta, ["acme"])
+    memberships.mark_notified(db, Actor(beta.owner), beta, ["acme"])
     make_account("newcomer")
     make_beta(name="Another beta")
     db.flush()
     assert etag() == start
-    cohort = services.get_cohort(db, beta, "early")
-    services.enroll(db, Actor(beta.owner), beta, cohort, ["newcomer"], "r", date.today())
+    cohort = waves.get_cohort(db, beta, "early")
+    memberships.enroll(db, Actor(beta.owner), beta, cohort, ["newcomer"], "r", date.today())
     db.flush()
     after_enroll = etag()
     assert after_enroll != start
-    services.opt_out(db, Actor(beta.owner), beta, "newcomer")
+    memberships.opt_out(db, Actor(beta.owner), beta, "newcomer")
     db.flush()
     assert etag() not in (start, after_enroll)
 

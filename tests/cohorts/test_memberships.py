@@ -6,10 +6,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from betas import errors
 from betas.audit import Actor
 from betas.errors import Conflict, Forbidden
 from betas.models import AuditEntry, BetaState, Risk, Role
-from cohorts import services
+from cohorts import memberships, roster, waves
 from cohorts.models import CohortKind, Membership, MembershipStatus
 
 TODAY = date.today()
@@ -19,13 +20,13 @@ def test_a_low_risk_beta_opts_accounts_in(db, running_beta, make_cohort, make_ac
     beta = running_beta()
     cohort = make_cohort(beta)
     a, b = make_account(), make_account()
-    result = services.enroll(
+    result = memberships.enroll(
         db, Actor(beta.owner), beta, cohort, [a.external_id, b.external_id], "asked", TODAY
     )
     assert result.enrolled == [a.external_id, b.external_id] and result.skipped == []
-    statuses = {m.account.external_id: m.status for m in services.members(db, beta)}
+    statuses = {m.account.external_id: m.status for m in roster.members(db, beta)}
     assert set(statuses.values()) == {MembershipStatus.ACTIVE}
-    assert {m.reason for m in services.members(db, beta)} == {"asked"}
+    assert {m.reason for m in roster.members(db, beta)} == {"asked"}
 
 
 def test_a_high_risk_beta_invites_and_records_the_answer(
@@ -34,16 +35,16 @@ def test_a_high_risk_beta_invites_and_records_the_answer(
     beta = running_beta(risk=Risk.HIGH)
     cohort = make_cohort(beta)
     yes, no = make_account(), make_account()
-    services.enroll(
+    memberships.enroll(
         db, Actor(beta.owner), beta, cohort, [yes.external_id, no.external_id], "r", TODAY
     )
-    assert services.get_membership(db, beta, yes.external_id).status == MembershipStatus.INVITED
-    services.record_response(db, Actor(beta.owner), beta, yes.external_id, accepted=True)
-    services.record_response(db, Actor(beta.owner), beta, no.external_id, accepted=False)
-    assert services.get_membership(db, beta, yes.external_id).status == MembershipStatus.ACTIVE
-    assert services.get_membership(db, beta, no.external_id).status == MembershipStatus.DECLINED
+    assert memberships.get_membership(db, beta, yes.external_id).status == MembershipStatus.INVITED
+    memberships.record_response(db, Actor(beta.owner), beta, yes.external_id, accepted=True)
+    memberships.record_response(db, Actor(beta.owner), beta, no.external_id, accepted=False)
+    assert memberships.get_membership(db, beta, yes.external_id).status == MembershipStatus.ACTIVE
+    assert memberships.get_membership(db, beta, no.external_id).status == MembershipStatus.DECLINED
     with pytest.raises(Conflict):
-        services.record_response(db, Actor(beta.owner), beta, no.external_id, accepted=True)
+        memberships.record_response(db, Actor(beta.owner), beta, no.external_id, accepted=True)
 
 
 @pytest.mark.parametrize(
@@ -59,8 +60,8 @@ def test_enrolling_is_refused_unless_running_and_on_time(
 ):
     beta = make_beta(state=state, deadline=TODAY + timedelta(days=days))
     cohort = make_cohort(beta)
-    with pytest.raises(services.DomainError) as refused:
-        services.enroll(
+    with pytest.raises(errors.DomainError) as refused:
+        memberships.enroll(
             db, Actor(beta.owner), beta, cohort, [make_account().external_id], "r", TODAY
         )
     assert refused.value.code == code
@@ -70,7 +71,7 @@ def test_enrolling_is_refused_unless_running_and_on_time(
 def test_only_the_owner_or_an_admin_enrolls(db, running_beta, make_cohort, make_account, make_user):
     beta = running_beta()
     with pytest.raises(Forbidden):
-        services.enroll(
+        memberships.enroll(
             db,
             Actor(make_user(Role.PM)),
             beta,
@@ -85,15 +86,19 @@ def test_one_membership_per_account_per_beta(db, running_beta, make_cohort, make
     beta = running_beta()
     first, second = make_cohort(beta, "first"), make_cohort(beta, "second")
     account = make_account()
-    services.enroll(db, Actor(beta.owner), beta, first, [account.external_id], "r", TODAY)
-    result = services.enroll(db, Actor(beta.owner), beta, second, [account.external_id], "r", TODAY)
+    memberships.enroll(db, Actor(beta.owner), beta, first, [account.external_id], "r", TODAY)
+    result = memberships.enroll(
+        db, Actor(beta.owner), beta, second, [account.external_id], "r", TODAY
+    )
     assert result.enrolled == []
     assert "already in this beta (First, active)" in result.skipped[0]["reason"]
 
 
 def test_unknown_accounts_are_skipped_with_the_reason(db, running_beta, make_cohort):
     beta = running_beta()
-    result = services.enroll(db, Actor(beta.owner), beta, make_cohort(beta), ["ghost"], "r", TODAY)
+    result = memberships.enroll(
+        db, Actor(beta.owner), beta, make_cohort(beta), ["ghost"], "r", TODAY
+    )
     assert result.skipped == [{"account": "ghost", "reason": "no such account"}]
 
 
@@ -102,9 +107,9 @@ def test_opt_out_holds_against_bulk_enrollment(db, running_beta, make_cohort, ma
     cohort = make_cohort(beta)
     quitter, other = make_account(), make_account()
     owner = Actor(beta.owner)
-    services.enroll(db, owner, beta, cohort, [quitter.external_id], "asked", TODAY)
-    services.opt_out(db, owner, beta, quitter.external_id)
-    result = services.enroll(
+    memberships.enroll(db, owner, beta, cohort, [quitter.external_id], "asked", TODAY)
+    memberships.opt_out(db, owner, beta, quitter.external_id)
+    result = memberships.enroll(
         db,
         owner,
         beta,
@@ -116,7 +121,8 @@ def test_opt_out_holds_against_bulk_enrollment(db, running_beta, make_cohort, ma
     assert result.enrolled == [other.external_id]
     assert "opted out" in result.skipped[0]["reason"]
     assert (
-        services.get_membership(db, beta, quitter.external_id).status == MembershipStatus.OPTED_OUT
+        memberships.get_membership(db, beta, quitter.external_id).status
+        == MembershipStatus.OPTED_OUT
     )
 
 
@@ -127,11 +133,11 @@ def test_re_adding_an_opted_out_account_needs_confirmation_and_is_audited(
     cohort = make_cohort(beta)
     account = make_account()
     owner = Actor(beta.owner)
-    services.enroll(db, owner, beta, cohort, [account.external_id], "asked", TODAY)
-    services.opt_out(db, owner, beta, account.external_id)
-    with pytest.raises(services.OptedOut):
-        services.place_member(db, owner, beta, account.external_id, cohort, "again", TODAY)
-    services.place_member(
+    memberships.enroll(db, owner, beta, cohort, [account.external_id], "asked", TODAY)
+    memberships.opt_out(db, owner, beta, account.external_id)
+    with pytest.raises(memberships.OptedOut):
+        memberships.place_member(db, owner, beta, account.external_id, cohort, "again", TODAY)
+    memberships.place_member(
         db,
         owner,
         beta,
@@ -141,7 +147,9 @@ def test_re_adding_an_opted_out_account_needs_confirmation_and_is_audited(
         TODAY,
         override_opt_out=True,
     )
-    assert services.get_membership(db, beta, account.external_id).status == MembershipStatus.ACTIVE
+    assert (
+        memberships.get_membership(db, beta, account.external_id).status == MembershipStatus.ACTIVE
+    )
     actions = db.scalars(select(AuditEntry.action).where(AuditEntry.beta_id == beta.id)).all()
     assert "member.readded_after_opt_out" in actions
 
@@ -153,9 +161,9 @@ def test_moving_to_another_cohort_is_explicit_and_audited(
     early, later = make_cohort(beta, "early"), make_cohort(beta, "later", CohortKind.MANUAL)
     account = make_account()
     owner = Actor(beta.owner)
-    services.enroll(db, owner, beta, early, [account.external_id], "asked", TODAY)
-    services.place_member(db, owner, beta, account.external_id, later, "fits wave 2", TODAY)
-    membership = services.get_membership(db, beta, account.external_id)
+    memberships.enroll(db, owner, beta, early, [account.external_id], "asked", TODAY)
+    memberships.place_member(db, owner, beta, account.external_id, later, "fits wave 2", TODAY)
+    membership = memberships.get_membership(db, beta, account.external_id)
     assert membership.cohort == later
     entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "member.moved"))
     assert entry.details == {"old": "early", "new": "later", "reason": "fits wave 2"}
@@ -164,10 +172,10 @@ def test_moving_to_another_cohort_is_explicit_and_audited(
 def test_notices_are_recorded_for_active_members(db, running_beta, make_cohort, make_account):
     beta = running_beta()
     account = make_account()
-    services.enroll(
+    memberships.enroll(
         db, Actor(beta.owner), beta, make_cohort(beta), [account.external_id], "r", TODAY
     )
-    [marked] = services.mark_notified(db, Actor(beta.owner), beta, [account.external_id])
+    [marked] = memberships.mark_notified(db, Actor(beta.owner), beta, [account.external_id])
     assert marked.notified_at is not None
 
 
@@ -176,10 +184,10 @@ def test_the_members_csv_has_what_the_messaging_tool_needs(
 ):
     beta = running_beta()
     account = make_account("=cmd|calc", "Acme, Inc.")
-    services.enroll(
+    memberships.enroll(
         db, Actor(beta.owner), beta, make_cohort(beta), [account.external_id], "r", TODAY
     )
-    text = "".join(services.members_csv(services.members(db, beta), ZoneInfo("UTC")))
+    text = "".join(roster.members_csv(roster.members(db, beta), ZoneInfo("UTC")))
     header, row = text.splitlines()
     assert header == "account_id,name,cohort,status,enrolled_at,notified_at"
     assert row.startswith('\'=cmd|calc,"Acme, Inc.",early,active,')
@@ -190,17 +198,21 @@ def test_an_accounts_history_lists_its_betas_most_recent_first(
 ):
     account = make_account()
     old, new = running_beta(name="Old beta"), running_beta(name="New beta")
-    services.enroll(db, Actor(old.owner), old, make_cohort(old), [account.external_id], "r", TODAY)
-    services.enroll(db, Actor(new.owner), new, make_cohort(new), [account.external_id], "r", TODAY)
-    history = services.account_history(db, account)
+    memberships.enroll(
+        db, Actor(old.owner), old, make_cohort(old), [account.external_id], "r", TODAY
+    )
+    memberships.enroll(
+        db, Actor(new.owner), new, make_cohort(new), [account.external_id], "r", TODAY
+    )
+    history = roster.account_history(db, account)
     assert [m.beta.name for m in history] == ["New beta", "Old beta"]
-    assert services.other_running_betas(db, [account.id], new) == {account.id: [old.key]}
+    assert roster.other_running_betas(db, [account.id], new) == {account.id: [old.key]}
 
 
 def test_cohorts_are_refused_on_an_overdue_beta(db, make_beta):
     beta = make_beta(state=BetaState.RUNNING, deadline=TODAY - timedelta(days=1))
-    with pytest.raises(services.BetaOverdue):
-        services.create_cohort(
+    with pytest.raises(errors.BetaOverdue):
+        waves.create_cohort(
             db, Actor(beta.owner), beta, slug="wave-1", name="Wave 1", kind="manual", today=TODAY
         )
 
@@ -208,10 +220,8 @@ def test_cohorts_are_refused_on_an_overdue_beta(db, make_beta):
 def test_cohort_slugs_are_unique_within_a_beta(db, running_beta):
     beta = running_beta()
     owner = Actor(beta.owner)
-    services.create_cohort(
-        db, owner, beta, slug="wave-1", name="Wave 1", kind="manual", today=TODAY
-    )
+    waves.create_cohort(db, owner, beta, slug="wave-1", name="Wave 1", kind="manual", today=TODAY)
     with pytest.raises(Conflict):
-        services.create_cohort(
+        waves.create_cohort(
             db, owner, beta, slug="wave-1", name="Again", kind="manual", today=TODAY
         )

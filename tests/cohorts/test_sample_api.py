@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from betas.models import BetaState, Role
-from cohorts import services
+from cohorts import roster, waves
 from cohorts.models import CohortKind, Membership
 
 WRITE = ("members:write",)
@@ -58,7 +58,7 @@ def test_a_dry_run_shows_the_sample_and_enrolls_nobody(db, client, bearer, sampl
         "enrolled": False,
     }
     assert memberships(db, beta) == 0
-    assert services.get_cohort(db, beta, "random").criteria == {}
+    assert waves.get_cohort(db, beta, "random").criteria == {}
 
 
 def test_a_run_enrolls_the_sample_with_its_seed_and_pool_as_the_reason(
@@ -71,10 +71,10 @@ def test_a_run_enrolls_the_sample_with_its_seed_and_pool_as_the_reason(
     seed = body["seed"]
     assert body["enrolled"] is True and body["pool_size"] == 10
     assert body["accounts"] == lowest(beta, seed, ALL, 4)
-    members = services.members(db, beta)
+    members = roster.members(db, beta)
     assert sorted(m.account.external_id for m in members) == sorted(body["accounts"])
     assert {m.reason for m in members} == {f"random sample (seed {seed}, pool of 10)"}
-    assert services.get_cohort(db, beta, "random").criteria["seed"] == seed
+    assert waves.get_cohort(db, beta, "random").criteria["seed"] == seed
 
 
 def test_filters_and_strata_reach_the_draw(db, client, bearer, sample_beta):

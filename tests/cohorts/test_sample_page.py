@@ -11,7 +11,7 @@ import pytest
 
 from betas.audit import Actor
 from betas.models import Role
-from cohorts import sampling, services
+from cohorts import memberships, roster, sampling, waves
 from cohorts.models import CohortKind
 
 DRAW_FORM = re.compile(r'<form method="post" action="([^"]+/sample/draw)">(.*?)</form>', re.S)
@@ -25,7 +25,7 @@ def beta(db, running_beta, make_cohort, make_account):
     make_cohort(beta, "random", CohortKind.RANDOM_SAMPLE)
     early = make_cohort(beta, "early", CohortKind.EARLY_ADOPTERS)
     asked = [make_account(plan="enterprise").external_id for _ in range(3)]
-    services.enroll(db, Actor(beta.owner), beta, early, asked, "asked", date.today())
+    memberships.enroll(db, Actor(beta.owner), beta, early, asked, "asked", date.today())
     for n in range(10):
         make_account(plan="free" if n < 6 else "pro")
     return beta
@@ -75,7 +75,7 @@ def test_the_preview_shows_the_mix_then_the_draw_enrolls_five(db, client, beta, 
     ]
     assert list(mix) == ["free", "pro", "enterprise"]
     assert sum(int(row[0].split()[0]) for row in mix.values()) == 5
-    assert services.members(db, beta, services.get_cohort(db, beta, "random")) == []
+    assert roster.members(db, beta, waves.get_cohort(db, beta, "random")) == []
 
     action, fields = draw_form(text)
     assert fields["seed"] == "page-1" and fields["size"] == "5"
@@ -84,7 +84,7 @@ def test_the_preview_shows_the_mix_then_the_draw_enrolls_five(db, client, beta, 
     assert response.headers["Location"].endswith(f"/betas/{beta.key}/cohorts/random")
     text = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Enrolled 5 account(s) drawn at random from a pool of 10 (seed page-1)." in text
-    members = services.members(db, beta, services.get_cohort(db, beta, "random"))
+    members = roster.members(db, beta, waves.get_cohort(db, beta, "random"))
     assert len(members) == 5
     assert {m.reason for m in members} == {"random sample (seed page-1, pool of 10)"}
     # The preview's sample column described exactly the accounts the draw enrolled.
@@ -102,7 +102,7 @@ def test_the_preview_lists_the_first_accounts_in_draw_order(db, client, beta, lo
         db,
         Actor(beta.owner),
         beta,
-        services.get_cohort(db, beta, "random"),
+        waves.get_cohort(db, beta, "random"),
         sampling.SampleSpec(3, "order"),
         date.today(),
         dry_run=True,
@@ -117,7 +117,7 @@ def test_a_new_seed_is_carried_to_the_draw(db, client, beta, login, post):
     _, fields = draw_form(text)
     assert fields["seed"] == seed
     client.post(draw_form(text)[0], data=fields)
-    assert services.get_cohort(db, beta, "random").criteria["seed"] == seed
+    assert waves.get_cohort(db, beta, "random").criteria["seed"] == seed
     # Growing the wave: the page starts from the cohort's seed and its latest draw.
     again = client.get(page(beta)).get_data(as_text=True)
     assert f'value="{seed}"' in again and 'id="draws"' in again
@@ -146,7 +146,7 @@ def test_a_pool_too_small_is_refused_keeping_the_form(db, client, beta, login, p
     assert response.status_code == 409
     assert "At most 10, the pool&#39;s size." in text
     assert 'value="50"' in text and "plan = pro, free</textarea>" in text
-    assert services.members(db, beta, services.get_cohort(db, beta, "random")) == []
+    assert roster.members(db, beta, waves.get_cohort(db, beta, "random")) == []
 
 
 def test_viewers_see_the_page_but_cannot_preview_or_draw(db, client, beta, make_user, login, post):

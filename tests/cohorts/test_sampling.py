@@ -11,12 +11,13 @@ import pytest
 from alembic import command
 from sqlalchemy import select
 
+from betas import errors
 from betas.audit import Actor
-from betas.auth import create_user
+from betas.auth.users import create_user
 from betas.db import Database, alembic_config
 from betas.errors import Forbidden, Invalid
 from betas.models import AuditEntry, Beta, BetaState, Role
-from cohorts import sampling, services
+from cohorts import memberships, roster, sampling
 from cohorts.models import (
     Account,
     Author,
@@ -147,7 +148,7 @@ def test_members_of_the_beta_in_any_status_are_never_drawn(
     early = make_cohort(beta, "early")
     free = accounts(3)
     members = {status: make_account() for status in MembershipStatus}
-    services.enroll(
+    memberships.enroll(
         db, Actor(beta.owner), beta, early, [a.external_id for a in members.values()], "r", TODAY
     )
     for status, account in members.items():
@@ -193,13 +194,13 @@ def test_members_of_other_running_betas_are_left_out_only_when_asked(
     other = make_beta(state=BetaState.RUNNING)
     other_cohort = make_cohort(other, "early")
     owner = Actor(other.owner)
-    services.enroll(db, owner, other, other_cohort, [busy.external_id], "r", TODAY)
-    services.enroll(db, owner, other, other_cohort, [invited.external_id], "r", TODAY)
-    services.enroll(db, owner, other, other_cohort, [quit_.external_id], "r", TODAY)
-    services.get_membership(db, other, invited.external_id).status = MembershipStatus.INVITED
-    services.opt_out(db, owner, other, quit_.external_id)
+    memberships.enroll(db, owner, other, other_cohort, [busy.external_id], "r", TODAY)
+    memberships.enroll(db, owner, other, other_cohort, [invited.external_id], "r", TODAY)
+    memberships.enroll(db, owner, other, other_cohort, [quit_.external_id], "r", TODAY)
+    memberships.get_membership(db, other, invited.external_id).status = MembershipStatus.INVITED
+    memberships.opt_out(db, owner, other, quit_.external_id)
     decided = make_beta(state=BetaState.RUNNING)
-    services.enroll(
+    memberships.enroll(
         db, Actor(decided.owner), decided, make_cohort(decided), [done.external_id], "r", TODAY
     )
     decided.state = BetaState.DECIDED
@@ -250,7 +251,7 @@ def test_growing_a_wave_continues_the_same_order_and_keeps_earlier_draws(db, sam
     # The cohort keeps its seed: the next draw needs none and continues where the first stopped.
     second = draw(db, beta, cohort, SampleSpec(5))
     assert (second.seed, second.accounts, second.pool_size) == ("grow", order[4:9], 26)
-    members = {m.account.external_id for m in services.members(db, beta, cohort)}
+    members = {m.account.external_id for m in roster.members(db, beta, cohort)}
     assert members == set(order[:9])
     assert [d["size"] for d in cohort.criteria["draws"]] == [4, 5]
     assert cohort.criteria["seed"] == "grow"
@@ -286,7 +287,7 @@ def test_the_draw_is_recorded_so_it_can_be_explained_and_repeated(db, sample_bet
             "other_running_betas": True,
         },
     }
-    reasons = {m.reason for m in services.members(db, beta, cohort)}
+    reasons = {m.reason for m in roster.members(db, beta, cohort)}
     assert reasons == {"random sample (seed rec, pool of 3)"}
     assert sample.enrollment.enrolled == sample.accounts
     audit = db.scalar(select(AuditEntry).where(AuditEntry.action == "cohort.sampled"))
@@ -398,11 +399,11 @@ def test_the_mix_compares_the_sample_the_pool_and_the_early_adopters(
     early = make_cohort(beta, "early")
     asked = [make_account(plan="enterprise").external_id for _ in range(3)]
     asked.append(make_account(plan="pro").external_id)
-    services.enroll(db, Actor(beta.owner), beta, early, asked, "asked", TODAY)
+    memberships.enroll(db, Actor(beta.owner), beta, early, asked, "asked", TODAY)
     # Chosen by hand, not an early adopter: in the beta, so out of the pool, and in no column.
     chosen = make_account(plan="team").external_id
     manual = make_cohort(beta, "by-hand", CohortKind.MANUAL)
-    services.enroll(db, Actor(beta.owner), beta, manual, [chosen], "picked", TODAY)
+    memberships.enroll(db, Actor(beta.owner), beta, manual, [chosen], "picked", TODAY)
     accounts(6, plan="free")
     accounts(3, plan="pro")
     accounts(1)
@@ -427,15 +428,15 @@ def test_a_pool_smaller_than_the_sample_is_refused_with_its_size(db, sample_beta
         draw(db, beta, cohort, SampleSpec(5, "small"))
     assert refused.value.status == 409 and refused.value.code == "pool_too_small"
     assert "The pool holds 4 account(s), fewer than the 5 asked for" in refused.value.message
-    assert services.members(db, beta) == []
+    assert roster.members(db, beta) == []
 
 
 @pytest.mark.parametrize(
     ("state", "deadline", "refusal"),
     [
-        (BetaState.DRAFT, TODAY + timedelta(days=9), services.BetaNotRunning),
-        (BetaState.DECIDED, TODAY + timedelta(days=9), services.BetaNotRunning),
-        (BetaState.RUNNING, TODAY - timedelta(days=1), services.BetaOverdue),
+        (BetaState.DRAFT, TODAY + timedelta(days=9), errors.BetaNotRunning),
+        (BetaState.DECIDED, TODAY + timedelta(days=9), errors.BetaNotRunning),
+        (BetaState.RUNNING, TODAY - timedelta(days=1), errors.BetaOverdue),
     ],
 )
 def test_a_beta_that_does_not_take_accounts_refuses_samples(

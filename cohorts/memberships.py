@@ -1,40 +1,26 @@
-"""Who is in a beta and why: cohorts, enrollment, moves, opt-outs, notices and histories."""
+"""Memberships: enrolling accounts in a cohort, moving them, opt-outs, notices and answers.
+
+Every change to a beta's memberships bumps the beta's members_version in the same transaction:
+the member list's ETag.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from betas.audit import Actor, record
-from betas.auth import require_edit
-from betas.db import Database, utcnow
-from betas.errors import Conflict, DomainError, Invalid, NotFound
-from betas.lifecycle import is_overdue
-from betas.models import KEY_PATTERN, NAME_MAX, Beta, BetaState, Risk
-from cohorts.models import Account, Cohort, CohortKind, Membership, MembershipStatus
-
-_SLUG = re.compile(KEY_PATTERN)
-
-
-class BetaNotRunning(DomainError):
-    """Accounts join only a running beta."""
-
-    code = "beta_not_running"
-
-
-class BetaOverdue(DomainError):
-    """An overdue beta cannot grow until it is decided or extended."""
-
-    code = "beta_overdue"
+from betas.auth.permissions import require_edit
+from betas.db import utcnow
+from betas.errors import BetaNotRunning, Conflict, DomainError, NotFound
+from betas.lifecycle import check_open
+from betas.models import Beta, BetaState, Risk
+from cohorts.models import Account, Cohort, Membership, MembershipStatus
 
 
 class OptedOut(DomainError):
@@ -49,90 +35,6 @@ class Enrollment:
 
     enrolled: list[str] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
-
-
-def check_open(beta: Beta, today: date) -> None:
-    """Raise unless the beta may take accounts: it is running and not overdue."""
-    if beta.state != BetaState.RUNNING:
-        raise BetaNotRunning(
-            f"{beta.name} is {beta.state.value}: accounts join a beta only while it runs."
-        )
-    if is_overdue(beta, today):
-        raise BetaOverdue(
-            f"{beta.name} passed its decision deadline ({beta.decision_deadline}): decide, or "
-            "extend the deadline with a reason, before adding anyone."
-        )
-
-
-# Cohorts
-
-
-def list_cohorts(session: Session, beta: Beta) -> list[Cohort]:
-    """Return a beta's cohorts in wave order."""
-    return list(
-        session.scalars(
-            select(Cohort).where(Cohort.beta_id == beta.id).order_by(Cohort.position, Cohort.id)
-        )
-    )
-
-
-def get_cohort(session: Session, beta: Beta, slug: str) -> Cohort:
-    """Return the beta's cohort with this slug, or raise NotFound."""
-    cohort = session.scalar(select(Cohort).where(Cohort.beta_id == beta.id, Cohort.slug == slug))
-    if cohort is None:
-        raise NotFound(f"Beta {beta.key} has no cohort {slug!r}.")
-    return cohort
-
-
-def create_cohort(
-    session: Session,
-    actor: Actor,
-    beta: Beta,
-    *,
-    slug: str,
-    name: str,
-    kind: str,
-    today: date,
-    planned_size: int | None = None,
-    criteria: Mapping | None = None,
-) -> Cohort:
-    """Add a wave to a beta; refused when the beta is not running or overdue, or the slug taken."""
-    require_edit(actor.user, beta)
-    check_open(beta, today)
-    if not _SLUG.fullmatch(slug or ""):
-        raise Invalid(
-            "A cohort's slug is lower-case letters, digits and hyphens, like 'wave-1'.",
-            [{"field": "slug", "message": "Use lower-case letters, digits and hyphens."}],
-        )
-    if not (name or "").strip() or len(name) > NAME_MAX:
-        raise Invalid("Give the cohort a name.", [{"field": "name", "message": "Required."}])
-    if planned_size is not None and planned_size < 1:
-        raise Invalid(
-            "A planned size is a whole number from 1.",
-            [{"field": "planned_size", "message": "At least 1."}],
-        )
-    if session.scalar(select(Cohort.id).where(Cohort.beta_id == beta.id, Cohort.slug == slug)):
-        raise Conflict(
-            f"Beta {beta.key} has a cohort {slug!r} already.",
-            [{"field": "slug", "message": "This slug is taken in this beta."}],
-        )
-    position = session.scalar(select(func.max(Cohort.position)).where(Cohort.beta_id == beta.id))
-    cohort = Cohort(
-        beta=beta,
-        slug=slug,
-        name=name.strip(),
-        kind=CohortKind(kind),
-        position=(position or 0) + 1,
-        planned_size=planned_size,
-        criteria=dict(criteria or {}),
-    )
-    session.add(cohort)
-    session.flush()
-    record(session, actor, "cohort.created", cohort, beta=beta, kind=cohort.kind.value)
-    return cohort
-
-
-# Memberships
 
 
 def _accounts(session: Session, external_ids: Iterable[str]) -> dict[str, Account]:
@@ -413,193 +315,3 @@ def record_response(
         beta=beta,
     )
     return membership
-
-
-# Reading
-
-
-def members(session: Session, beta: Beta, cohort: Cohort | None = None) -> list[Membership]:
-    """Return a beta's memberships (or one cohort's), with accounts and cohorts loaded."""
-    query = (
-        select(Membership)
-        .join(Membership.account)
-        .where(Membership.beta_id == beta.id)
-        .options(
-            selectinload(Membership.account),
-            selectinload(Membership.cohort),
-            selectinload(Membership.enrolled_by),
-        )
-        .order_by(Membership.enrolled_at, Account.external_id)
-    )
-    if cohort is not None:
-        query = query.where(Membership.cohort_id == cohort.id)
-    return list(session.scalars(query))
-
-
-def members_csv(memberships: Iterable[Membership], zone: ZoneInfo) -> Iterator[str]:
-    """Yield a CSV of members for the messaging tool: one line at a time."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def line(row) -> str:
-        writer.writerow(row)
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    def when(value) -> str:
-        return value.astimezone(zone).isoformat(timespec="seconds") if value else ""
-
-    yield line(["account_id", "name", "cohort", "status", "enrolled_at", "notified_at"])
-    for m in memberships:
-        yield line(
-            [
-                _safe_cell(m.account.external_id),
-                _safe_cell(m.account.name),
-                m.cohort.slug,
-                m.status.value,
-                when(m.enrolled_at),
-                when(m.notified_at),
-            ]
-        )
-
-
-def _safe_cell(value: str) -> str:
-    # A cell starting with = + - @ runs as a formula in spreadsheets: quote it as text.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-
-
-def member_counts(session: Session, beta_ids: Iterable[int]) -> dict[int, int]:
-    """Return the number of active members of each beta, in one query."""
-    ids = list(beta_ids)
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(Membership.beta_id, func.count())
-        .where(Membership.beta_id.in_(ids), Membership.status == MembershipStatus.ACTIVE)
-        .group_by(Membership.beta_id)
-    )
-    return dict(rows.all())
-
-
-def cohort_counts(session: Session, beta: Beta) -> dict[int, dict[str, int]]:
-    """Return, for each cohort of the beta, how many members it has in each status."""
-    counts: dict[int, dict[str, int]] = {}
-    rows = session.execute(
-        select(Membership.cohort_id, Membership.status, func.count())
-        .where(Membership.beta_id == beta.id)
-        .group_by(Membership.cohort_id, Membership.status)
-    )
-    for cohort_id, status, n in rows:
-        counts.setdefault(cohort_id, {})[status.value] = n
-    return counts
-
-
-def account_history(session: Session, account: Account) -> list[Membership]:
-    """Return every beta the account has been in, most recent first."""
-    return list(
-        session.scalars(
-            select(Membership)
-            .where(Membership.account_id == account.id)
-            .options(selectinload(Membership.beta), selectinload(Membership.cohort))
-            .order_by(Membership.enrolled_at.desc())
-        )
-    )
-
-
-def other_running_betas(
-    session: Session, account_ids: Iterable[int], beta: Beta
-) -> dict[int, list[str]]:
-    """Return, for each account, the keys of other running betas it is an active member of."""
-    ids = list(account_ids)
-    found: dict[int, list[str]] = {}
-    if not ids:
-        return found
-    rows = session.execute(
-        select(Membership.account_id, Beta.key)
-        .join(Beta, Beta.id == Membership.beta_id)
-        .where(
-            Membership.account_id.in_(ids),
-            Membership.beta_id != beta.id,
-            Beta.state == BetaState.RUNNING,
-            Membership.status.in_([MembershipStatus.ACTIVE, MembershipStatus.INVITED]),
-        )
-        .order_by(Beta.key)
-    )
-    for account_id, key in rows:
-        found.setdefault(account_id, []).append(key)
-    return found
-
-
-@dataclass(frozen=True)
-class MembershipCheck:
-    """Whether an account is in a beta: only an active member has the feature."""
-
-    beta: str
-    account: str
-    status: str | None
-    cohort: str | None
-
-    @property
-    def enrolled(self) -> bool:
-        """Tell whether the account has the feature: only active members do."""
-        return self.status == MembershipStatus.ACTIVE.value
-
-
-# Built once: this is the product's hot path, called on its own requests.
-_CHECK = (
-    select(Beta.id, Membership.status, Cohort.slug)
-    .select_from(Beta)
-    .outerjoin(Account, Account.external_id == bindparam("account"))
-    .outerjoin(Membership, (Membership.beta_id == Beta.id) & (Membership.account_id == Account.id))
-    .outerjoin(Cohort, Cohort.id == Membership.cohort_id)
-    .where(Beta.key == bindparam("key"))
-)
-_VERSION = select(Beta.id, Beta.members_version).where(Beta.key == bindparam("key"))
-
-
-def check_membership(database: Database, key: str, external_id: str) -> MembershipCheck:
-    """Answer "is this account in that beta?" in one query; an unknown account is not enrolled."""
-    row = database.read_row(_CHECK, {"key": key, "account": external_id})
-    if row is None:
-        raise NotFound(f"There is no beta with the key {key!r}.")
-    _beta_id, status, cohort = row
-    return MembershipCheck(key, external_id, status, cohort)
-
-
-def members_version(database: Database, key: str) -> tuple[int, int]:
-    """Return the beta's id and the version of its member list, or raise NotFound."""
-    row = database.read_row(_VERSION, {"key": key})
-    if row is None:
-        raise NotFound(f"There is no beta with the key {key!r}.")
-    beta_id, version = row
-    return beta_id, version
-
-
-def member_rows(session: Session, beta_id: int) -> list[dict]:
-    """Return every membership of a beta as plain rows, ordered by account id."""
-    rows = session.execute(
-        select(Account.external_id, Membership.status, Cohort.slug, Membership.enrolled_at)
-        .join(Account, Account.id == Membership.account_id)
-        .join(Cohort, Cohort.id == Membership.cohort_id)
-        .where(Membership.beta_id == beta_id)
-        .order_by(Account.external_id)
-    )
-    return [
-        {
-            "account": external_id,
-            "status": status.value,
-            "cohort": cohort,
-            "enrolled_at": enrolled_at.isoformat(),
-        }
-        for external_id, status, cohort, enrolled_at in rows
-    ]
-
-
-def get_account(session: Session, external_id: str) -> Account:
-    """Return the account with this external id, or raise NotFound."""
-    account = session.scalar(select(Account).where(Account.external_id == external_id))
-    if account is None:
-        raise NotFound(f"No account has the id {external_id!r}.")
-    return account

@@ -1,20 +1,28 @@
-"""The application factory: config → database → auth → blueprints → CLI → error handlers."""
+"""The application factory: settings → database → auth → kits → pages → API → CLI → errors.
+
+The roof is where the packages meet: this module wires each package's blueprints, API and
+command groups into one app, and is the only one (with the hub pages) that imports them all.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from betas import api, auth, cli, db, people, views
+from betas import api as betas_api
+from betas import apikit, db, people, web
+from betas import cli as betas_cli
+from betas import views as betas_views
+from betas.auth import web as auth_web
 from betas.config import INSTANCE_PATH, PROJECT_ROOT, Settings
 from betas.errors import DomainError
 from cohorts import api as cohorts_api
 from cohorts import cli as cohorts_cli
 from cohorts import views as cohorts_views
+from shipcall import views
 
 MAX_REQUEST_BYTES = 1024 * 1024
 CONTENT_SECURITY_POLICY = (
@@ -37,16 +45,16 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     )
     _configure(app, settings)
     db.init_app(app, settings.database_url)
-    auth.init_app(app)
+    auth_web.init_app(app)
     csrf.init_app(app)
-    app.register_blueprint(people.people)
-    app.register_blueprint(views.betas)
-    app.register_blueprint(cohorts_views.cohorts)
-    api_doc = api.init_app(app)
-    api_doc.register_blueprint(cohorts_api.blp)
-    for blueprint in (api.blp, cohorts_api.blp):
+    web.init_app(app, beta_page=views.render_beta)
+    for blueprint in (people.people, views.hub, betas_views.betas, cohorts_views.cohorts):
+        app.register_blueprint(blueprint)
+    api = apikit.init_app(app)
+    for blueprint in (betas_api.blp, cohorts_api.blp):
+        api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
-    cli.init_app(app)
+    betas_cli.init_app(app)
     cohorts_cli.init_app(app)
     _register_error_handlers(app)
     return app
@@ -64,15 +72,6 @@ def _configure(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_NAME="shipcall_session",
         WTF_CSRF_TIME_LIMIT=3600 * 8,
     )
-    zone = settings.zone
-
-    @app.template_filter("localtime")
-    def localtime(value: datetime | None) -> str:
-        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
-
-    @app.template_filter("longdate")
-    def longdate(value: date | None) -> str:
-        return value.strftime("%a %-d %b %Y") if value else ""
 
     @app.after_request
     def security_headers(response):
@@ -85,7 +84,7 @@ def _configure(app: Flask, settings: Settings) -> None:
 
 def _register_error_handlers(app: Flask) -> None:
     def wants_json() -> bool:
-        return request.path.startswith(api.PREFIX)
+        return request.path.startswith(apikit.PREFIX)
 
     @app.errorhandler(CSRFError)
     def form_expired(exc):
@@ -94,7 +93,7 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def refused(exc: DomainError):
         if wants_json():
-            return api.error_response(exc.status, exc.code, exc.message, exc.details)
+            return apikit.error_response(exc.status, exc.code, exc.message, exc.details)
         return render_template("errors/error.html", status=exc.status, message=exc.message), (
             exc.status
         )
@@ -102,7 +101,7 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if wants_json():
-            return api.http_error_response(exc)
+            return apikit.http_error_response(exc)
         return render_template(
             "errors/error.html", status=exc.code, message=exc.description
         ), exc.code

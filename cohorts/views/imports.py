@@ -1,0 +1,114 @@
+"""The import pages: upload a file of accounts or conversations, map its columns, and import."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from betas import web
+from betas.auth.permissions import EDITORS
+from betas.auth.web import role_required
+from cohorts import importers
+from cohorts.forms import ImportFileForm, ImportMappingForm
+from cohorts.views import cohorts
+
+UPLOAD_MAX_BYTES = 512 * 1024 * 1024
+PREVIEW_RECORDS = 10
+
+
+@cohorts.url_value_preprocessor
+def _allow_large_uploads(endpoint, _values):
+    """Let PMs and admins upload files of up to 512 MB; every other request keeps its 1 MB.
+
+    CSRFProtect reads the form in a before_request function, and Flask runs URL value
+    preprocessors before any of those: the last moment to raise this request's limit.
+    """
+    if (
+        endpoint == "cohorts.upload"
+        and current_user.is_authenticated
+        and current_user.role in EDITORS
+    ):
+        request.max_content_length = UPLOAD_MAX_BYTES
+
+
+@cohorts.errorhandler(importers.UploadGone)
+def _upload_gone(exc: importers.UploadGone):
+    """Ask for the file again when its upload is not kept any more."""
+    flash(exc.message, "error")
+    return redirect(url_for("cohorts.upload"))
+
+
+def _uploads() -> importers.Uploads:
+    """Return the uploads kept in this app's instance folder."""
+    return importers.Uploads.in_instance(current_app.instance_path)
+
+
+@cohorts.route("/imports", methods=["GET", "POST"])
+@role_required(*EDITORS)
+def upload():
+    """Upload a CSV or JSON Lines file of accounts or conversations; then map and preview it."""
+    form = ImportFileForm()
+    if form.validate_on_submit():
+        kind = importers.Kind(form.kind.data)
+        upload_id = _uploads().save(form.file.data.stream)
+        return _show_mapping(ImportMappingForm(formdata=None, upload=upload_id, kind=kind), kind)
+    return render_template("cohorts/import.html", form=form), (422 if form.errors else 200)
+
+
+def _mapping_form() -> tuple[ImportMappingForm, importers.Kind]:
+    """Return the posted mapping form and its kind; 400 when it was tampered with."""
+    form = ImportMappingForm()
+    if form.kind.data not in set(importers.Kind):
+        abort(400)
+    kind = importers.Kind(form.kind.data)
+    form.offer_fields(kind)
+    if not form.validate_on_submit():
+        abort(400)
+    return form, kind
+
+
+def _show_mapping(
+    form: ImportMappingForm,
+    kind: importers.Kind,
+    failure: importers.ImportFailed | None = None,
+):
+    """Render the upload's columns with their fields, and its first records as they would be."""
+    with _uploads().open(form.upload.data) as stream:
+        shown = importers.preview(stream, kind, form.chosen(), PREVIEW_RECORDS)
+    if not form.columns.entries:
+        for column, name in shown.mapping.items():
+            form.columns.append_entry({"column": column, "maps_to": name})
+        form.offer_fields(kind)
+    return render_template(
+        "cohorts/import.html", mapping_form=form, kind=kind, preview=shown, failure=failure
+    ), (422 if failure else 200)
+
+
+@cohorts.post("/imports/preview")
+@role_required(*EDITORS)
+def preview_import():
+    """Show the upload again with the fields chosen for its columns."""
+    return _show_mapping(*_mapping_form())
+
+
+@cohorts.post("/imports/run")
+@role_required(*EDITORS)
+def run_import():
+    """Import the upload as mapped, all or nothing: say what changed, or list what is wrong."""
+    form, kind = _mapping_form()
+    uploads = _uploads()
+
+    def run(session):
+        with uploads.open(form.upload.data) as stream:
+            return importers.import_file(session, stream, kind, form.chosen())
+
+    # The file's problems are listed on the mapping page; any other refusal is flashed above it.
+    done = web.commit(run, show=False)
+    if isinstance(done.refusal, importers.ImportFailed):
+        return _show_mapping(form, kind, done.refusal)
+    if not done:
+        flash(done.refusal.message, "error")
+        return _show_mapping(form, kind)
+    uploads.remove(form.upload.data)
+    flash(f"Imported {kind.value}: {done.value}.", "success")
+    return redirect(url_for("cohorts.upload"))

@@ -1,0 +1,209 @@
+"""The cohort pages: a beta's waves, their members, enrolling by hand, notices, moves, opt-outs."""
+
+from __future__ import annotations
+
+from flask import Response, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from betas import lifecycle, web
+from betas.auth.permissions import EDITORS, can_edit
+from betas.auth.web import current_actor, role_required
+from betas.db import get_session
+from betas.models import Beta
+from cohorts import memberships, roster, waves
+from cohorts.forms import AddMembersForm, CohortForm, MoveForm
+from cohorts.models import MembershipStatus
+from cohorts.views import cohorts
+
+
+def _cohort_choices(session, beta: Beta) -> list[SelectChoice]:
+    return [SelectChoice(c.slug, c.name) for c in waves.list_cohorts(session, beta)]
+
+
+@cohorts.route("/betas/<key>/cohorts", methods=["GET", "POST"])
+def cohort_list(key):
+    """List a beta's cohorts, wave by wave, and add one."""
+    session = get_session()
+    beta = lifecycle.get_beta(session, key)
+    form = CohortForm()
+    if form.is_submitted():
+        if not can_edit(current_user, beta):
+            abort(403)
+        if form.validate():
+            done = web.commit(
+                lambda s: waves.create_cohort(
+                    s,
+                    current_actor(),
+                    beta,
+                    slug=form.slug.data,
+                    name=form.name.data,
+                    kind=form.kind.data,
+                    planned_size=form.planned_size.data,
+                    today=web.configured_today(),
+                ),
+                form=form,
+                success=lambda cohort: f"Cohort {cohort.name} added.",
+            )
+            if done:
+                return redirect(url_for("cohorts.cohort_page", key=key, slug=done.value.slug))
+    return render_template(
+        "cohorts/cohorts.html",
+        beta=beta,
+        cohorts=waves.list_cohorts(session, beta),
+        counts=roster.cohort_counts(session, beta),
+        form=form,
+    ), (422 if form.errors else 200)
+
+
+@cohorts.get("/betas/<key>/cohorts/<slug>")
+def cohort_page(key, slug):
+    """Show a cohort's members: why each is there, status, who enrolled them, when notified."""
+    return _render_cohort(key, slug)
+
+
+def _render_cohort(key, slug, add_form=None, status=200):
+    session = get_session()
+    beta = lifecycle.get_beta(session, key)
+    cohort = waves.get_cohort(session, beta, slug)
+    move_form = MoveForm(formdata=None)
+    move_form.cohort.choices = _cohort_choices(session, beta)
+    return render_template(
+        "cohorts/cohort.html",
+        beta=beta,
+        cohort=cohort,
+        members=roster.members(session, beta, cohort),
+        add_form=add_form or AddMembersForm(formdata=None),
+        move_form=move_form,
+        action=web.ActionForm(),
+    ), status
+
+
+@cohorts.post("/betas/<key>/cohorts/<slug>/members")
+@role_required(*EDITORS)
+def add_members(key, slug):
+    """Enroll accounts by hand, with a reason; say which were skipped and why."""
+    beta = web.editable_beta(key)
+    form = AddMembersForm()
+    if not form.validate():
+        return _render_cohort(key, slug, form, 422)
+    ids = [i.strip() for line in form.accounts.data.splitlines() for i in line.split(",")]
+    done = web.commit(
+        lambda s: memberships.enroll(
+            s,
+            current_actor(),
+            beta,
+            waves.get_cohort(s, beta, slug),
+            ids,
+            form.reason.data,
+            web.configured_today(),
+            override_opt_out=form.override_opt_out.data,
+        ),
+        form=form,
+    )
+    if not done:
+        return _render_cohort(key, slug, form, done.refusal.status)
+    if done.value.enrolled:
+        flash(f"Enrolled {len(done.value.enrolled)} account(s).", "success")
+    for skipped in done.value.skipped:
+        flash(f"Skipped {skipped['account']}: {skipped['reason']}.", "info")
+    return redirect(url_for("cohorts.cohort_page", key=key, slug=slug))
+
+
+@cohorts.post("/betas/<key>/cohorts/<slug>/notify")
+@role_required(*EDITORS)
+def notify_cohort(key, slug):
+    """Record that every active member of the cohort not yet notified has been told."""
+    beta = web.editable_beta(key)
+    if web.ActionForm().validate_on_submit():
+        session = get_session()
+        cohort = waves.get_cohort(session, beta, slug)
+        waiting = [
+            m.account.external_id
+            for m in roster.members(session, beta, cohort)
+            if m.status == MembershipStatus.ACTIVE and m.notified_at is None
+        ]
+        web.commit(
+            lambda s: memberships.mark_notified(s, current_actor(), beta, waiting),
+            success=f"Marked {len(waiting)} member(s) as notified.",
+        )
+    return redirect(url_for("cohorts.cohort_page", key=key, slug=slug))
+
+
+MEMBER_ACTIONS = {
+    "notify": (
+        lambda s, actor, beta, account: memberships.mark_notified(s, actor, beta, [account]),
+        "{account} is marked as notified.",
+    ),
+    "accept": (
+        lambda s, actor, beta, account: memberships.record_response(s, actor, beta, account, True),
+        "{account} accepted the invitation and is active.",
+    ),
+    "decline": (
+        lambda s, actor, beta, account: memberships.record_response(s, actor, beta, account, False),
+        "{account} declined the invitation.",
+    ),
+    "opt-out": (
+        lambda s, actor, beta, account: memberships.opt_out(s, actor, beta, account),
+        "{account} opted out; it stays out of this beta.",
+    ),
+}
+
+
+def _back_to_member(beta: Beta, account: str):
+    """Return to the cohort the account is in now, or to the cohorts when it is in none."""
+    membership = memberships.get_membership(get_session(), beta, account)
+    if membership is None:
+        return redirect(url_for("cohorts.cohort_list", key=beta.key))
+    return redirect(url_for("cohorts.cohort_page", key=beta.key, slug=membership.cohort.slug))
+
+
+@cohorts.post("/betas/<key>/members/<path:account>/<any(notify, accept, decline, 'opt-out'):act>")
+@role_required(*EDITORS)
+def member_action(key, account, act):
+    """Record a notice, an answer to an invitation, or an opt-out for one member."""
+    beta = web.editable_beta(key)
+    if web.ActionForm().validate_on_submit():
+        change, message = MEMBER_ACTIONS[act]
+        web.commit(
+            lambda s: change(s, current_actor(), beta, account),
+            success=message.format(account=account),
+        )
+    return _back_to_member(beta, account)
+
+
+@cohorts.post("/betas/<key>/members/<path:account>/move")
+@role_required(*EDITORS)
+def move_member(key, account):
+    """Move a member to another cohort of the same beta."""
+    beta = web.editable_beta(key)
+    form = MoveForm()
+    form.cohort.choices = _cohort_choices(get_session(), beta)
+    if form.validate_on_submit():
+        target = waves.get_cohort(get_session(), beta, form.cohort.data)
+        web.commit(
+            lambda s: memberships.place_member(
+                s,
+                current_actor(),
+                beta,
+                account,
+                target,
+                form.reason.data or "",
+                web.configured_today(),
+            ),
+            success=f"{account} is now in {target.name}.",
+        )
+    return _back_to_member(beta, account)
+
+
+@cohorts.get("/betas/<key>/members.csv")
+def members_csv(key):
+    """Download a beta's members as CSV, for tagging them in the messaging tool."""
+    session = get_session()
+    beta = lifecycle.get_beta(session, key)
+    rows = roster.members_csv(roster.members(session, beta), web.settings().zone)
+    return Response(
+        rows,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{beta.key}-members.csv"'},
+    )

@@ -1,0 +1,1 @@
+"""The roof: the app factory and the hub pages, where every package of Shipcall meets."""

@@ -1,0 +1,90 @@
+"""Helpers that test modules share: the test app, sign-in, the API's error shape, snapshots."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from betas.auth.tokens import token_digest
+from betas.db import UNMAPPED_PREFIXES, Base
+from betas.models import ApiToken
+from shipcall.app import create_app
+
+PASSWORD = "correct horse battery staple"
+# One iteration: tests create and check many passwords, and the strong default is for production.
+CHEAP_HASH = "pbkdf2:sha256:1"
+CSRF_INPUT = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|'
+    r'type="hidden" name="csrf_token" value="([^"]+)"'
+)
+
+
+def is_postgres(url: str) -> bool:
+    """Tell whether a database URL is PostgreSQL's."""
+    return make_url(url).get_backend_name() == "postgresql"
+
+
+def make_app(url: str, **settings):
+    """Create the app on `url` for tests: a fixed secret key and cheap password hashes."""
+    settings = {"secret_key": "test-secret-key", "password_hash": CHEAP_HASH, **settings}
+    app = create_app({"database_url": url, **settings})
+    app.config.update(TESTING=True)
+    return app
+
+
+def csrf_token(client, path: str = "/sign-in") -> str:
+    """Return a CSRF token for the client's session, read from a page's form."""
+    html = client.get(path).get_data(as_text=True)
+    match = CSRF_INPUT.search(html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1) or match.group(2)
+
+
+def token_row(db, secret: str) -> ApiToken | None:
+    """Return the stored API token for a secret (what Shipcall keeps is its hash)."""
+    return db.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(secret)))
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    """Check the API's one error shape and return the error object."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.is_json
+    body = response.get_json()
+    assert set(body) == {"error"}
+    error = body["error"]
+    assert set(error) == {"code", "message", "details"}
+    assert error["code"] == code
+    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["details"], list)
+    for detail in error["details"]:
+        assert set(detail) == {"field", "message"}
+        assert isinstance(detail["field"], str) and isinstance(detail["message"], str)
+    return error
+
+
+def fields_of(error: dict) -> list[str]:
+    """Return the fields an API error's details name."""
+    return [detail["field"] for detail in error["details"]]
+
+
+# Written by every API request, refused or not, once a minute: a token's use is not a change.
+NOT_CHANGES = frozenset({"last_used_at"})
+
+
+def snapshot(db) -> dict[str, list[tuple]]:
+    """Return every row of every table the models map, to compare before and after a request."""
+    db.expire_all()
+    return {
+        table.name: [
+            tuple(row)
+            for row in db.execute(
+                select(*(c for c in table.columns if c.name not in NOT_CHANGES)).order_by(
+                    *table.primary_key.columns
+                )
+            )
+        ]
+        for table in Base.metadata.sorted_tables
+        if not table.name.startswith(UNMAPPED_PREFIXES)
+    }
