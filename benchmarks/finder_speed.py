@@ -33,7 +33,7 @@ from betas.config import normalize_database_url  # noqa: E402
 from betas.db import Database, alembic_config  # noqa: E402
 from betas.models import Beta, BetaState, Role, User  # noqa: E402
 from cohorts import finder  # noqa: E402
-from cohorts.importers import Kind, import_file  # noqa: E402
+from cohorts.importing import Kind, import_file  # noqa: E402
 from cohorts.models import Account  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"

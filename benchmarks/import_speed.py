@@ -21,7 +21,7 @@ from sqlalchemy import func, select, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from betas.db import Database, alembic_config  # noqa: E402
-from cohorts.importers import ImportResult, Kind, import_file  # noqa: E402
+from cohorts.importing import ImportResult, Kind, import_file  # noqa: E402
 from cohorts.models import Author, ConversationPart  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -13,7 +13,7 @@ from betas.auth.web import current_actor
 from betas.db import get_db, get_session, read_only
 from betas.models import NAME_MAX, TEXT_MAX
 from betas.web import configured_today, settings
-from cohorts import finder, importers, membership_check, memberships, sampling, waves
+from cohorts import finder, importing, membership_check, memberships, sampling, waves
 from cohorts.models import CohortKind
 
 blp = Blueprint(
@@ -74,20 +74,20 @@ def _allow_import_bodies():
     if request.endpoint not in IMPORT_ENDPOINTS:
         return
     if (request.content_length or 0) > IMPORT_MAX_BYTES:
-        raise importers.TooMuch(
+        raise importing.TooMuch(
             f"The body is larger than {IMPORT_MAX_BYTES // (1024 * 1024)} MB: "
             "split the items into several requests."
         )
     request.max_content_length = IMPORT_MAX_BYTES
 
 
-def _import(kind: importers.Kind, items: list[dict]):
+def _import(kind: importing.Kind, items: list[dict]):
     if len(items) > MAX_IMPORT_ITEMS:
-        raise importers.TooMuch(
+        raise importing.TooMuch(
             f"Send at most {MAX_IMPORT_ITEMS:,} {kind.value} a request; this one has "
             f"{len(items):,}. Split them into several requests."
         )
-    result = commit(lambda s: importers.import_items(s, kind, items))
+    result = commit(lambda s: importing.import_items(s, kind, items))
     return result, (201 if result.created else 200)
 
 
@@ -98,7 +98,7 @@ def _import(kind: importers.Kind, items: list[dict]):
 @blp.alt_response(200, schema=ImportResultSchema, description="Every account existed already.")
 def import_accounts(data):
     """Create or update accounts by external_id, all or nothing; 422 import_failed lists why."""
-    return _import(importers.Kind.ACCOUNTS, data["accounts"])
+    return _import(importing.Kind.ACCOUNTS, data["accounts"])
 
 
 @blp.route("/conversations", methods=["POST"])
@@ -108,7 +108,7 @@ def import_accounts(data):
 @blp.alt_response(200, schema=ImportResultSchema, description="Every conversation existed already.")
 def import_conversations(data):
     """Create or replace conversations by external_id, all or nothing; import accounts first."""
-    return _import(importers.Kind.CONVERSATIONS, data["conversations"])
+    return _import(importing.Kind.CONVERSATIONS, data["conversations"])
 
 
 # --- Finder: early-adopter search and problem searches -----------------------------------------

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from betas.db import get_session
-from cohorts.importers import FIELDS, ImportClashed, ImportFailed, Kind, import_file
+from cohorts.importing import FIELDS, ImportClashed, ImportFailed, Kind, import_file
 
 cohorts_cli = AppGroup("cohorts", help="Import accounts and conversations.")
 

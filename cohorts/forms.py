@@ -34,7 +34,7 @@ from wtforms.validators import (
 from betas.models import NAME_MAX, TEXT_MAX
 from betas.web import slug_field
 from cohorts.finder import MAX_LIMIT, Criteria
-from cohorts.importers import FIELDS, Kind
+from cohorts.importing import FIELDS, Kind
 from cohorts.models import CohortKind
 from cohorts.sampling import ATTRIBUTE_PATTERN, MAX_SIZE, SEED_PATTERN, SampleSpec
 

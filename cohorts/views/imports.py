@@ -8,7 +8,7 @@ from flask_login import current_user
 from betas import web
 from betas.auth.permissions import EDITORS
 from betas.auth.web import role_required
-from cohorts import importers
+from cohorts import importing
 from cohorts.forms import ImportFileForm, ImportMappingForm
 from cohorts.views import cohorts
 
@@ -31,16 +31,16 @@ def _allow_large_uploads(endpoint, _values):
         request.max_content_length = UPLOAD_MAX_BYTES
 
 
-@cohorts.errorhandler(importers.UploadGone)
-def _upload_gone(exc: importers.UploadGone):
+@cohorts.errorhandler(importing.UploadGone)
+def _upload_gone(exc: importing.UploadGone):
     """Ask for the file again when its upload is not kept any more."""
     flash(exc.message, "error")
     return redirect(url_for("cohorts.upload"))
 
 
-def _uploads() -> importers.Uploads:
+def _uploads() -> importing.Uploads:
     """Return the uploads kept in this app's instance folder."""
-    return importers.Uploads.in_instance(current_app.instance_path)
+    return importing.Uploads.in_instance(current_app.instance_path)
 
 
 @cohorts.route("/imports", methods=["GET", "POST"])
@@ -49,18 +49,18 @@ def upload():
     """Upload a CSV or JSON Lines file of accounts or conversations; then map and preview it."""
     form = ImportFileForm()
     if form.validate_on_submit():
-        kind = importers.Kind(form.kind.data)
+        kind = importing.Kind(form.kind.data)
         upload_id = _uploads().save(form.file.data.stream)
         return _show_mapping(ImportMappingForm(formdata=None, upload=upload_id, kind=kind), kind)
     return render_template("cohorts/import.html", form=form), (422 if form.errors else 200)
 
 
-def _mapping_form() -> tuple[ImportMappingForm, importers.Kind]:
+def _mapping_form() -> tuple[ImportMappingForm, importing.Kind]:
     """Return the posted mapping form and its kind; 400 when it was tampered with."""
     form = ImportMappingForm()
-    if form.kind.data not in set(importers.Kind):
+    if form.kind.data not in set(importing.Kind):
         abort(400)
-    kind = importers.Kind(form.kind.data)
+    kind = importing.Kind(form.kind.data)
     form.offer_fields(kind)
     if not form.validate_on_submit():
         abort(400)
@@ -69,12 +69,12 @@ def _mapping_form() -> tuple[ImportMappingForm, importers.Kind]:
 
 def _show_mapping(
     form: ImportMappingForm,
-    kind: importers.Kind,
-    failure: importers.ImportFailed | None = None,
+    kind: importing.Kind,
+    failure: importing.ImportFailed | None = None,
 ):
     """Render the upload's columns with their fields, and its first records as they would be."""
     with _uploads().open(form.upload.data) as stream:
-        shown = importers.preview(stream, kind, form.chosen(), PREVIEW_RECORDS)
+        shown = importing.preview(stream, kind, form.chosen(), PREVIEW_RECORDS)
     if not form.columns.entries:
         for column, name in shown.mapping.items():
             form.columns.append_entry({"column": column, "maps_to": name})
@@ -100,11 +100,11 @@ def run_import():
 
     def run(session):
         with uploads.open(form.upload.data) as stream:
-            return importers.import_file(session, stream, kind, form.chosen())
+            return importing.import_file(session, stream, kind, form.chosen())
 
     # The file's problems are listed on the mapping page; any other refusal is flashed above it.
     done = web.commit(run, show=False)
-    if isinstance(done.refusal, importers.ImportFailed):
+    if isinstance(done.refusal, importing.ImportFailed):
         return _show_mapping(form, kind, done.refusal)
     if not done:
         flash(done.refusal.message, "error")

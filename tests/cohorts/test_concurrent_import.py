@@ -7,7 +7,7 @@ from alembic import command
 from sqlalchemy import func, select
 
 from betas.db import Database, alembic_config
-from cohorts.importers import ImportClashed, Kind, import_items
+from cohorts.importing import ImportClashed, Kind, import_items
 from cohorts.models import Account
 from tests.helpers import is_postgres
 

@@ -1,0 +1,48 @@
+"""Import accounts and conversations from CSV, JSON Lines or API items, all or nothing.
+
+One importer serves the upload pages, the `cohorts import-*` commands and the JSON API. Files are
+streamed: rows are read, checked and written in batches inside one savepoint, so a million parts
+never sit in memory at once. Any problem (a missing id, an unreadable date, an unknown account...)
+stops the writing, the rest is still checked so that the first problems can all be listed, and the
+savepoint is rolled back: a bad file changes nothing. Callers commit once, when nothing was wrong.
+
+Bodies may be HTML, as support tools export them: parts keep readable text only. Customer-written
+parts are indexed for search by the database itself (see migration 0003), so rows are only
+inserted and deleted here.
+
+The package owns the whole import, from the uploaded bytes to the rows written:
+
+- `reading`: UTF-8 with or without a BOM, CSV or JSON Lines, the delimiter, rows and lines;
+  opening a file as its records, and previewing the first of them;
+- `mapping`: the kinds of import, their fields, and which CSV column holds which field;
+- `problems`: what is wrong and where, and the errors that refuse an import;
+- `checks`: the records, and the checks that turn rows and JSON values into records or problems;
+- `writing`: writing accounts and conversations in batches, all or nothing;
+- `uploads`: the files kept between the preview and the import;
+- `text`: HTML bodies as readable text.
+
+Callers import from here; the modules import each other directly.
+"""
+
+from cohorts.importing.mapping import FIELDS, Kind, guess_mapping
+from cohorts.importing.problems import ImportFailed, TooMuch
+from cohorts.importing.reading import preview
+from cohorts.importing.text import html_to_text
+from cohorts.importing.uploads import UploadGone, Uploads
+from cohorts.importing.writing import ImportClashed, ImportResult, import_file, import_items
+
+__all__ = [
+    "FIELDS",
+    "ImportClashed",
+    "ImportFailed",
+    "ImportResult",
+    "Kind",
+    "TooMuch",
+    "UploadGone",
+    "Uploads",
+    "guess_mapping",
+    "html_to_text",
+    "import_file",
+    "import_items",
+    "preview",
+]
