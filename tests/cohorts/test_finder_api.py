@@ -16,7 +16,7 @@ from cohorts.models import (
     MembershipStatus,
     ProblemSearch,
 )
-from tests.cohorts.test_finder import NOW, converse
+from tests.cohorts.conversations import NOW, converse
 from tests.helpers import assert_error, fields_of
 
 API = "/api/v1/betas/csv-export"

@@ -17,7 +17,7 @@ from cohorts.models import (
     MembershipStatus,
     ProblemSearch,
 )
-from tests.cohorts.test_finder import converse
+from tests.cohorts.conversations import converse
 
 
 @pytest.fixture
