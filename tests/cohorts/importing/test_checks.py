@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cohorts.importing import Kind, import_file, import_items
 from cohorts.models import Conversation
-from tests.cohorts.importing.conftest import (
+from tests.cohorts.importing.files import (
     accounts_by_id,
     count,
     csv_file,

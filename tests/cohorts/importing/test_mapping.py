@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cohorts import importing
 from cohorts.importing import Kind, import_file
-from tests.cohorts.importing.conftest import accounts_by_id, csv_file, failure, messages
+from tests.cohorts.importing.files import accounts_by_id, csv_file, failure, messages
 
 
 def test_columns_are_guessed_from_common_names(db, accounts):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cohorts.importing import Kind, import_file
-from tests.cohorts.importing.conftest import csv_file, failure
+from tests.cohorts.importing.files import csv_file, failure
 
 
 def test_at_most_50_problems_are_listed_but_all_are_counted(db):

@@ -7,7 +7,7 @@ import io
 from cohorts import importing
 from cohorts.importing import Kind, import_file
 from cohorts.models import Account, Conversation
-from tests.cohorts.importing.conftest import (
+from tests.cohorts.importing.files import (
     CONVERSATIONS,
     accounts_by_id,
     count,

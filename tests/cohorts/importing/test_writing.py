@@ -6,7 +6,7 @@ from sqlalchemy import select, text
 
 from cohorts.importing import Kind, import_file, writing
 from cohorts.models import Account, Author, Conversation, ConversationPart
-from tests.cohorts.importing.conftest import (
+from tests.cohorts.importing.files import (
     ACCOUNTS,
     CONVERSATIONS,
     accounts_by_id,
