@@ -73,7 +73,7 @@ def create_user(
         )
     user = User(
         email=normalize_email(email),
-        name=name.strip(),
+        name=(name or "").strip(),
         password_hash=generate_password_hash(password, hash_method),
         role=Role(role),
     )

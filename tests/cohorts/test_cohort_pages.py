@@ -132,3 +132,24 @@ def test_an_account_page_shows_its_beta_history(
     listing = client.get("/accounts?q=acme").get_data(as_text=True)
     assert "acme/eu" in listing
     assert account.external_id in listing
+
+
+def enroll_many(db, beta, cohort, make_account, count):
+    ids = [make_account().external_id for _ in range(count)]
+    memberships.enroll(db, Actor(beta.owner), beta, cohort, ids, "asked", date.today())
+    db.flush()
+
+
+def test_the_cohort_pages_statements_do_not_grow_with_its_members(
+    db, client, running_beta, make_cohort, make_account, login, count_queries
+):
+    beta = running_beta()
+    cohort = make_cohort(beta)
+    login(beta.owner)
+    enroll_many(db, beta, cohort, make_account, 1)
+    with count_queries() as one:
+        assert client.get(f"/betas/{beta.key}/cohorts/early").status_code == 200
+    enroll_many(db, beta, cohort, make_account, 30)
+    with count_queries() as many:
+        assert client.get(f"/betas/{beta.key}/cohorts/early").status_code == 200
+    assert 0 < many.n == one.n

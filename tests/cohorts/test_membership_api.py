@@ -5,6 +5,7 @@ from datetime import date
 import pytest
 
 from betas.audit import Actor
+from betas.auth import tokens
 from betas.models import Risk
 from cohorts import memberships, waves
 
@@ -133,3 +134,28 @@ def test_the_etag_changes_on_enroll_and_opt_out_and_not_otherwise(
 
 def test_the_health_route_needs_nothing(client):
     assert client.get("/api/v1/health").json == {"status": "ok"}
+
+
+def test_the_member_lists_statements_do_not_grow_with_its_members(
+    db, client, beta_with_members, make_cohort, make_account, bearer, count_queries
+):
+    beta = beta_with_members
+    headers = bearer(scopes=READ)
+    client.get(f"/api/v1/betas/{beta.key}/members", headers=headers)  # records the token's use
+    tokens.forget_grants()  # both requests below read the token's grant
+    with count_queries() as three:
+        assert (
+            len(client.get(f"/api/v1/betas/{beta.key}/members", headers=headers).json["members"])
+            == 3
+        )
+    ids = [make_account().external_id for _ in range(40)]
+    cohort = waves.get_cohort(db, beta, "early")
+    memberships.enroll(db, Actor(beta.owner), beta, cohort, ids, "r", date.today())
+    db.flush()
+    tokens.forget_grants()
+    with count_queries() as many:
+        assert (
+            len(client.get(f"/api/v1/betas/{beta.key}/members", headers=headers).json["members"])
+            == 43
+        )
+    assert 0 < many.n == three.n

@@ -5,7 +5,10 @@ import stat
 
 import pytest
 
+from betas.auth import users
 from betas.config import ConfigError, Settings, instance_secret_key
+from betas.models import Role
+from tests.helpers import CHEAP_HASH, PASSWORD
 
 
 def test_defaults_when_the_environment_is_empty(tmp_path):
@@ -52,3 +55,38 @@ def test_secret_key_is_generated_once_and_readable_by_its_owner_only(tmp_path):
     mode = stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode)
     assert mode == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
+
+
+def test_passwords_are_hashed_strongly_unless_a_setting_says_otherwise(db):
+    assert Settings.from_env({}, secret_key="k").password_hash == "scrypt"
+    cheap = Settings.from_env({"SHIPCALL_PASSWORD_HASH": "pbkdf2:sha256:1"}, secret_key="k")
+    assert cheap.password_hash == "pbkdf2:sha256:1"
+    user = users.create_user(db, "strong@example.com", "correct horse battery", Role.VIEWER)
+    assert user.password_hash.startswith("scrypt:")
+
+
+def test_an_unknown_password_hash_method_is_refused():
+    with pytest.raises(ConfigError, match="SHIPCALL_PASSWORD_HASH"):
+        Settings.from_env({"SHIPCALL_PASSWORD_HASH": "md5"}, secret_key="k").validate()
+
+
+def test_the_pages_and_commands_hash_with_the_apps_setting(
+    db, runner, client, make_user, login, post
+):
+    login(make_user(Role.ADMIN))
+    post(
+        "/admin/users",
+        {
+            "email": "page@example.com",
+            "password": PASSWORD,
+            "confirm": PASSWORD,
+            "role": "viewer",
+        },
+    )
+    result = runner.invoke(
+        args=["users", "create", "cli@example.com", "--role", "pm", "--password-stdin"],
+        input=PASSWORD + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    for email in ("page@example.com", "cli@example.com"):
+        assert users.find_user(db, email).password_hash.startswith(CHEAP_HASH + "$")

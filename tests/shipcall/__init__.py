@@ -1,0 +1,1 @@
+"""Tests of the roof: the app factory and the hub pages."""
