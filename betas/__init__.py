@@ -1,1 +1,1 @@
-"""Shipcall's core: configuration, database, people, betas and their lifecycle, and the app."""
+"""The beta core: settings, database, people and tokens, the beta and its life, the doors' kits."""
