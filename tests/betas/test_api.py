@@ -24,7 +24,7 @@ from betas.models import (
     User,
 )
 from shipcall.app import MAX_REQUEST_BYTES
-from tests.helpers import assert_error, fields_of, make_app, snapshot, token_row
+from tests.helpers import assert_error, fields_of, make_app, token_row
 
 API = "/api/v1"
 BETA_FIELDS = {
@@ -191,44 +191,48 @@ def test_an_admin_may_create_a_beta(client, bearer, make_user):
     assert response.get_json()["owner"] == admin.email
 
 
-def test_create_with_an_unknown_owner_is_422_on_owner_and_writes_nothing(client, db, headers):
-    before = snapshot(db)
-    response = client.post(
-        f"{API}/betas",
-        json={"key": "orphan", "name": "Orphan", "owner": "nobody@example.com"},
-        headers=headers,
-    )
+def test_create_with_an_unknown_owner_is_422_on_owner_and_writes_nothing(
+    client, unchanged, headers
+):
+    with unchanged():
+        response = client.post(
+            f"{API}/betas",
+            json={"key": "orphan", "name": "Orphan", "owner": "nobody@example.com"},
+            headers=headers,
+        )
     error = assert_error(response, 422, "validation_failed")
     assert fields_of(error) == ["owner"]
-    assert snapshot(db) == before
 
 
-def test_create_with_a_viewer_as_owner_is_422_on_owner(client, db, headers, make_user):
+def test_create_with_a_viewer_as_owner_is_422_on_owner(client, unchanged, headers, make_user):
     viewer = make_user(Role.VIEWER)
-    before = snapshot(db)
-    response = client.post(
-        f"{API}/betas", json={"key": "x", "name": "X", "owner": viewer.email}, headers=headers
-    )
+    with unchanged():
+        response = client.post(
+            f"{API}/betas", json={"key": "x", "name": "X", "owner": viewer.email}, headers=headers
+        )
     assert fields_of(assert_error(response, 422, "validation_failed")) == ["owner"]
-    assert snapshot(db) == before
 
 
-def test_create_by_a_viewers_token_is_403_and_writes_nothing(client, db, bearer, make_user):
+def test_create_by_a_viewers_token_is_403_and_writes_nothing(
+    client, db, bearer, make_user, unchanged
+):
     viewer_headers = bearer(make_user(Role.VIEWER))
-    before = snapshot(db)
-    response = client.post(f"{API}/betas", json={"key": "x", "name": "X"}, headers=viewer_headers)
+    with unchanged():
+        response = client.post(
+            f"{API}/betas", json={"key": "x", "name": "X"}, headers=viewer_headers
+        )
     assert_error(response, 403, "forbidden")
-    assert snapshot(db) == before
     assert count(db, Beta) == 0
 
 
-def test_create_with_a_taken_key_is_409_conflict_on_key(client, db, headers, make_beta):
+def test_create_with_a_taken_key_is_409_conflict_on_key(client, db, headers, make_beta, unchanged):
     make_beta(key="taken")
-    before = snapshot(db)
-    response = client.post(f"{API}/betas", json={"key": "taken", "name": "Again"}, headers=headers)
+    with unchanged():
+        response = client.post(
+            f"{API}/betas", json={"key": "taken", "name": "Again"}, headers=headers
+        )
     error = assert_error(response, 409, "conflict")
     assert fields_of(error) == ["key"]
-    assert snapshot(db) == before
     assert count(db, Beta, Beta.key == "taken") == 1
 
 
@@ -245,29 +249,28 @@ def test_create_with_a_taken_key_is_409_conflict_on_key(client, db, headers, mak
     ],
 )
 def test_create_with_an_invalid_value_is_422_validation_failed_naming_the_field(
-    client, db, headers, payload, field
+    client, unchanged, headers, payload, field
 ):
-    before = snapshot(db)
-    response = client.post(f"{API}/betas", json=payload, headers=headers)
+    with unchanged():
+        response = client.post(f"{API}/betas", json=payload, headers=headers)
     error = assert_error(response, 422, "validation_failed")
     assert fields_of(error) == [field]
     assert field in error["message"]
-    assert snapshot(db) == before
 
 
-def test_create_with_a_blank_name_is_422_on_name(client, db, headers):
-    before = snapshot(db)
-    response = client.post(f"{API}/betas", json={"key": "x", "name": "   "}, headers=headers)
+def test_create_with_a_blank_name_is_422_on_name(client, unchanged, headers):
+    with unchanged():
+        response = client.post(f"{API}/betas", json={"key": "x", "name": "   "}, headers=headers)
     assert fields_of(assert_error(response, 422, "validation_failed")) == ["name"]
-    assert snapshot(db) == before
 
 
 @pytest.mark.parametrize("field", ["state", "overdue", "metrics", "extensions"])
-def test_read_only_fields_cannot_be_written(client, db, headers, field):
+def test_read_only_fields_cannot_be_written(client, db, headers, field, unchanged):
     value = {"state": "running", "overdue": True, "metrics": [], "extensions": []}[field]
-    response = client.post(
-        f"{API}/betas", json={"key": "x", "name": "X", field: value}, headers=headers
-    )
+    with unchanged():
+        response = client.post(
+            f"{API}/betas", json={"key": "x", "name": "X", field: value}, headers=headers
+        )
     assert fields_of(assert_error(response, 400, "unknown_field")) == [field]
     assert count(db, Beta) == 0
 
@@ -338,8 +341,10 @@ def test_a_beta_is_not_overdue_while_its_deadline_lasts_or_while_it_is_a_draft(
     assert client.get(f"{API}/betas/b", headers=headers).get_json()["overdue"] is False
 
 
-def test_get_an_unknown_beta_is_404(client, headers):
-    error = assert_error(client.get(f"{API}/betas/nope", headers=headers), 404, "not_found")
+def test_get_an_unknown_beta_is_404(client, headers, unchanged):
+    with unchanged():
+        response = client.get(f"{API}/betas/nope", headers=headers)
+    error = assert_error(response, 404, "not_found")
     assert "nope" in error["message"]
 
 
@@ -372,47 +377,43 @@ def test_patch_renames_a_drafts_key(client, db, headers, make_beta, pm):
     assert client.get(f"{API}/betas/old-key", headers=headers).status_code == 404
 
 
-def test_patch_to_a_taken_key_is_409_on_key(client, db, headers, make_beta, pm):
+def test_patch_to_a_taken_key_is_409_on_key(client, unchanged, headers, make_beta, pm):
     make_beta(owner=pm, key="mine")
     make_beta(key="taken")
-    before = snapshot(db)
-    response = client.patch(f"{API}/betas/mine", json={"key": "taken"}, headers=headers)
+    with unchanged():
+        response = client.patch(f"{API}/betas/mine", json={"key": "taken"}, headers=headers)
     assert fields_of(assert_error(response, 409, "conflict")) == ["key"]
-    assert snapshot(db) == before
 
 
 def test_patch_of_a_running_betas_key_is_409_and_changes_nothing(
-    client, db, headers, make_beta, pm
+    client, unchanged, headers, make_beta, pm
 ):
     make_beta(owner=pm, key="live", state=BetaState.RUNNING)
-    before = snapshot(db)
-    response = client.patch(
-        f"{API}/betas/live", json={"key": "renamed", "name": "Renamed too"}, headers=headers
-    )
+    with unchanged():
+        response = client.patch(
+            f"{API}/betas/live", json={"key": "renamed", "name": "Renamed too"}, headers=headers
+        )
     assert fields_of(assert_error(response, 409, "conflict")) == ["key"]
-    assert snapshot(db) == before
 
 
 def test_patch_of_a_running_betas_deadline_is_409_and_changes_nothing(
-    client, db, headers, make_beta, pm, days
+    client, unchanged, headers, make_beta, pm, days
 ):
     make_beta(owner=pm, key="live", state=BetaState.RUNNING, deadline=days(10))
-    before = snapshot(db)
-    response = client.patch(
-        f"{API}/betas/live", json={"decision_deadline": iso(days(40))}, headers=headers
-    )
+    with unchanged():
+        response = client.patch(
+            f"{API}/betas/live", json={"decision_deadline": iso(days(40))}, headers=headers
+        )
     assert fields_of(assert_error(response, 409, "conflict")) == ["decision_deadline"]
-    assert snapshot(db) == before
 
 
 def test_patch_of_another_pms_beta_is_403_and_changes_nothing(
-    client, db, headers, make_beta, make_user
+    client, unchanged, headers, make_beta, make_user
 ):
     make_beta(owner=make_user(Role.PM), key="theirs", name="Theirs")
-    before = snapshot(db)
-    response = client.patch(f"{API}/betas/theirs", json={"name": "Mine now"}, headers=headers)
+    with unchanged():
+        response = client.patch(f"{API}/betas/theirs", json={"name": "Mine now"}, headers=headers)
     assert_error(response, 403, "forbidden")
-    assert snapshot(db) == before
 
 
 def test_an_admin_may_patch_another_pms_beta(client, db, bearer, make_beta, make_user):
@@ -438,21 +439,19 @@ def test_patch_hands_the_beta_to_another_owner_by_email(
 
 
 def test_patch_with_an_invalid_enum_value_is_422_validation_failed(
-    client, db, headers, make_beta, pm
+    client, unchanged, headers, make_beta, pm
 ):
     make_beta(owner=pm, key="b")
-    before = snapshot(db)
-    response = client.patch(f"{API}/betas/b", json={"risk": "extreme"}, headers=headers)
+    with unchanged():
+        response = client.patch(f"{API}/betas/b", json={"risk": "extreme"}, headers=headers)
     assert fields_of(assert_error(response, 422, "validation_failed")) == ["risk"]
-    assert snapshot(db) == before
 
 
-def test_patch_of_an_unknown_beta_is_404(client, db, headers):
-    before = snapshot(db)
-    assert_error(
-        client.patch(f"{API}/betas/nope", json={"name": "X"}, headers=headers), 404, "not_found"
-    )
-    assert snapshot(db) == before
+def test_patch_of_an_unknown_beta_is_404(client, unchanged, headers):
+    with unchanged():
+        assert_error(
+            client.patch(f"{API}/betas/nope", json={"name": "X"}, headers=headers), 404, "not_found"
+        )
 
 
 # Metrics
@@ -490,16 +489,15 @@ def test_a_count_target_may_exceed_100(client, headers, make_beta, pm):
 
 
 def test_a_percent_target_above_100_is_422_on_target_and_adds_nothing(
-    client, db, headers, make_beta, pm
+    client, db, headers, make_beta, pm, unchanged
 ):
     beta = make_beta(owner=pm, key="b")
     metrics_before = count(db, SuccessMetric, SuccessMetric.beta_id == beta.id)
-    before = snapshot(db)
-    response = client.post(
-        f"{API}/betas/b/metrics", json={**METRIC, "target": 101}, headers=headers
-    )
+    with unchanged():
+        response = client.post(
+            f"{API}/betas/b/metrics", json={**METRIC, "target": 101}, headers=headers
+        )
     assert fields_of(assert_error(response, 422, "validation_failed")) == ["target"]
-    assert snapshot(db) == before
     assert count(db, SuccessMetric, SuccessMetric.beta_id == beta.id) == metrics_before
 
 
@@ -512,17 +510,18 @@ def test_a_percent_target_of_exactly_100_is_accepted(client, headers, make_beta,
     assert response.get_json()["target"] == 100
 
 
-def test_a_target_too_large_for_the_database_is_422_on_target(client, db, headers, make_beta, pm):
+def test_a_target_too_large_for_the_database_is_422_on_target(
+    client, unchanged, headers, make_beta, pm
+):
     # success_metrics.target is NUMERIC(12, 2): at most 9,999,999,999.99.
     make_beta(owner=pm, key="b")
-    before = snapshot(db)
-    response = client.post(
-        f"{API}/betas/b/metrics",
-        json={**METRIC, "unit": "count", "target": 10_000_000_000_000},
-        headers=headers,
-    )
+    with unchanged():
+        response = client.post(
+            f"{API}/betas/b/metrics",
+            json={**METRIC, "unit": "count", "target": 10_000_000_000_000},
+            headers=headers,
+        )
     assert "target" in fields_of(assert_error(response, 422, "validation_failed"))
-    assert snapshot(db) == before
 
 
 def test_a_metric_reads_back_with_the_target_the_api_confirmed(client, headers, make_beta, pm):
@@ -553,25 +552,26 @@ def test_a_metric_reads_back_with_the_target_the_api_confirmed(client, headers, 
     ],
 )
 def test_a_metric_with_an_invalid_value_is_422_validation_failed(
-    client, db, headers, make_beta, pm, change, field
+    client, unchanged, headers, make_beta, pm, change, field
 ):
     make_beta(owner=pm, key="b")
-    before = snapshot(db)
-    response = client.post(f"{API}/betas/b/metrics", json={**METRIC, **change}, headers=headers)
+    with unchanged():
+        response = client.post(f"{API}/betas/b/metrics", json={**METRIC, **change}, headers=headers)
     assert fields_of(assert_error(response, 422, "validation_failed")) == [field]
-    assert snapshot(db) == before
 
 
-def test_adding_a_metric_to_another_pms_beta_is_403(client, db, headers, make_beta, make_user):
+def test_adding_a_metric_to_another_pms_beta_is_403(
+    client, unchanged, headers, make_beta, make_user
+):
     make_beta(owner=make_user(Role.PM), key="theirs")
-    before = snapshot(db)
-    response = client.post(f"{API}/betas/theirs/metrics", json=METRIC, headers=headers)
+    with unchanged():
+        response = client.post(f"{API}/betas/theirs/metrics", json=METRIC, headers=headers)
     assert_error(response, 403, "forbidden")
-    assert snapshot(db) == before
 
 
-def test_adding_a_metric_to_an_unknown_beta_is_404(client, headers):
-    response = client.post(f"{API}/betas/nope/metrics", json=METRIC, headers=headers)
+def test_adding_a_metric_to_an_unknown_beta_is_404(client, headers, unchanged):
+    with unchanged():
+        response = client.post(f"{API}/betas/nope/metrics", json=METRIC, headers=headers)
     assert_error(response, 404, "not_found")
 
 
@@ -593,43 +593,42 @@ def test_launch_returns_200_with_the_beta_running(client, db, headers, make_beta
 
 
 def test_launch_refused_lists_every_missing_item_and_changes_nothing(
-    client, db, headers, make_beta, pm, days
+    client, db, headers, make_beta, pm, days, unchanged
 ):
     make_beta(owner=pm, key="unready", framed=False, deadline=days(-1))
-    before = snapshot(db)
-    response = client.post(f"{API}/betas/unready/launch", headers=headers)
+    with unchanged():
+        response = client.post(f"{API}/betas/unready/launch", headers=headers)
     error = assert_error(response, 409, "launch_refused")
     assert fields_of(error) == ["problem", "learning_goals", "metrics", "decision_deadline"]
     assert all(detail["message"] for detail in error["details"])
-    assert snapshot(db) == before
     db.expire_all()
     assert db.scalar(select(Beta.state).where(Beta.key == "unready")) == BetaState.DRAFT
 
 
-def test_launch_refused_lists_only_what_is_missing(client, headers, make_beta, pm, days):
+def test_launch_refused_lists_only_what_is_missing(client, headers, make_beta, pm, days, unchanged):
     make_beta(owner=pm, key="almost", deadline=days(10), problem="   ")
-    error = assert_error(
-        client.post(f"{API}/betas/almost/launch", headers=headers), 409, "launch_refused"
-    )
+    with unchanged():
+        response = client.post(f"{API}/betas/almost/launch", headers=headers)
+    error = assert_error(response, 409, "launch_refused")
     assert fields_of(error) == ["problem"]
 
 
-def test_launching_a_running_beta_again_is_409(client, db, headers, make_beta, pm):
+def test_launching_a_running_beta_again_is_409(client, unchanged, headers, make_beta, pm):
     make_beta(owner=pm, key="live", state=BetaState.RUNNING)
-    before = snapshot(db)
-    assert_error(client.post(f"{API}/betas/live/launch", headers=headers), 409, "conflict")
-    assert snapshot(db) == before
+    with unchanged():
+        assert_error(client.post(f"{API}/betas/live/launch", headers=headers), 409, "conflict")
 
 
-def test_launching_another_pms_beta_is_403(client, db, headers, make_beta, make_user):
+def test_launching_another_pms_beta_is_403(client, unchanged, headers, make_beta, make_user):
     make_beta(owner=make_user(Role.PM), key="theirs")
-    before = snapshot(db)
-    assert_error(client.post(f"{API}/betas/theirs/launch", headers=headers), 403, "forbidden")
-    assert snapshot(db) == before
+    with unchanged():
+        assert_error(client.post(f"{API}/betas/theirs/launch", headers=headers), 403, "forbidden")
 
 
-def test_launching_an_unknown_beta_is_404(client, headers):
-    assert_error(client.post(f"{API}/betas/nope/launch", headers=headers), 404, "not_found")
+def test_launching_an_unknown_beta_is_404(client, headers, unchanged):
+    with unchanged():
+        response = client.post(f"{API}/betas/nope/launch", headers=headers)
+    assert_error(response, 404, "not_found")
 
 
 # Extending
@@ -671,7 +670,7 @@ def test_an_overdue_beta_may_be_extended_from_today_on(client, headers, make_bet
 
 
 def test_extensions_past_the_limit_are_409_extension_refused(
-    client, db, app, headers, make_beta, pm, days
+    client, db, app, headers, make_beta, pm, days, unchanged
 ):
     assert app.config["SHIPCALL"].max_extensions == 2
     make_beta(owner=pm, key="live", state=BetaState.RUNNING, deadline=days(5))
@@ -682,28 +681,28 @@ def test_extensions_past_the_limit_are_409_extension_refused(
             headers=headers,
         )
         assert response.status_code == 201
-    before = snapshot(db)
-    response = client.post(
-        f"{API}/betas/live/extensions",
-        json={"new_deadline": iso(days(40)), "reason": "One more week, please."},
-        headers=headers,
-    )
+    with unchanged():
+        response = client.post(
+            f"{API}/betas/live/extensions",
+            json={"new_deadline": iso(days(40)), "reason": "One more week, please."},
+            headers=headers,
+        )
     assert_error(response, 409, "extension_refused")
-    assert snapshot(db) == before
     db.expire_all()
     assert db.scalar(select(Beta.decision_deadline).where(Beta.key == "live")) == days(19)
 
 
-def test_extending_a_draft_is_409_extension_refused(client, db, headers, make_beta, pm, days):
+def test_extending_a_draft_is_409_extension_refused(
+    client, unchanged, headers, make_beta, pm, days
+):
     make_beta(owner=pm, key="draft", deadline=days(5))
-    before = snapshot(db)
-    response = client.post(
-        f"{API}/betas/draft/extensions",
-        json={"new_deadline": iso(days(20)), "reason": "More time."},
-        headers=headers,
-    )
+    with unchanged():
+        response = client.post(
+            f"{API}/betas/draft/extensions",
+            json={"new_deadline": iso(days(20)), "reason": "More time."},
+            headers=headers,
+        )
     assert_error(response, 409, "extension_refused")
-    assert snapshot(db) == before
 
 
 @pytest.mark.parametrize(
@@ -718,7 +717,7 @@ def test_extending_a_draft_is_409_extension_refused(client, db, headers, make_be
     ],
 )
 def test_an_extension_without_a_reason_or_to_an_earlier_date_is_422(
-    client, db, headers, make_beta, pm, days, offset, reason, code, field
+    client, unchanged, headers, make_beta, pm, days, offset, reason, code, field
 ):
     # The beta's deadline is in five days; None leaves the field out of the body.
     make_beta(owner=pm, key="live", state=BetaState.RUNNING, deadline=days(5))
@@ -727,46 +726,42 @@ def test_an_extension_without_a_reason_or_to_an_earlier_date_is_422(
         payload["new_deadline"] = iso(days(offset))
     if reason is not None:
         payload["reason"] = reason
-    before = snapshot(db)
-    response = client.post(f"{API}/betas/live/extensions", json=payload, headers=headers)
+    with unchanged():
+        response = client.post(f"{API}/betas/live/extensions", json=payload, headers=headers)
     assert fields_of(assert_error(response, 422, code)) == [field]
-    assert snapshot(db) == before
 
 
-def test_extending_another_pms_beta_is_403(client, db, headers, make_beta, make_user, days):
+def test_extending_another_pms_beta_is_403(client, unchanged, headers, make_beta, make_user, days):
     make_beta(owner=make_user(Role.PM), key="theirs", state=BetaState.RUNNING, deadline=days(5))
-    before = snapshot(db)
-    response = client.post(
-        f"{API}/betas/theirs/extensions",
-        json={"new_deadline": iso(days(20)), "reason": "More time."},
-        headers=headers,
-    )
+    with unchanged():
+        response = client.post(
+            f"{API}/betas/theirs/extensions",
+            json={"new_deadline": iso(days(20)), "reason": "More time."},
+            headers=headers,
+        )
     assert_error(response, 403, "forbidden")
-    assert snapshot(db) == before
 
 
 # Malformed and oversized bodies
 
 
 @pytest.mark.parametrize("body", ['{"key": "x", "name": ', "not json", "{'key': 'x'}"])
-def test_malformed_json_is_400_malformed_json(client, db, headers, body):
-    before = snapshot(db)
-    response = client.post(
-        f"{API}/betas", data=body, content_type="application/json", headers=headers
-    )
+def test_malformed_json_is_400_malformed_json(client, unchanged, headers, body):
+    with unchanged():
+        response = client.post(
+            f"{API}/betas", data=body, content_type="application/json", headers=headers
+        )
     assert_error(response, 400, "malformed_json")
-    assert snapshot(db) == before
 
 
-def test_an_unknown_field_is_400_unknown_field_naming_it(client, db, headers):
-    before = snapshot(db)
-    response = client.post(
-        f"{API}/betas", json={"key": "x", "name": "X", "colour": "teal"}, headers=headers
-    )
+def test_an_unknown_field_is_400_unknown_field_naming_it(client, unchanged, headers):
+    with unchanged():
+        response = client.post(
+            f"{API}/betas", json={"key": "x", "name": "X", "colour": "teal"}, headers=headers
+        )
     error = assert_error(response, 400, "unknown_field")
     assert fields_of(error) == ["colour"]
     assert "colour" in error["message"]
-    assert snapshot(db) == before
 
 
 @pytest.mark.parametrize(
@@ -783,43 +778,41 @@ def test_an_unknown_field_is_400_unknown_field_naming_it(client, db, headers):
     ],
 )
 def test_every_endpoint_refuses_unknown_fields(
-    client, db, headers, make_beta, pm, method, path, payload, unknown
+    client, unchanged, headers, make_beta, pm, method, path, payload, unknown
 ):
     make_beta(owner=pm, key="b", state=BetaState.RUNNING)
-    before = snapshot(db)
-    response = getattr(client, method)(f"{API}{path}", json=payload, headers=headers)
+    with unchanged():
+        response = getattr(client, method)(f"{API}{path}", json=payload, headers=headers)
     error = assert_error(response, 400, "unknown_field")
     assert fields_of(error) == [unknown]
-    assert snapshot(db) == before
 
 
-def test_a_body_over_1_mb_is_413(client, db, headers):
+def test_a_body_over_1_mb_is_413(client, unchanged, headers):
     body = json.dumps({"key": "big", "name": "Big", "problem": "x" * MAX_REQUEST_BYTES})
     assert MAX_REQUEST_BYTES == 1024 * 1024
-    before = snapshot(db)
-    response = client.post(
-        f"{API}/betas", data=body, content_type="application/json", headers=headers
-    )
+    with unchanged():
+        response = client.post(
+            f"{API}/betas", data=body, content_type="application/json", headers=headers
+        )
     assert_error(response, 413, "too_large")
-    assert snapshot(db) == before
 
 
 # Authentication and scopes
 
 
-def test_a_request_without_a_token_is_401_with_a_bearer_challenge(client, db):
-    before = snapshot(db)
-    for response in (
-        client.get(f"{API}/betas"),
-        client.post(f"{API}/betas", json={"key": "x", "name": "X"}),
-    ):
-        assert_error(response, 401, "unauthorized")
-        assert response.headers["WWW-Authenticate"] == "Bearer"
-    assert snapshot(db) == before
+def test_a_request_without_a_token_is_401_with_a_bearer_challenge(client, unchanged):
+    with unchanged():
+        for response in (
+            client.get(f"{API}/betas"),
+            client.post(f"{API}/betas", json={"key": "x", "name": "X"}),
+        ):
+            assert_error(response, 401, "unauthorized")
+            assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-def test_authentication_comes_before_the_body_is_read(client, db):
-    response = client.post(f"{API}/betas", data="{bad", content_type="application/json")
+def test_authentication_comes_before_the_body_is_read(client, unchanged):
+    with unchanged():
+        response = client.post(f"{API}/betas", data="{bad", content_type="application/json")
     assert_error(response, 401, "unauthorized")
 
 
@@ -827,38 +820,37 @@ def test_authentication_comes_before_the_body_is_read(client, db):
     "authorization",
     ["Bearer shc_not-a-real-token", "Bearer ", "Basic dXNlcjpwYXNz", "shc_no-scheme"],
 )
-def test_a_bad_token_is_401_with_a_bearer_challenge(client, db, authorization):
-    before = snapshot(db)
-    response = client.post(
-        f"{API}/betas", json={"key": "x", "name": "X"}, headers={"Authorization": authorization}
-    )
+def test_a_bad_token_is_401_with_a_bearer_challenge(client, unchanged, authorization):
+    with unchanged():
+        response = client.post(
+            f"{API}/betas", json={"key": "x", "name": "X"}, headers={"Authorization": authorization}
+        )
     assert_error(response, 401, "unauthorized")
     assert response.headers["WWW-Authenticate"] == "Bearer"
-    assert snapshot(db) == before
 
 
-def test_a_revoked_token_is_401(client, db, headers):
+def test_a_revoked_token_is_401(client, db, headers, unchanged):
     assert client.get(f"{API}/betas", headers=headers).status_code == 200
     tokens.revoke_token(db, token_of(db, headers).id, None)
     db.flush()
-    response = client.get(f"{API}/betas", headers=headers)
+    with unchanged():
+        response = client.get(f"{API}/betas", headers=headers)
     assert_error(response, 401, "unauthorized")
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-def test_the_token_of_a_deactivated_user_is_401(client, db, headers, pm):
+def test_the_token_of_a_deactivated_user_is_401(client, db, headers, pm, unchanged):
     assert client.get(f"{API}/betas", headers=headers).status_code == 200
     pm.is_active = False
     db.flush()
-    before = snapshot(db)
-    response = client.post(f"{API}/betas", json={"key": "x", "name": "X"}, headers=headers)
+    with unchanged():
+        response = client.post(f"{API}/betas", json={"key": "x", "name": "X"}, headers=headers)
     assert_error(response, 401, "unauthorized")
     assert response.headers["WWW-Authenticate"] == "Bearer"
-    assert snapshot(db) == before
 
 
 def test_a_tokens_grant_is_remembered_briefly_and_forgotten_when_revoked_here(
-    client, db, headers, monkeypatch
+    client, db, headers, monkeypatch, unchanged
 ):
     for _ in range(2):  # the first request records the use, the second remembers the grant
         assert client.get(f"{API}/betas", headers=headers).status_code == 200
@@ -869,12 +861,14 @@ def test_a_tokens_grant_is_remembered_briefly_and_forgotten_when_revoked_here(
     assert client.get(f"{API}/betas", headers=headers).status_code == 200
     # ...and no longer.
     monkeypatch.setattr(tokens, "GRANT_MEMORY_SECONDS", 0.0)
-    assert_error(client.get(f"{API}/betas", headers=headers), 401, "unauthorized")
+    with unchanged():
+        response = client.get(f"{API}/betas", headers=headers)
+    assert_error(response, 401, "unauthorized")
 
 
 @pytest.mark.parametrize("how", ["revoke", "deactivate"])
 def test_revoking_or_deactivating_in_this_process_holds_at_once(
-    client, db, headers, pm, make_user, how
+    client, db, headers, pm, make_user, how, unchanged
 ):
     for _ in range(2):
         assert client.get(f"{API}/betas", headers=headers).status_code == 200
@@ -882,44 +876,48 @@ def test_revoking_or_deactivating_in_this_process_holds_at_once(
         tokens.revoke_token(db, token_of(db, headers).id, None)
     else:
         users.set_active(db, pm, False, Actor(make_user(Role.ADMIN)))
-    assert_error(client.get(f"{API}/betas", headers=headers), 401, "unauthorized")
+    with unchanged():
+        response = client.get(f"{API}/betas", headers=headers)
+    assert_error(response, 401, "unauthorized")
 
 
-def test_a_read_only_token_cannot_write(client, db, bearer, pm, make_beta, days):
+def test_a_read_only_token_cannot_write(client, unchanged, bearer, pm, make_beta, days):
     make_beta(owner=pm, key="b")
     read_only = bearer(pm, scopes=("betas:read",))
-    before = snapshot(db)
-    for response in (
-        client.post(f"{API}/betas", json={"key": "x", "name": "X"}, headers=read_only),
-        client.patch(f"{API}/betas/b", json={"name": "Y"}, headers=read_only),
-        client.post(f"{API}/betas/b/metrics", json=METRIC, headers=read_only),
-        client.post(f"{API}/betas/b/launch", headers=read_only),
-        client.post(
-            f"{API}/betas/b/extensions",
-            json={"new_deadline": iso(days(60)), "reason": "x"},
-            headers=read_only,
-        ),
-    ):
-        error = assert_error(response, 403, "forbidden")
-        assert "betas:write" in error["message"]
-    assert snapshot(db) == before
+    with unchanged():
+        for response in (
+            client.post(f"{API}/betas", json={"key": "x", "name": "X"}, headers=read_only),
+            client.patch(f"{API}/betas/b", json={"name": "Y"}, headers=read_only),
+            client.post(f"{API}/betas/b/metrics", json=METRIC, headers=read_only),
+            client.post(f"{API}/betas/b/launch", headers=read_only),
+            client.post(
+                f"{API}/betas/b/extensions",
+                json={"new_deadline": iso(days(60)), "reason": "x"},
+                headers=read_only,
+            ),
+        ):
+            error = assert_error(response, 403, "forbidden")
+            assert "betas:write" in error["message"]
 
 
-def test_a_write_only_token_cannot_read(client, bearer, make_beta):
+def test_a_write_only_token_cannot_read(client, bearer, make_beta, unchanged):
     make_beta(key="b")
     write_only = bearer(scopes=("betas:write",))
-    assert_error(client.get(f"{API}/betas", headers=write_only), 403, "forbidden")
-    assert_error(client.get(f"{API}/betas/b", headers=write_only), 403, "forbidden")
+    with unchanged():
+        assert_error(client.get(f"{API}/betas", headers=write_only), 403, "forbidden")
+        assert_error(client.get(f"{API}/betas/b", headers=write_only), 403, "forbidden")
 
 
-def test_a_token_without_beta_scopes_is_403(client, bearer):
+def test_a_token_without_beta_scopes_is_403(client, bearer, unchanged):
     other = bearer(scopes=("members:read", "members:write", "data:write"))
-    assert_error(client.get(f"{API}/betas", headers=other), 403, "forbidden")
+    with unchanged():
+        assert_error(client.get(f"{API}/betas", headers=other), 403, "forbidden")
 
 
-def test_the_api_ignores_a_signed_in_browser_session(client, login, pm):
+def test_the_api_ignores_a_signed_in_browser_session(client, login, pm, unchanged):
     login(pm)
-    response = client.get(f"{API}/betas")
+    with unchanged():
+        response = client.get(f"{API}/betas")
     assert_error(response, 401, "unauthorized")
 
 
@@ -1016,10 +1014,13 @@ def test_a_patch_that_changes_nothing_writes_no_audit_entry(client, db, headers,
 # Routing and the OpenAPI document
 
 
-def test_unknown_api_paths_and_methods_answer_in_the_error_shape(client, headers, make_beta):
+def test_unknown_api_paths_and_methods_answer_in_the_error_shape(
+    client, headers, make_beta, unchanged
+):
     make_beta(key="b")
-    assert_error(client.get(f"{API}/nothing", headers=headers), 404, "not_found")
-    assert_error(client.delete(f"{API}/betas/b", headers=headers), 405, "method_not_allowed")
+    with unchanged():
+        assert_error(client.get(f"{API}/nothing", headers=headers), 404, "not_found")
+        assert_error(client.delete(f"{API}/betas/b", headers=headers), 405, "method_not_allowed")
 
 
 def test_the_openapi_document_is_public_and_lists_every_path(client):

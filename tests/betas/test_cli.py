@@ -116,19 +116,21 @@ def test_users_create_prompts_for_the_password_with_a_confirmation(runner, db):
     assert check_password_hash(user.password_hash, NEW_PASSWORD)
 
 
-def test_users_create_refuses_a_confirmation_that_differs(runner, db):
-    result = runner.invoke(
-        args=["users", "create", "new@example.com", "--role", "pm"],
-        input=f"{NEW_PASSWORD}\nanother long password\n",
-    )
+def test_users_create_refuses_a_confirmation_that_differs(runner, db, unchanged):
+    with unchanged():
+        result = runner.invoke(
+            args=["users", "create", "new@example.com", "--role", "pm"],
+            input=f"{NEW_PASSWORD}\nanother long password\n",
+        )
     assert result.exit_code != 0
     assert "do not match" in result.output
     assert users_with(db, "new@example.com") == []
 
 
-def test_users_create_refuses_a_taken_email_clearly(runner, db, make_user):
+def test_users_create_refuses_a_taken_email_clearly(runner, db, make_user, unchanged):
     make_user(Role.PM, email="taken@example.com")
-    result = create_user(runner, "Taken@Example.com", "admin")
+    with unchanged():
+        result = create_user(runner, "Taken@Example.com", "admin")
     assert result.exit_code != 0
     assert "Error: A user with the email taken@example.com exists already." in result.output
     assert "Traceback" not in result.output
@@ -136,15 +138,17 @@ def test_users_create_refuses_a_taken_email_clearly(runner, db, make_user):
     assert user.role == Role.PM
 
 
-def test_users_create_refuses_a_short_password(runner, db):
-    result = create_user(runner, "new@example.com", "pm", "too short")
+def test_users_create_refuses_a_short_password(runner, db, unchanged):
+    with unchanged():
+        result = create_user(runner, "new@example.com", "pm", "too short")
     assert result.exit_code != 0
     assert f"at least {users.PASSWORD_MIN} characters" in result.output
     assert users_with(db, "new@example.com") == []
 
 
-def test_users_create_refuses_an_unknown_role(runner, db):
-    result = create_user(runner, "new@example.com", "owner")
+def test_users_create_refuses_an_unknown_role(runner, db, unchanged):
+    with unchanged():
+        result = create_user(runner, "new@example.com", "owner")
     assert result.exit_code == 2
     assert "Invalid value for '--role'" in result.output
     assert users_with(db, "new@example.com") == []
@@ -189,9 +193,10 @@ def test_users_setup_link_prints_a_working_link_while_nobody_exists(app, runner,
     assert client.get(f"{parts.path}?{parts.query}").status_code == 200
 
 
-def test_users_setup_link_prints_nothing_once_a_user_exists(runner, make_user):
+def test_users_setup_link_prints_nothing_once_a_user_exists(runner, make_user, unchanged):
     make_user(Role.VIEWER)
-    result = runner.invoke(args=["users", "setup-link"])
+    with unchanged():
+        result = runner.invoke(args=["users", "setup-link"])
     assert result.exit_code == 0
     assert result.output == ""
 
@@ -228,16 +233,18 @@ def test_tokens_create_acts_as_the_first_admin_by_default(runner, db, make_user)
     assert token.name == "ci"
 
 
-def test_tokens_create_without_an_admin_or_user_fails(runner, db, make_user):
+def test_tokens_create_without_an_admin_or_user_fails(runner, db, make_user, unchanged):
     make_user(Role.PM)
-    result = create_token(runner, "--scope", "betas:read")
+    with unchanged():
+        result = create_token(runner, "--scope", "betas:read")
     assert result.exit_code != 0
     assert "Create an admin first" in result.output
     assert token_rows(db) == 0
 
 
-def test_tokens_create_for_an_unknown_user_fails(runner, db):
-    result = create_token(runner, "--scope", "betas:read", "--user", "nobody@example.com")
+def test_tokens_create_for_an_unknown_user_fails(runner, db, unchanged):
+    with unchanged():
+        result = create_token(runner, "--scope", "betas:read", "--user", "nobody@example.com")
     assert result.exit_code != 0
     assert "There is no user with the email nobody@example.com." in result.output
     assert token_rows(db) == 0
@@ -255,30 +262,33 @@ def test_tokens_are_stored_only_as_a_hash(runner, db, make_user):
 
 
 @pytest.mark.parametrize("scope", ["betas:admin", "everything", ""])
-def test_tokens_create_refuses_an_unknown_scope(runner, db, make_user, scope):
+def test_tokens_create_refuses_an_unknown_scope(runner, db, make_user, scope, unchanged):
     make_user(Role.ADMIN)
-    result = create_token(runner, "--scope", "betas:read", "--scope", scope)
+    with unchanged():
+        result = create_token(runner, "--scope", "betas:read", "--scope", scope)
     assert result.exit_code == 2
     assert "Invalid value for '--scope'" in result.output
     assert token_rows(db) == 0
 
 
-def test_tokens_create_needs_a_scope(runner, db, make_user):
+def test_tokens_create_needs_a_scope(runner, db, make_user, unchanged):
     make_user(Role.ADMIN)
-    result = create_token(runner)
+    with unchanged():
+        result = create_token(runner)
     assert result.exit_code == 2
     assert "--scope" in result.output
     assert token_rows(db) == 0
 
 
-def test_a_read_only_cli_token_cannot_write(runner, client, make_user):
+def test_a_read_only_cli_token_cannot_write(runner, client, make_user, unchanged):
     pm = make_user(Role.PM)
     secret = secret_of(create_token(runner, "--scope", "betas:read", "--user", pm.email))
-    response = client.post(
-        f"{API}/betas",
-        json={"key": "x", "name": "X"},
-        headers={"Authorization": f"Bearer {secret}"},
-    )
+    with unchanged():
+        response = client.post(
+            f"{API}/betas",
+            json={"key": "x", "name": "X"},
+            headers={"Authorization": f"Bearer {secret}"},
+        )
     assert response.status_code == 403
 
 
@@ -310,7 +320,7 @@ def test_tokens_list_shows_each_token_with_its_use_and_state(runner, client, db,
     assert all(secret not in result.output for secret in (used, revoked))
 
 
-def test_tokens_revoke_makes_the_token_401(runner, client, db, make_user):
+def test_tokens_revoke_makes_the_token_401(runner, client, db, make_user, unchanged):
     pm = make_user(Role.PM)
     secret = secret_of(create_token(runner, "--scope", "betas:read", "--user", pm.email))
     headers = {"Authorization": f"Bearer {secret}"}
@@ -319,7 +329,8 @@ def test_tokens_revoke_makes_the_token_401(runner, client, db, make_user):
     result = runner.invoke(args=["tokens", "revoke", str(token_id)])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == f"Token {token_id} 'ci' is revoked."
-    response = client.get(f"{API}/betas", headers=headers)
+    with unchanged():
+        response = client.get(f"{API}/betas", headers=headers)
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
     db.expire_all()
@@ -334,8 +345,9 @@ def test_tokens_revoke_makes_the_token_401(runner, client, db, make_user):
     )
 
 
-def test_tokens_revoke_of_an_unknown_id_fails(runner):
-    result = runner.invoke(args=["tokens", "revoke", "999999"])
+def test_tokens_revoke_of_an_unknown_id_fails(runner, unchanged):
+    with unchanged():
+        result = runner.invoke(args=["tokens", "revoke", "999999"])
     assert result.exit_code != 0
     assert "There is no API token 999999." in result.output
 

@@ -27,34 +27,39 @@ def test_a_pm_frames_a_draft_and_owns_it(db, make_user):
     assert [e.action for e in beta_history(db, beta)] == ["beta.created"]
 
 
-def test_viewers_cannot_frame_betas(db, make_user):
-    with pytest.raises(Forbidden):
-        lifecycle.create_beta(db, actor(make_user(Role.VIEWER)), "x", name="X")
+def test_viewers_cannot_frame_betas(db, make_user, unchanged):
+    viewer = make_user(Role.VIEWER)
+    with unchanged(), pytest.raises(Forbidden):
+        lifecycle.create_beta(db, actor(viewer), "x", name="X")
 
 
 @pytest.mark.parametrize("key", ["Inbox", "inbox reports", "-inbox", "inbox--x", "", "ö"])
-def test_a_key_is_a_slug(db, make_user, key):
-    with pytest.raises(Invalid) as refused:
-        lifecycle.create_beta(db, actor(make_user()), key, name="X")
+def test_a_key_is_a_slug(db, make_user, key, unchanged):
+    pm = make_user()
+    with unchanged(), pytest.raises(Invalid) as refused:
+        lifecycle.create_beta(db, actor(pm), key, name="X")
     assert refused.value.details[0]["field"] == "key"
 
 
-def test_a_taken_key_is_a_conflict(db, make_user, make_beta):
+def test_a_taken_key_is_a_conflict(db, make_user, make_beta, unchanged):
     make_beta(key="inbox-reports")
-    with pytest.raises(Conflict):
-        lifecycle.create_beta(db, actor(make_user()), "inbox-reports", name="Again")
+    pm = make_user()
+    with unchanged(), pytest.raises(Conflict):
+        lifecycle.create_beta(db, actor(pm), "inbox-reports", name="Again")
 
 
-def test_a_viewer_cannot_own_a_beta(db, make_user):
-    with pytest.raises(Invalid) as refused:
-        lifecycle.create_beta(db, actor(make_user()), "x", name="X", owner=make_user(Role.VIEWER))
+def test_a_viewer_cannot_own_a_beta(db, make_user, unchanged):
+    pm, viewer = make_user(), make_user(Role.VIEWER)
+    with unchanged(), pytest.raises(Invalid) as refused:
+        lifecycle.create_beta(db, actor(pm), "x", name="X", owner=viewer)
     assert refused.value.details[0]["field"] == "owner"
 
 
-def test_only_the_owner_or_an_admin_edits(db, make_user, make_beta):
+def test_only_the_owner_or_an_admin_edits(db, make_user, make_beta, unchanged):
     beta = make_beta()
-    with pytest.raises(Forbidden):
-        lifecycle.update_beta(db, actor(make_user(Role.PM)), beta, name="Mine now")
+    other_pm = make_user(Role.PM)
+    with unchanged(), pytest.raises(Forbidden):
+        lifecycle.update_beta(db, actor(other_pm), beta, name="Mine now")
     lifecycle.update_beta(db, actor(make_user(Role.ADMIN)), beta, name="Renamed")
     assert beta.name == "Renamed"
 
@@ -67,40 +72,40 @@ def test_an_edit_records_what_changed(db, make_beta):
     assert entry.user == beta.owner
 
 
-def test_launch_is_refused_with_everything_missing(db, make_beta):
+def test_launch_is_refused_with_everything_missing(db, make_beta, unchanged):
     beta = make_beta(framed=False, deadline=TODAY - timedelta(days=1))
-    with pytest.raises(LaunchRefused) as refused:
+    with unchanged(), pytest.raises(LaunchRefused) as refused:
         lifecycle.launch(db, actor(beta.owner), beta, TODAY)
     fields = [d["field"] for d in refused.value.details]
     assert fields == ["problem", "learning_goals", "metrics", "decision_deadline"]
     assert beta.state == BetaState.DRAFT
 
 
-def test_launch_needs_a_deadline(db, make_beta):
+def test_launch_needs_a_deadline(db, make_beta, unchanged):
     beta = make_beta()
     beta.decision_deadline = None
-    with pytest.raises(LaunchRefused) as refused:
+    with unchanged(), pytest.raises(LaunchRefused) as refused:
         lifecycle.launch(db, actor(beta.owner), beta, TODAY)
     assert refused.value.details == [
         {"field": "decision_deadline", "message": "Set a decision deadline."}
     ]
 
 
-def test_a_framed_beta_launches_and_is_recorded(db, make_beta):
+def test_a_framed_beta_launches_and_is_recorded(db, make_beta, unchanged):
     beta = make_beta(deadline=TODAY)
     lifecycle.launch(db, actor(beta.owner), beta, TODAY)
     assert beta.state == BetaState.RUNNING and beta.launched_at is not None
     assert beta_history(db, beta)[0].action == "beta.launched"
-    with pytest.raises(Conflict):
+    with unchanged(), pytest.raises(Conflict):
         lifecycle.launch(db, actor(beta.owner), beta, TODAY)
 
 
-def test_key_and_deadline_are_fixed_once_launched(db, make_beta):
+def test_key_and_deadline_are_fixed_once_launched(db, make_beta, unchanged):
     beta = make_beta(state=BetaState.RUNNING)
-    with pytest.raises(Conflict) as refused:
+    with unchanged(), pytest.raises(Conflict) as refused:
         lifecycle.update_beta(db, actor(beta.owner), beta, key="other-key")
     assert refused.value.details[0]["field"] == "key"
-    with pytest.raises(Conflict):
+    with unchanged(), pytest.raises(Conflict):
         lifecycle.update_beta(
             db, actor(beta.owner), beta, decision_deadline=beta.decision_deadline + timedelta(1)
         )
@@ -147,7 +152,7 @@ def test_an_extension_moves_the_deadline_with_a_reason(db, make_beta):
     assert beta_history(db, beta)[0].details["reason"] == "Waiting on 3 calls"
 
 
-def test_extensions_are_limited(db, make_beta):
+def test_extensions_are_limited(db, make_beta, unchanged):
     beta = make_beta(state=BetaState.RUNNING, deadline=TODAY)
     for days in (7, 14):
         lifecycle.extend(
@@ -159,7 +164,7 @@ def test_extensions_are_limited(db, make_beta):
             today=TODAY,
             max_extensions=2,
         )
-    with pytest.raises(ExtensionRefused, match="2 of 2"):
+    with unchanged(), pytest.raises(ExtensionRefused, match="2 of 2"):
         lifecycle.extend(
             db,
             actor(beta.owner),
@@ -175,9 +180,11 @@ def test_extensions_are_limited(db, make_beta):
     ("days", "reason", "field"),
     [(5, "  ", "reason"), (0, "Because", "new_deadline"), (-1, "Because", "new_deadline")],
 )
-def test_an_extension_needs_a_reason_and_a_later_date(db, make_beta, days, reason, field):
+def test_an_extension_needs_a_reason_and_a_later_date(
+    db, make_beta, days, reason, field, unchanged
+):
     beta = make_beta(state=BetaState.RUNNING, deadline=TODAY)
-    with pytest.raises(Invalid) as refused:
+    with unchanged(), pytest.raises(Invalid) as refused:
         lifecycle.extend(
             db,
             actor(beta.owner),
@@ -191,9 +198,9 @@ def test_an_extension_needs_a_reason_and_a_later_date(db, make_beta, days, reaso
     assert beta.extensions == []
 
 
-def test_a_draft_is_not_extended(db, make_beta):
+def test_a_draft_is_not_extended(db, make_beta, unchanged):
     beta = make_beta()
-    with pytest.raises(ExtensionRefused):
+    with unchanged(), pytest.raises(ExtensionRefused):
         lifecycle.extend(
             db,
             actor(beta.owner),
@@ -205,9 +212,9 @@ def test_a_draft_is_not_extended(db, make_beta):
         )
 
 
-def test_percent_targets_stay_within_0_and_100(db, make_beta):
+def test_percent_targets_stay_within_0_and_100(db, make_beta, unchanged):
     beta = make_beta()
-    with pytest.raises(Invalid):
+    with unchanged(), pytest.raises(Invalid):
         lifecycle.add_metric(
             db,
             actor(beta.owner),
@@ -230,11 +237,11 @@ def test_percent_targets_stay_within_0_and_100(db, make_beta):
     assert lifecycle.describe_target(metric) == "at most 10% of enrolled accounts"
 
 
-def test_metrics_are_removed_only_from_drafts(db, make_beta):
+def test_metrics_are_removed_only_from_drafts(db, make_beta, unchanged):
     beta = make_beta()
     metric_id = beta.metrics[0].id
     beta.state = BetaState.RUNNING
-    with pytest.raises(Conflict):
+    with unchanged(), pytest.raises(Conflict):
         lifecycle.remove_metric(db, actor(beta.owner), beta, metric_id)
     beta.state = BetaState.DRAFT
     lifecycle.remove_metric(db, actor(beta.owner), beta, metric_id)

@@ -48,10 +48,11 @@ def test_the_form_explains_both_risks(client, make_user, login):
 
 
 def test_field_errors_sit_next_to_the_field_and_keep_what_was_typed(
-    db, client, make_user, login, post
+    db, client, make_user, login, post, unchanged
 ):
     pm = login(make_user(Role.PM))
-    response = post("/betas/new", {**frame(key="Not A Slug"), "owner": pm.id})
+    with unchanged():
+        response = post("/betas/new", {**frame(key="Not A Slug"), "owner": pm.id})
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert 'id="key-error">Use lower-case letters, digits and hyphens.' in html
@@ -60,29 +61,36 @@ def test_field_errors_sit_next_to_the_field_and_keep_what_was_typed(
     assert count(db, Beta) == 0
 
 
-def test_a_taken_key_is_shown_on_the_key_field(db, client, make_user, make_beta, login, post):
+def test_a_taken_key_is_shown_on_the_key_field(
+    db, client, make_user, make_beta, login, post, unchanged
+):
     make_beta(key="inbox-reports")
     pm = login(make_user(Role.PM))
-    html = post("/betas/new", {**frame(), "owner": pm.id}).get_data(as_text=True)
+    with unchanged():
+        html = post("/betas/new", {**frame(), "owner": pm.id}).get_data(as_text=True)
     assert 'id="key-error">This key is taken; choose another.' in html
     assert count(db, Beta) == 1
 
 
-def test_a_viewer_posting_to_a_pm_page_gets_403(db, client, make_user, make_beta, login, post):
+def test_a_viewer_posting_to_a_pm_page_gets_403(
+    db, client, make_user, make_beta, login, post, unchanged
+):
     beta = make_beta()
     login(make_user(Role.VIEWER))
-    assert client.get("/betas/new").status_code == 403
-    assert post("/betas/new", frame(key="viewer-beta")).status_code == 403
-    assert post(f"/betas/{beta.key}/launch").status_code == 403
+    with unchanged():
+        assert client.get("/betas/new").status_code == 403
+        assert post("/betas/new", frame(key="viewer-beta")).status_code == 403
+        assert post(f"/betas/{beta.key}/launch").status_code == 403
     assert client.get(f"/betas/{beta.key}").status_code == 200
     assert count(db, Beta) == 1
 
 
-def test_a_pm_cannot_change_another_pms_beta(client, make_user, make_beta, login, post):
+def test_a_pm_cannot_change_another_pms_beta(client, make_user, make_beta, login, post, unchanged):
     beta = make_beta()
     login(make_user(Role.PM))
-    assert client.get(f"/betas/{beta.key}/edit").status_code == 403
-    assert post(f"/betas/{beta.key}/metrics", {"name": "x"}).status_code == 403
+    with unchanged():
+        assert client.get(f"/betas/{beta.key}/edit").status_code == 403
+        assert post(f"/betas/{beta.key}/metrics", {"name": "x"}).status_code == 403
 
 
 def test_an_admin_edits_any_beta(db, client, make_user, make_beta, login, post):
@@ -125,7 +133,7 @@ def test_add_a_metric_then_launch(db, client, make_beta, login, post):
     assert beta.state == BetaState.RUNNING
 
 
-def test_a_bad_metric_keeps_what_was_typed(db, client, make_beta, login, post):
+def test_a_bad_metric_keeps_what_was_typed(db, client, make_beta, login, post, unchanged):
     beta = make_beta(framed=False)
     login(beta.owner)
     metric = {
@@ -136,7 +144,8 @@ def test_a_bad_metric_keeps_what_was_typed(db, client, make_beta, login, post):
         "direction": "at_least",
         "counts": "opened it twice",
     }
-    response = post(f"/betas/{beta.key}/metrics", metric)
+    with unchanged():
+        response = post(f"/betas/{beta.key}/metrics", metric)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Between 0 and 100." in html
@@ -145,10 +154,11 @@ def test_a_bad_metric_keeps_what_was_typed(db, client, make_beta, login, post):
     assert beta.metrics == []
 
 
-def test_a_refused_launch_lists_everything_missing(db, client, make_beta, login, post):
+def test_a_refused_launch_lists_everything_missing(db, client, make_beta, login, post, unchanged):
     beta = make_beta(framed=False, deadline=date.today() - timedelta(days=1))
     login(beta.owner)
-    html = post(f"/betas/{beta.key}/launch", follow_redirects=True).get_data(as_text=True)
+    with unchanged():
+        html = post(f"/betas/{beta.key}/launch", follow_redirects=True).get_data(as_text=True)
     for missing in [
         "Describe the problem",
         "Say what you want to learn",
@@ -186,11 +196,14 @@ def test_an_extension_ends_overdue_and_shows_its_reason(db, client, make_beta, l
     assert "Overdue:" not in html and "Two calls left" in html
 
 
-def test_an_extension_without_a_reason_keeps_the_date(db, client, make_beta, login, post):
+def test_an_extension_without_a_reason_keeps_the_date(
+    db, client, make_beta, login, post, unchanged
+):
     beta = make_beta(state=BetaState.RUNNING)
     login(beta.owner)
     new = (date.today() + timedelta(days=40)).isoformat()
-    response = post(f"/betas/{beta.key}/extensions", {"new_deadline": new, "reason": ""})
+    with unchanged():
+        response = post(f"/betas/{beta.key}/extensions", {"new_deadline": new, "reason": ""})
     assert response.status_code == 422
     assert f'value="{new}"' in response.get_data(as_text=True)
     db.refresh(beta)
