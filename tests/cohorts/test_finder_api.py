@@ -95,7 +95,7 @@ def test_the_search_answers_accounts_with_their_evidence(client, bearer, beta, a
 
 
 def test_the_search_filters_by_dates_and_tags_and_limits_the_results(
-    client, db, bearer, beta, asked
+    client, db, bearer, beta, asked, unchanged
 ):
     converse(db, "initech", "csv export for billing", tags=["billing"])
     headers = bearer(scopes=["betas:read"])
@@ -111,16 +111,17 @@ def test_the_search_filters_by_dates_and_tags_and_limits_the_results(
         f"{API}/adopter-search", json={"query": "csv", "until": "2000-01-01"}, headers=headers
     ).get_json()
     assert (body["results"], body["total_accounts"]) == ([], 0)
-    for bad in ({"limit": 0}, {"limit": 201}, {"since": "yesterday"}, {"tags": "billing"}):
+    with unchanged():
+        for bad in ({"limit": 0}, {"limit": 201}, {"since": "yesterday"}, {"tags": "billing"}):
+            response = client.post(
+                f"{API}/adopter-search", json={"query": "csv", **bad}, headers=headers
+            )
+            assert_error(response, 422, "validation_failed")
         response = client.post(
-            f"{API}/adopter-search", json={"query": "csv", **bad}, headers=headers
+            f"{API}/adopter-search",
+            json={"query": "csv", "since": "2026-10-02", "until": "2026-10-01"},
+            headers=headers,
         )
-        assert_error(response, 422, "validation_failed")
-    response = client.post(
-        f"{API}/adopter-search",
-        json={"query": "csv", "since": "2026-10-02", "until": "2026-10-01"},
-        headers=headers,
-    )
     assert fields_of(assert_error(response, 400, "invalid_query")) == ["until"]
 
 
@@ -144,10 +145,11 @@ def test_the_search_flags_accounts_in_this_beta_and_in_other_running_betas(
     }
 
 
-def test_hostile_queries_answer_200_or_400_never_500(client, bearer, beta, asked):
+def test_hostile_queries_answer_200_or_400_never_500(client, bearer, beta, asked, unchanged):
     headers = bearer(scopes=["betas:read"])
     for query in HOSTILE:
-        response = client.post(f"{API}/adopter-search", json={"query": query}, headers=headers)
+        with unchanged():
+            response = client.post(f"{API}/adopter-search", json={"query": query}, headers=headers)
         assert response.status_code in (200, 400), (query, response.get_data(as_text=True))
         if response.status_code == 400:
             assert_error(response, 400, "invalid_query")
@@ -155,33 +157,38 @@ def test_hostile_queries_answer_200_or_400_never_500(client, bearer, beta, asked
             assert isinstance(response.get_json()["results"], list)
 
 
-def test_nothing_to_search_for_or_too_long_is_a_clear_400(client, bearer, beta):
+def test_nothing_to_search_for_or_too_long_is_a_clear_400(client, bearer, beta, unchanged):
     headers = bearer(scopes=["betas:read"])
     for query, message in (
         ("-export", "Add at least one word to search for."),
         ("the OR to", "Add at least one word to search for."),
         ("x" * 10_000, "Searches are at most 500 characters; this one has 10000."),
     ):
-        response = client.post(f"{API}/adopter-search", json={"query": query}, headers=headers)
+        with unchanged():
+            response = client.post(f"{API}/adopter-search", json={"query": query}, headers=headers)
         error = assert_error(response, 400, "invalid_query")
         assert error["message"].startswith(message)
         assert fields_of(error) == ["query"]
 
 
-def test_the_search_needs_a_token_with_the_read_scope(client, bearer, beta):
-    response = client.post(f"{API}/adopter-search", json={"query": "csv"})
+def test_the_search_needs_a_token_with_the_read_scope(client, bearer, beta, unchanged):
+    members_only, full = bearer(scopes=["members:read"]), bearer()
+    with unchanged():
+        response = client.post(f"{API}/adopter-search", json={"query": "csv"})
     assert_error(response, 401, "unauthorized")
-    response = client.post(
-        f"{API}/adopter-search", json={"query": "csv"}, headers=bearer(scopes=["members:read"])
-    )
+    with unchanged():
+        response = client.post(f"{API}/adopter-search", json={"query": "csv"}, headers=members_only)
     assert_error(response, 403, "forbidden")
-    response = client.post(
-        "/api/v1/betas/nope/adopter-search", json={"query": "csv"}, headers=bearer()
-    )
+    with unchanged():
+        response = client.post(
+            "/api/v1/betas/nope/adopter-search", json={"query": "csv"}, headers=full
+        )
     assert_error(response, 404, "not_found")
 
 
-def test_saving_a_problem_search_answers_201_then_409_for_the_same_search(client, db, bearer, beta):
+def test_saving_a_problem_search_answers_201_then_409_for_the_same_search(
+    client, db, bearer, beta, unchanged
+):
     headers = bearer(user=beta.owner)
     response = client.post(
         f"{API}/problem-searches", json={"query": "csv  export"}, headers=headers
@@ -192,30 +199,30 @@ def test_saving_a_problem_search_answers_201_then_409_for_the_same_search(client
     saved = db.get(ProblemSearch, body["id"])
     assert (saved.beta_id, saved.created_by) == (beta.id, beta.owner)
     assert db.scalar(select(AuditEntry).where(AuditEntry.action == "problem_search.saved"))
-    response = client.post(f"{API}/problem-searches", json={"query": "CSV export"}, headers=headers)
+    with unchanged():
+        response = client.post(
+            f"{API}/problem-searches", json={"query": "CSV export"}, headers=headers
+        )
     assert_error(response, 409, "conflict")
-    response = client.post(f"{API}/problem-searches", json={"query": "-csv"}, headers=headers)
+    with unchanged():
+        response = client.post(f"{API}/problem-searches", json={"query": "-csv"}, headers=headers)
     assert_error(response, 400, "invalid_query")
 
 
 def test_saving_needs_the_write_scope_and_the_right_to_change_the_beta(
-    client, bearer, make_user, beta
+    client, bearer, make_user, beta, unchanged
 ):
-    response = client.post(
-        f"{API}/problem-searches",
-        json={"query": "csv"},
-        headers=bearer(user=beta.owner, scopes=["betas:read"]),
-    )
+    read_only = bearer(user=beta.owner, scopes=["betas:read"])
+    viewer = bearer(user=make_user(Role.VIEWER))
+    owner = bearer(user=beta.owner)
+    with unchanged():
+        response = client.post(f"{API}/problem-searches", json={"query": "csv"}, headers=read_only)
     assert_error(response, 403, "forbidden")
-    response = client.post(
-        f"{API}/problem-searches",
-        json={"query": "csv"},
-        headers=bearer(user=make_user(Role.VIEWER)),
-    )
+    with unchanged():
+        response = client.post(f"{API}/problem-searches", json={"query": "csv"}, headers=viewer)
     assert_error(response, 403, "forbidden")
-    response = client.post(
-        f"{API}/problem-searches",
-        json={"query": "csv", "beta": "x"},
-        headers=bearer(user=beta.owner),
-    )
+    with unchanged():
+        response = client.post(
+            f"{API}/problem-searches", json={"query": "csv", "beta": "x"}, headers=owner
+        )
     assert_error(response, 400, "unknown_field")

@@ -76,24 +76,27 @@ def test_conversations_are_created_then_replaced(db, client, headers, acme):
     assert bodies == ["Again", "Hello"]
 
 
-def test_without_a_token_the_answer_is_401(db, client):
-    response = client.post(f"{API}/accounts", json={"accounts": [{"external_id": "acme"}]})
+def test_without_a_token_the_answer_is_401(db, client, unchanged):
+    with unchanged():
+        response = client.post(f"{API}/accounts", json={"accounts": [{"external_id": "acme"}]})
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "unauthorized"
     assert count(db, Account) == 0
 
 
-def test_without_data_write_the_answer_is_403(db, client, bearer):
+def test_without_data_write_the_answer_is_403(client, bearer, unchanged):
     headers = bearer(scopes=("betas:write",))
     for path, key in (("accounts", "accounts"), ("conversations", "conversations")):
-        response = client.post(f"{API}/{path}", json={key: []}, headers=headers)
+        with unchanged():
+            response = client.post(f"{API}/{path}", json={key: []}, headers=headers)
         assert response.status_code == 403
         assert response.get_json()["error"]["message"] == "This token lacks the scope data:write."
 
 
-def test_more_than_10000_items_are_refused_clearly(db, client, headers):
+def test_more_than_10000_items_are_refused_clearly(db, client, headers, unchanged):
     body = {"accounts": [{"external_id": f"a-{n}"} for n in range(10_001)]}
-    response = client.post(f"{API}/accounts", json=body, headers=headers)
+    with unchanged():
+        response = client.post(f"{API}/accounts", json=body, headers=headers)
     assert response.status_code == 413
     error = response.get_json()["error"]
     assert error["code"] == "too_large"
@@ -113,32 +116,38 @@ def test_10000_conversations_larger_than_1_mb_are_taken(db, client, headers, acm
     assert count(db, ConversationPart) == 20_000
 
 
-def test_a_body_over_32_mb_is_refused_before_it_is_read(db, client, headers):
+def test_a_body_over_32_mb_is_refused_before_it_is_read(client, headers, unchanged):
     body = json.dumps({"accounts": [{"external_id": "a", "name": "x" * (33 * 1024 * 1024)}]})
-    response = client.post(
-        f"{API}/accounts", data=body, content_type="application/json", headers=headers
-    )
+    with unchanged():
+        response = client.post(
+            f"{API}/accounts", data=body, content_type="application/json", headers=headers
+        )
     assert response.status_code == 413
     assert response.get_json()["error"]["message"] == (
         "The body is larger than 32 MB: split the items into several requests."
     )
 
 
-def test_other_routes_keep_the_1_mb_limit(client, bearer):
+def test_other_routes_keep_the_1_mb_limit(client, bearer, unchanged):
     body = json.dumps({"key": "big", "name": "Big", "problem": "x" * (1024 * 1024)})
-    response = client.post(
-        f"{API}/betas", data=body, content_type="application/json", headers=bearer()
-    )
+    headers = bearer()
+    with unchanged():
+        response = client.post(
+            f"{API}/betas", data=body, content_type="application/json", headers=headers
+        )
     assert response.status_code == 413
 
 
-def test_item_errors_name_the_item_and_field_and_change_nothing(db, client, headers, acme):
+def test_item_errors_name_the_item_and_field_and_change_nothing(
+    db, client, headers, acme, unchanged
+):
     bad_author = conversation("c-2")
     bad_author["parts"][0]["author"] = "robot"
     bad_date = conversation("c-3")
     bad_date["parts"][1]["created_at"] = "31/02/2026"
     body = {"conversations": [conversation("c-1"), bad_author, bad_date, conversation("c-4", "zz")]}
-    response = client.post(f"{API}/conversations", json=body, headers=headers)
+    with unchanged():
+        response = client.post(f"{API}/conversations", json=body, headers=headers)
     assert response.status_code == 422
     error = response.get_json()["error"]
     assert error["code"] == "import_failed"
@@ -160,9 +169,10 @@ def test_item_errors_name_the_item_and_field_and_change_nothing(db, client, head
     assert count(db, Conversation) == 0
 
 
-def test_a_missing_account_id_is_an_item_error(db, client, headers):
+def test_a_missing_account_id_is_an_item_error(db, client, headers, unchanged):
     body = {"accounts": [{"external_id": "ok"}, {"name": "No id"}]}
-    response = client.post(f"{API}/accounts", json=body, headers=headers)
+    with unchanged():
+        response = client.post(f"{API}/accounts", json=body, headers=headers)
     assert response.status_code == 422
     assert response.get_json()["error"]["details"] == [
         {
@@ -173,8 +183,9 @@ def test_a_missing_account_id_is_an_item_error(db, client, headers):
     assert count(db, Account) == 0
 
 
-def test_the_list_is_required(client, headers):
-    response = client.post(f"{API}/accounts", json={}, headers=headers)
+def test_the_list_is_required(client, headers, unchanged):
+    with unchanged():
+        response = client.post(f"{API}/accounts", json={}, headers=headers)
     assert response.status_code == 422
     assert response.get_json()["error"]["details"][0]["field"] == "accounts"
 

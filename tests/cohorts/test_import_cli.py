@@ -55,22 +55,26 @@ def test_import_conversations_takes_a_mapping_for_unusual_columns(runner, db, tm
     assert [t.tag for t in conversation.tags] == ["billing"]
 
 
-def test_without_the_mapping_the_missing_fields_are_named(runner, db, tmp_path):
+def test_without_the_mapping_the_missing_fields_are_named(runner, tmp_path, unchanged):
     path = write(tmp_path, "conversations.csv", CONVERSATIONS)
-    result = runner.invoke(args=["cohorts", "import-conversations", path])
+    with unchanged():
+        result = runner.invoke(args=["cohorts", "import-conversations", path])
     assert result.exit_code == 1
     assert "no column holds the conversation id: map one to conversation" in result.output
     assert "no column holds the time of the part: map one to created_at" in result.output
     assert "Error: Nothing was imported: 3 problems found." in result.output
 
 
-def test_a_bad_file_exits_non_zero_lists_problems_and_changes_nothing(runner, db, tmp_path):
+def test_a_bad_file_exits_non_zero_lists_problems_and_changes_nothing(
+    runner, db, tmp_path, unchanged
+):
     runner.invoke(args=["cohorts", "import-accounts", write(tmp_path, "a.csv", ACCOUNTS)])
     content = CONVERSATIONS.replace("t-1,acme,teammate", "t-1,acme,robot") + (
         "t-2,acme-9,customer,Hi,2026-10-02T14:30:00Z,\n"
     )
     path = write(tmp_path, "conversations.csv", content)
-    result = runner.invoke(args=["cohorts", "import-conversations", path, *MAPS])
+    with unchanged():
+        result = runner.invoke(args=["cohorts", "import-conversations", path, *MAPS])
     assert result.exit_code == 1
     assert "row 3, column sender: unknown author 'robot': use customer, teammate or bot" in (
         result.output
@@ -82,9 +86,10 @@ def test_a_bad_file_exits_non_zero_lists_problems_and_changes_nothing(runner, db
     assert count(db, Conversation) == 0
 
 
-def test_a_file_that_is_not_utf8_is_refused(runner, db, tmp_path):
+def test_a_file_that_is_not_utf8_is_refused(runner, db, tmp_path, unchanged):
     path = write(tmp_path, "accounts.csv", "id,name\nzurich,Zürich AG\n".encode("cp1252"))
-    result = runner.invoke(args=["cohorts", "import-accounts", path])
+    with unchanged():
+        result = runner.invoke(args=["cohorts", "import-accounts", path])
     assert result.exit_code == 1
     assert "the file is not UTF-8 (near row 2): save it as UTF-8 and try again" in result.output
     assert count(db, Account) == 0
@@ -97,8 +102,9 @@ def test_json_lines_are_imported_too(runner, db, tmp_path):
     assert result.output.strip().endswith("1 created, 0 updated")
 
 
-def test_a_malformed_map_is_refused(runner, tmp_path):
+def test_a_malformed_map_is_refused(runner, tmp_path, unchanged):
     path = write(tmp_path, "accounts.csv", ACCOUNTS)
-    result = runner.invoke(args=["cohorts", "import-accounts", path, "--map", "name"])
+    with unchanged():
+        result = runner.invoke(args=["cohorts", "import-accounts", path, "--map", "name"])
     assert result.exit_code == 2
     assert "'name' is not COLUMN=FIELD." in result.output

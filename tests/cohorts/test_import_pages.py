@@ -94,11 +94,14 @@ def test_json_lines_need_no_mapping(db, client, pm, post):
     assert count(db, Account) == 1
 
 
-def test_a_bad_file_lists_its_problems_and_imports_nothing(db, client, pm, post, make_account):
+def test_a_bad_file_lists_its_problems_and_imports_nothing(
+    db, client, pm, post, make_account, unchanged
+):
     make_account("acme")
     content = CONVERSATIONS + b"c-2,acme-9,robot,Hi,31/02/2026\n"
     html = upload(post, content, "conversations.csv", "conversations").get_data(as_text=True)
-    response = post("/imports/run", mapping_of(html))
+    with unchanged():
+        response = post("/imports/run", mapping_of(html))
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Nothing was imported: 3 problems found." in html
@@ -108,21 +111,23 @@ def test_a_bad_file_lists_its_problems_and_imports_nothing(db, client, pm, post,
     assert count(db, Conversation) == 0
 
 
-def test_an_unknown_account_is_listed(db, client, pm, post):
+def test_an_unknown_account_is_listed(client, pm, post, unchanged):
     html = upload(post, CONVERSATIONS, "conversations.csv", "conversations").get_data(as_text=True)
-    html = post("/imports/run", mapping_of(html)).get_data(as_text=True)
+    with unchanged():
+        html = post("/imports/run", mapping_of(html)).get_data(as_text=True)
     assert "row 2, column account: no account with id &#39;acme&#39;; import accounts first" in html
 
 
-def test_a_file_of_another_kind_is_refused(client, pm, post):
-    response = upload(post, b"id,name\n", "accounts.xlsx")
+def test_a_file_of_another_kind_is_refused(client, pm, post, unchanged):
+    with unchanged():
+        response = upload(post, b"id,name\n", "accounts.xlsx")
     assert response.status_code == 422
     assert "Upload a CSV file (.csv, .tsv, .txt) or a JSON Lines file" in response.get_data(
         as_text=True
     )
 
 
-def test_uploads_may_be_larger_than_the_1_mb_of_other_requests(db, client, pm, post):
+def test_uploads_may_be_larger_than_the_1_mb_of_other_requests(db, client, pm, post, unchanged):
     rows = b"".join(b"acc-%06d,Account %d,pro\n" % (n, n) for n in range(60_000))
     assert len(rows) > 1.5 * 1024 * 1024
     response = upload(post, ACCOUNTS + rows)
@@ -130,32 +135,37 @@ def test_uploads_may_be_larger_than_the_1_mb_of_other_requests(db, client, pm, p
     assert post("/imports/run", mapping_of(response.get_data(as_text=True))).status_code == 302
     assert count(db, Account) == 60_002
     big = {"upload": "0" * 32, "kind": "accounts", "columns-0-column": "x" * (2 * 1024 * 1024)}
-    assert post("/imports/preview", big).status_code == 413
+    with unchanged():
+        assert post("/imports/preview", big).status_code == 413
 
 
-def test_every_form_needs_its_csrf_token(db, client, pm, post):
-    response = client.post(
-        "/imports", data={"kind": "accounts", "file": (io.BytesIO(ACCOUNTS), "a.csv")}
-    )
+def test_every_form_needs_its_csrf_token(db, client, pm, post, unchanged):
+    with unchanged():
+        response = client.post(
+            "/imports", data={"kind": "accounts", "file": (io.BytesIO(ACCOUNTS), "a.csv")}
+        )
     assert response.status_code == 400
     form = mapping_of(upload(post, ACCOUNTS).get_data(as_text=True))
-    assert client.post("/imports/run", data=form).status_code == 400
+    with unchanged():
+        assert client.post("/imports/run", data=form).status_code == 400
     assert count(db, Account) == 0
 
 
-def test_an_upload_no_longer_kept_asks_for_the_file_again(client, pm, post):
+def test_an_upload_no_longer_kept_asks_for_the_file_again(client, pm, post, unchanged):
     form = mapping_of(upload(post, ACCOUNTS).get_data(as_text=True))
     assert post("/imports/run", form).status_code == 302
-    response = post("/imports/run", form)
+    with unchanged():
+        response = post("/imports/run", form)
     assert response.status_code == 302
     assert "upload it again" in client.get("/imports").get_data(as_text=True)
 
 
-def test_a_viewer_gets_403_and_no_import_link(db, client, make_user, login, post):
+def test_a_viewer_gets_403_and_no_import_link(db, client, make_user, login, post, unchanged):
     login(make_user(Role.VIEWER))
-    assert client.get("/imports").status_code == 403
-    assert upload(post, ACCOUNTS).status_code == 403
-    assert post("/imports/run", {"upload": "0" * 32, "kind": "accounts"}).status_code == 403
+    with unchanged():
+        assert client.get("/imports").status_code == 403
+        assert upload(post, ACCOUNTS).status_code == 403
+        assert post("/imports/run", {"upload": "0" * 32, "kind": "accounts"}).status_code == 403
     assert ">Import</a>" not in client.get("/").get_data(as_text=True)
     assert count(db, Account) == 0
 
@@ -164,7 +174,8 @@ def test_pms_see_the_import_link(client, pm):
     assert 'href="/imports">Import</a>' in client.get("/").get_data(as_text=True)
 
 
-def test_signed_out_visitors_are_sent_to_sign_in(client):
-    response = client.get("/imports")
+def test_signed_out_visitors_are_sent_to_sign_in(client, unchanged):
+    with unchanged():
+        response = client.get("/imports")
     assert response.status_code == 302
     assert "/sign-in" in response.headers["Location"]

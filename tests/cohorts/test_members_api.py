@@ -58,7 +58,7 @@ def test_enroll_returns_enrolled_and_skipped(
 
 
 def test_put_moves_and_delete_opts_out_for_good(
-    client, db, running_beta, make_cohort, make_account, owner_headers
+    client, db, running_beta, make_cohort, make_account, owner_headers, unchanged
 ):
     beta = running_beta()
     make_cohort(beta, "early")
@@ -78,7 +78,8 @@ def test_put_moves_and_delete_opts_out_for_good(
     )
     out = client.delete(url, headers=headers)
     assert out.json["status"] == "opted_out"
-    refused = client.put(url, json={"cohort": "early"}, headers=headers)
+    with unchanged():
+        refused = client.put(url, json={"cohort": "early"}, headers=headers)
     assert (refused.status_code, refused.json["error"]["code"]) == (409, "opted_out")
     back = client.put(url, json={"cohort": "early", "override_opt_out": True}, headers=headers)
     assert back.json["status"] == "active"
@@ -89,66 +90,78 @@ def test_put_moves_and_delete_opts_out_for_good(
     [(BetaState.DRAFT, 5, "beta_not_running"), (BetaState.RUNNING, -2, "beta_overdue")],
 )
 def test_refusals_say_why_and_change_nothing(
-    client, db, make_beta, make_cohort, make_account, owner_headers, state, days, code
+    client, db, make_beta, make_cohort, make_account, owner_headers, state, days, code, unchanged
 ):
     beta = make_beta(state=state, deadline=date.today() + timedelta(days=days))
     make_cohort(beta)
     make_account("acme")
-    response = client.post(
-        f"/api/v1/betas/{beta.key}/cohorts/early/members",
-        json={"accounts": ["acme"], "reason": "r"},
-        headers=owner_headers(beta),
-    )
+    headers = owner_headers(beta)
+    with unchanged():
+        response = client.post(
+            f"/api/v1/betas/{beta.key}/cohorts/early/members",
+            json={"accounts": ["acme"], "reason": "r"},
+            headers=headers,
+        )
     assert (response.status_code, response.json["error"]["code"]) == (409, code)
     assert db.scalar(select(func.count()).select_from(Membership)) == 0
-    response = client.post(
-        f"/api/v1/betas/{beta.key}/cohorts",
-        json={"slug": "w2", "name": "W2", "kind": "manual"},
-        headers=owner_headers(beta),
-    )
+    with unchanged():
+        response = client.post(
+            f"/api/v1/betas/{beta.key}/cohorts",
+            json={"slug": "w2", "name": "W2", "kind": "manual"},
+            headers=headers,
+        )
     assert response.json["error"]["code"] == code
     assert db.scalar(select(func.count()).select_from(Cohort)) == 1
 
 
-def test_scopes_and_roles_are_checked(client, running_beta, make_cohort, make_user, bearer):
+def test_scopes_and_roles_are_checked(
+    client, running_beta, make_cohort, make_user, bearer, unchanged
+):
     beta = running_beta()
     make_cohort(beta)
     url = f"/api/v1/betas/{beta.key}/cohorts/early/members"
     body = {"accounts": ["x"], "reason": "r"}
-    assert client.post(url, json=body).status_code == 401
-    assert (
-        client.post(url, json=body, headers=bearer(beta.owner, ("betas:write",))).status_code == 403
-    )
-    assert client.post(url, json=body, headers=bearer(make_user(), WRITE)).status_code == 403
+    betas_only = bearer(beta.owner, ("betas:write",))
+    another_pm = bearer(make_user(), WRITE)
+    with unchanged():
+        assert client.post(url, json=body).status_code == 401
+        assert client.post(url, json=body, headers=betas_only).status_code == 403
+        assert client.post(url, json=body, headers=another_pm).status_code == 403
 
 
-def test_bad_bodies_are_refused(client, running_beta, make_cohort, owner_headers):
+def test_bad_bodies_are_refused(client, running_beta, make_cohort, owner_headers, unchanged):
     beta = running_beta()
     make_cohort(beta)
     url = f"/api/v1/betas/{beta.key}/cohorts/early/members"
     headers = owner_headers(beta)
-    assert (
-        client.post(url, json={"accounts": [], "reason": "r"}, headers=headers).status_code == 422
-    )
     too_many = {"accounts": [f"a{i}" for i in range(10_001)], "reason": "r"}
-    assert client.post(url, json=too_many, headers=headers).status_code in (413, 422)
-    assert (
-        client.post(
-            url, json={"accounts": ["a"], "reason": "r", "x": 1}, headers=headers
-        ).status_code
-        == 400
-    )
-    missing = client.post(
-        f"/api/v1/betas/{beta.key}/cohorts/nope/members",
-        json={"accounts": ["a"], "reason": "r"},
-        headers=headers,
-    )
+    with unchanged():
+        assert (
+            client.post(url, json={"accounts": [], "reason": "r"}, headers=headers).status_code
+            == 422
+        )
+        assert client.post(url, json=too_many, headers=headers).status_code in (413, 422)
+        assert (
+            client.post(
+                url, json={"accounts": ["a"], "reason": "r", "x": 1}, headers=headers
+            ).status_code
+            == 400
+        )
+        missing = client.post(
+            f"/api/v1/betas/{beta.key}/cohorts/nope/members",
+            json={"accounts": ["a"], "reason": "r"},
+            headers=headers,
+        )
     assert missing.status_code == 404
 
 
-def test_opting_out_an_account_not_in_the_beta_is_404(client, running_beta, owner_headers):
+def test_opting_out_an_account_not_in_the_beta_is_404(
+    client, running_beta, owner_headers, unchanged
+):
     beta = running_beta()
-    response = client.delete(f"/api/v1/betas/{beta.key}/members/ghost", headers=owner_headers(beta))
+    headers = owner_headers(beta)
+    with unchanged():
+        response = client.delete(f"/api/v1/betas/{beta.key}/members/ghost", headers=headers)
     assert response.status_code == 404
 
 

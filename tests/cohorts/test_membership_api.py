@@ -70,20 +70,18 @@ def test_an_account_never_seen_is_simply_not_enrolled(client, beta_with_members,
     }
 
 
-def test_an_unknown_beta_is_404_and_the_scope_is_needed(client, beta_with_members, bearer):
-    assert (
-        client.get("/api/v1/betas/nope/members/acme", headers=bearer(scopes=READ)).status_code
-        == 404
-    )
-    assert client.get("/api/v1/betas/nope/members", headers=bearer(scopes=READ)).status_code == 404
+def test_an_unknown_beta_is_404_and_the_scope_is_needed(
+    client, beta_with_members, bearer, unchanged
+):
+    reader, betas_reader = bearer(scopes=READ), bearer(scopes=("betas:read",))
     key = beta_with_members.key
-    assert (
-        client.get(
-            f"/api/v1/betas/{key}/members/acme", headers=bearer(scopes=("betas:read",))
-        ).status_code
-        == 403
-    )
-    assert client.get(f"/api/v1/betas/{key}/members").status_code == 401
+    with unchanged():
+        assert client.get("/api/v1/betas/nope/members/acme", headers=reader).status_code == 404
+        assert client.get("/api/v1/betas/nope/members", headers=reader).status_code == 404
+        assert (
+            client.get(f"/api/v1/betas/{key}/members/acme", headers=betas_reader).status_code == 403
+        )
+        assert client.get(f"/api/v1/betas/{key}/members").status_code == 401
 
 
 def test_the_list_carries_a_strong_etag_and_answers_304(client, beta_with_members, bearer):

@@ -30,7 +30,7 @@ def test_a_low_risk_beta_opts_accounts_in(db, running_beta, make_cohort, make_ac
 
 
 def test_a_high_risk_beta_invites_and_records_the_answer(
-    db, running_beta, make_cohort, make_account
+    db, running_beta, make_cohort, make_account, unchanged
 ):
     beta = running_beta(risk=Risk.HIGH)
     cohort = make_cohort(beta)
@@ -43,7 +43,7 @@ def test_a_high_risk_beta_invites_and_records_the_answer(
     memberships.record_response(db, Actor(beta.owner), beta, no.external_id, accepted=False)
     assert memberships.get_membership(db, beta, yes.external_id).status == MembershipStatus.ACTIVE
     assert memberships.get_membership(db, beta, no.external_id).status == MembershipStatus.DECLINED
-    with pytest.raises(Conflict):
+    with unchanged(), pytest.raises(Conflict):
         memberships.record_response(db, Actor(beta.owner), beta, no.external_id, accepted=True)
 
 
@@ -56,49 +56,46 @@ def test_a_high_risk_beta_invites_and_records_the_answer(
     ],
 )
 def test_enrolling_is_refused_unless_running_and_on_time(
-    db, make_beta, make_cohort, make_account, state, days, code
+    db, make_beta, make_cohort, make_account, state, days, code, unchanged
 ):
     beta = make_beta(state=state, deadline=TODAY + timedelta(days=days))
     cohort = make_cohort(beta)
-    with pytest.raises(errors.DomainError) as refused:
-        memberships.enroll(
-            db, Actor(beta.owner), beta, cohort, [make_account().external_id], "r", TODAY
-        )
+    account = make_account()
+    with unchanged(), pytest.raises(errors.DomainError) as refused:
+        memberships.enroll(db, Actor(beta.owner), beta, cohort, [account.external_id], "r", TODAY)
     assert refused.value.code == code
     assert db.scalars(select(Membership)).all() == []
 
 
-def test_only_the_owner_or_an_admin_enrolls(db, running_beta, make_cohort, make_account, make_user):
+def test_only_the_owner_or_an_admin_enrolls(
+    db, running_beta, make_cohort, make_account, make_user, unchanged
+):
     beta = running_beta()
-    with pytest.raises(Forbidden):
-        memberships.enroll(
-            db,
-            Actor(make_user(Role.PM)),
-            beta,
-            make_cohort(beta),
-            [make_account().external_id],
-            "r",
-            TODAY,
-        )
+    other_pm, cohort, account = make_user(Role.PM), make_cohort(beta), make_account()
+    with unchanged(), pytest.raises(Forbidden):
+        memberships.enroll(db, Actor(other_pm), beta, cohort, [account.external_id], "r", TODAY)
 
 
-def test_one_membership_per_account_per_beta(db, running_beta, make_cohort, make_account):
+def test_one_membership_per_account_per_beta(
+    db, running_beta, make_cohort, make_account, unchanged
+):
     beta = running_beta()
     first, second = make_cohort(beta, "first"), make_cohort(beta, "second")
     account = make_account()
     memberships.enroll(db, Actor(beta.owner), beta, first, [account.external_id], "r", TODAY)
-    result = memberships.enroll(
-        db, Actor(beta.owner), beta, second, [account.external_id], "r", TODAY
-    )
+    with unchanged():
+        result = memberships.enroll(
+            db, Actor(beta.owner), beta, second, [account.external_id], "r", TODAY
+        )
     assert result.enrolled == []
     assert "already in this beta (First, active)" in result.skipped[0]["reason"]
 
 
-def test_unknown_accounts_are_skipped_with_the_reason(db, running_beta, make_cohort):
+def test_unknown_accounts_are_skipped_with_the_reason(db, running_beta, make_cohort, unchanged):
     beta = running_beta()
-    result = memberships.enroll(
-        db, Actor(beta.owner), beta, make_cohort(beta), ["ghost"], "r", TODAY
-    )
+    cohort = make_cohort(beta)
+    with unchanged():
+        result = memberships.enroll(db, Actor(beta.owner), beta, cohort, ["ghost"], "r", TODAY)
     assert result.skipped == [{"account": "ghost", "reason": "no such account"}]
 
 
@@ -127,7 +124,7 @@ def test_opt_out_holds_against_bulk_enrollment(db, running_beta, make_cohort, ma
 
 
 def test_re_adding_an_opted_out_account_needs_confirmation_and_is_audited(
-    db, running_beta, make_cohort, make_account
+    db, running_beta, make_cohort, make_account, unchanged
 ):
     beta = running_beta()
     cohort = make_cohort(beta)
@@ -135,7 +132,7 @@ def test_re_adding_an_opted_out_account_needs_confirmation_and_is_audited(
     owner = Actor(beta.owner)
     memberships.enroll(db, owner, beta, cohort, [account.external_id], "asked", TODAY)
     memberships.opt_out(db, owner, beta, account.external_id)
-    with pytest.raises(memberships.OptedOut):
+    with unchanged(), pytest.raises(memberships.OptedOut):
         memberships.place_member(db, owner, beta, account.external_id, cohort, "again", TODAY)
     memberships.place_member(
         db,
@@ -209,19 +206,19 @@ def test_an_accounts_history_lists_its_betas_most_recent_first(
     assert roster.other_running_betas(db, [account.id], new) == {account.id: [old.key]}
 
 
-def test_cohorts_are_refused_on_an_overdue_beta(db, make_beta):
+def test_cohorts_are_refused_on_an_overdue_beta(db, make_beta, unchanged):
     beta = make_beta(state=BetaState.RUNNING, deadline=TODAY - timedelta(days=1))
-    with pytest.raises(errors.BetaOverdue):
+    with unchanged(), pytest.raises(errors.BetaOverdue):
         waves.create_cohort(
             db, Actor(beta.owner), beta, slug="wave-1", name="Wave 1", kind="manual", today=TODAY
         )
 
 
-def test_cohort_slugs_are_unique_within_a_beta(db, running_beta):
+def test_cohort_slugs_are_unique_within_a_beta(db, running_beta, unchanged):
     beta = running_beta()
     owner = Actor(beta.owner)
     waves.create_cohort(db, owner, beta, slug="wave-1", name="Wave 1", kind="manual", today=TODAY)
-    with pytest.raises(Conflict):
+    with unchanged(), pytest.raises(Conflict):
         waves.create_cohort(
             db, owner, beta, slug="wave-1", name="Again", kind="manual", today=TODAY
         )

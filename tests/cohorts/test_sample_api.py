@@ -43,13 +43,13 @@ def memberships(db, beta) -> int:
     return db.scalar(select(func.count()).where(Membership.beta_id == beta.id))
 
 
-def test_a_dry_run_shows_the_sample_and_enrolls_nobody(db, client, bearer, sample_beta):
+def test_a_dry_run_shows_the_sample_and_enrolls_nobody(db, client, bearer, sample_beta, unchanged):
     beta = sample_beta
-    response = client.post(
-        url(beta),
-        json={"size": 3, "seed": "abc", "dry_run": True},
-        headers=bearer(beta.owner, WRITE),
-    )
+    headers = bearer(beta.owner, WRITE)
+    with unchanged():
+        response = client.post(
+            url(beta), json={"size": 3, "seed": "abc", "dry_run": True}, headers=headers
+        )
     assert response.status_code == 200
     assert response.json == {
         "seed": "abc",
@@ -91,13 +91,13 @@ def test_filters_and_strata_reach_the_draw(db, client, bearer, sample_beta):
     )
 
 
-def test_a_pool_too_small_is_refused_with_its_size(db, client, bearer, sample_beta):
+def test_a_pool_too_small_is_refused_with_its_size(db, client, bearer, sample_beta, unchanged):
     beta = sample_beta
-    response = client.post(
-        url(beta),
-        json={"size": 5, "filters": {"plan": ["pro"]}},
-        headers=bearer(beta.owner, WRITE),
-    )
+    headers = bearer(beta.owner, WRITE)
+    with unchanged():
+        response = client.post(
+            url(beta), json={"size": 5, "filters": {"plan": ["pro"]}}, headers=headers
+        )
     assert response.status_code == 409
     error = response.json["error"]
     assert error["code"] == "pool_too_small"
@@ -106,39 +106,49 @@ def test_a_pool_too_small_is_refused_with_its_size(db, client, bearer, sample_be
     assert memberships(db, beta) == 0
 
 
-def test_only_random_sample_cohorts_take_samples(db, client, bearer, sample_beta, make_cohort):
+def test_only_random_sample_cohorts_take_samples(
+    client, bearer, sample_beta, make_cohort, unchanged
+):
     beta = sample_beta
     make_cohort(beta, "early", CohortKind.EARLY_ADOPTERS)
-    response = client.post(url(beta, "early"), json={"size": 1}, headers=bearer(beta.owner, WRITE))
+    headers = bearer(beta.owner, WRITE)
+    with unchanged():
+        response = client.post(url(beta, "early"), json={"size": 1}, headers=headers)
     assert (response.status_code, response.json["error"]["code"]) == (409, "not_a_random_sample")
 
 
-def test_an_overdue_beta_refuses_samples(db, client, bearer, sample_beta):
+def test_an_overdue_beta_refuses_samples(db, client, bearer, sample_beta, unchanged):
     beta = sample_beta
     beta.decision_deadline = date.today() - timedelta(days=1)
     db.flush()
-    response = client.post(url(beta), json={"size": 1}, headers=bearer(beta.owner, WRITE))
+    headers = bearer(beta.owner, WRITE)
+    with unchanged():
+        response = client.post(url(beta), json={"size": 1}, headers=headers)
     assert (response.status_code, response.json["error"]["code"]) == (409, "beta_overdue")
 
 
-def test_a_beta_that_is_not_running_refuses_samples(db, client, bearer, sample_beta):
+def test_a_beta_that_is_not_running_refuses_samples(db, client, bearer, sample_beta, unchanged):
     beta = sample_beta
     beta.state = BetaState.DECIDED
     db.flush()
-    response = client.post(url(beta), json={"size": 1}, headers=bearer(beta.owner, WRITE))
+    headers = bearer(beta.owner, WRITE)
+    with unchanged():
+        response = client.post(url(beta), json={"size": 1}, headers=headers)
     assert (response.status_code, response.json["error"]["code"]) == (409, "beta_not_running")
 
 
-def test_the_scope_and_the_role_are_required(db, client, bearer, make_user, sample_beta):
+def test_the_scope_and_the_role_are_required(client, bearer, make_user, sample_beta, unchanged):
     beta = sample_beta
-    read_only = client.post(
-        url(beta), json={"size": 1}, headers=bearer(beta.owner, ("betas:read",))
-    )
-    assert read_only.status_code == 403
+    read_only_headers = bearer(beta.owner, ("betas:read",))
     someone_else = bearer(make_user(Role.PM), WRITE)
-    response = client.post(url(beta), json={"size": 1}, headers=someone_else)
+    with unchanged():
+        read_only = client.post(url(beta), json={"size": 1}, headers=read_only_headers)
+    assert read_only.status_code == 403
+    with unchanged():
+        response = client.post(url(beta), json={"size": 1}, headers=someone_else)
     assert (response.status_code, response.json["error"]["code"]) == (403, "forbidden")
-    assert client.post(url(beta), json={"size": 1}).status_code == 401
+    with unchanged():
+        assert client.post(url(beta), json={"size": 1}).status_code == 401
 
 
 @pytest.mark.parametrize(
@@ -151,9 +161,13 @@ def test_the_scope_and_the_role_are_required(db, client, bearer, make_user, samp
         ({"size": 1, "random": True}, 400, "unknown_field"),
     ],
 )
-def test_bodies_out_of_bounds_are_refused(client, bearer, sample_beta, body, status, code):
+def test_bodies_out_of_bounds_are_refused(
+    client, bearer, sample_beta, body, status, code, unchanged
+):
     beta = sample_beta
-    response = client.post(url(beta), json=body, headers=bearer(beta.owner, WRITE))
+    headers = bearer(beta.owner, WRITE)
+    with unchanged():
+        response = client.post(url(beta), json=body, headers=headers)
     assert (response.status_code, response.json["error"]["code"]) == (status, code)
 
 

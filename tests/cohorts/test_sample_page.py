@@ -123,13 +123,19 @@ def test_a_new_seed_is_carried_to_the_draw(db, client, beta, login, post):
     assert f'value="{seed}"' in again and 'id="draws"' in again
 
 
-def test_mistakes_are_shown_next_to_what_was_typed(db, client, beta, login, post):
+def test_mistakes_are_shown_next_to_what_was_typed(db, client, beta, login, post, unchanged):
     login(beta.owner)
-    response = post(
-        page(beta),
-        {"size": "5", "seed": "kept", "filters": "plan = pro\nregion eu", "stratify_by": "plan"},
-        token_from=page(beta),
-    )
+    with unchanged():
+        response = post(
+            page(beta),
+            {
+                "size": "5",
+                "seed": "kept",
+                "filters": "plan = pro\nregion eu",
+                "stratify_by": "plan",
+            },
+            token_from=page(beta),
+        )
     text = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Line 2: write attribute = value, value" in text
@@ -137,11 +143,12 @@ def test_mistakes_are_shown_next_to_what_was_typed(db, client, beta, login, post
     assert 'value="kept"' in text and 'value="plan"' in text
 
 
-def test_a_pool_too_small_is_refused_keeping_the_form(db, client, beta, login, post):
+def test_a_pool_too_small_is_refused_keeping_the_form(db, client, beta, login, post, unchanged):
     login(beta.owner)
-    response = post(
-        page(beta), {"size": "50", "filters": "plan = pro, free"}, token_from=page(beta)
-    )
+    with unchanged():
+        response = post(
+            page(beta), {"size": "50", "filters": "plan = pro, free"}, token_from=page(beta)
+        )
     text = response.get_data(as_text=True)
     assert response.status_code == 409
     assert "At most 10, the pool&#39;s size." in text
@@ -149,12 +156,15 @@ def test_a_pool_too_small_is_refused_keeping_the_form(db, client, beta, login, p
     assert roster.members(db, beta, waves.get_cohort(db, beta, "random")) == []
 
 
-def test_viewers_see_the_page_but_cannot_preview_or_draw(db, client, beta, make_user, login, post):
+def test_viewers_see_the_page_but_cannot_preview_or_draw(
+    db, client, beta, make_user, login, post, unchanged
+):
     login(make_user(Role.VIEWER))
     text = client.get(page(beta)).get_data(as_text=True)
     assert "Preview</button>" not in text
-    assert post(page(beta), {"size": "2"}).status_code == 403
-    assert post(page(beta) + "/draw", {"size": "2", "seed": "x"}).status_code == 403
+    with unchanged():
+        assert post(page(beta), {"size": "2"}).status_code == 403
+        assert post(page(beta) + "/draw", {"size": "2", "seed": "x"}).status_code == 403
     assert "Draw a random sample" not in client.get(f"/betas/{beta.key}/cohorts/random").text
 
 

@@ -257,11 +257,11 @@ def test_growing_a_wave_continues_the_same_order_and_keeps_earlier_draws(db, sam
     assert cohort.criteria["seed"] == "grow"
 
 
-def test_a_wave_keeps_its_seed(db, sample_beta, accounts):
+def test_a_wave_keeps_its_seed(db, sample_beta, accounts, unchanged):
     beta, cohort = sample_beta
     accounts(10)
     draw(db, beta, cohort, SampleSpec(2, "first"))
-    with pytest.raises(sampling.SeedFixed, match="drawn with seed first"):
+    with unchanged(), pytest.raises(sampling.SeedFixed, match="drawn with seed first"):
         draw(db, beta, cohort, SampleSpec(2, "other"), dry_run=True)
 
 
@@ -379,13 +379,13 @@ def test_a_stratified_sample_draws_the_lowest_ranks_of_each_stratum(db, sample_b
 
 
 def test_stratifying_by_an_attribute_with_too_many_values_is_refused(
-    db, sample_beta, make_account, monkeypatch
+    db, sample_beta, make_account, monkeypatch, unchanged
 ):
     beta, cohort = sample_beta
     monkeypatch.setattr(sampling, "MAX_STRATA", 3)
     for n in range(4):
         make_account(city=f"city-{n}")
-    with pytest.raises(Invalid, match="more than 3 values"):
+    with unchanged(), pytest.raises(Invalid, match="more than 3 values"):
         draw(db, beta, cohort, SampleSpec(2, stratify_by="city"), dry_run=True)
 
 
@@ -421,10 +421,12 @@ def test_the_mix_compares_the_sample_the_pool_and_the_early_adopters(
 # Refusals
 
 
-def test_a_pool_smaller_than_the_sample_is_refused_with_its_size(db, sample_beta, accounts):
+def test_a_pool_smaller_than_the_sample_is_refused_with_its_size(
+    db, sample_beta, accounts, unchanged
+):
     beta, cohort = sample_beta
     accounts(4)
-    with pytest.raises(sampling.PoolTooSmall) as refused:
+    with unchanged(), pytest.raises(sampling.PoolTooSmall) as refused:
         draw(db, beta, cohort, SampleSpec(5, "small"))
     assert refused.value.status == 409 and refused.value.code == "pool_too_small"
     assert "The pool holds 4 account(s), fewer than the 5 asked for" in refused.value.message
@@ -440,30 +442,37 @@ def test_a_pool_smaller_than_the_sample_is_refused_with_its_size(db, sample_beta
     ],
 )
 def test_a_beta_that_does_not_take_accounts_refuses_samples(
-    db, make_beta, make_cohort, accounts, state, deadline, refusal
+    db, make_beta, make_cohort, accounts, state, deadline, refusal, unchanged
 ):
     beta = make_beta(state=state, deadline=deadline)
     cohort = make_cohort(beta, "random", CohortKind.RANDOM_SAMPLE)
     accounts(3)
-    with pytest.raises(refusal):
+    with unchanged(), pytest.raises(refusal):
+        draw(db, beta, cohort, SampleSpec(1))
+    with unchanged(), pytest.raises(refusal):
         draw(db, beta, cohort, SampleSpec(1), dry_run=True)
 
 
-def test_only_random_sample_cohorts_take_samples(db, running_beta, make_cohort, accounts):
+def test_only_random_sample_cohorts_take_samples(
+    db, running_beta, make_cohort, accounts, unchanged
+):
     beta = running_beta()
     accounts(3)
     early = make_cohort(beta, "early", CohortKind.EARLY_ADOPTERS)
-    with pytest.raises(sampling.NotRandomSample, match="early adopters cohort"):
+    with unchanged(), pytest.raises(sampling.NotRandomSample, match="early adopters cohort"):
         draw(db, beta, early, SampleSpec(1))
 
 
-def test_only_the_owner_or_an_admin_draws(db, sample_beta, make_user, accounts):
+def test_only_the_owner_or_an_admin_draws(db, sample_beta, make_user, accounts, unchanged):
     beta, cohort = sample_beta
     accounts(3)
     for role in (Role.PM, Role.VIEWER):
-        with pytest.raises(Forbidden):
+        someone = make_user(role)
+        with unchanged(), pytest.raises(Forbidden):
+            sampling.draw_sample(db, Actor(someone), beta, cohort, SampleSpec(1), TODAY)
+        with unchanged(), pytest.raises(Forbidden):
             sampling.draw_sample(
-                db, Actor(make_user(role)), beta, cohort, SampleSpec(1), TODAY, dry_run=True
+                db, Actor(someone), beta, cohort, SampleSpec(1), TODAY, dry_run=True
             )
     admin = Actor(make_user(Role.ADMIN))
     sample = sampling.draw_sample(db, admin, beta, cohort, SampleSpec(1), TODAY, dry_run=True)
@@ -481,8 +490,8 @@ def test_only_the_owner_or_an_admin_draws(db, sample_beta, make_user, accounts):
         (SampleSpec(1, stratify_by="a\\b"), "stratify_by"),
     ],
 )
-def test_settings_out_of_bounds_are_refused_with_the_field(db, sample_beta, spec, field):
+def test_settings_out_of_bounds_are_refused_with_the_field(db, sample_beta, spec, field, unchanged):
     beta, cohort = sample_beta
-    with pytest.raises(Invalid) as refused:
+    with unchanged(), pytest.raises(Invalid) as refused:
         draw(db, beta, cohort, spec, dry_run=True)
     assert [d["field"] for d in refused.value.details] == [field]

@@ -14,18 +14,21 @@ from cohorts.models import Account
 from tests.cohorts.conversations import converse
 
 
-def test_saving_a_problem_search_is_audited_and_refuses_the_same_search_twice(db, beta, make_user):
+def test_saving_a_problem_search_is_audited_and_refuses_the_same_search_twice(
+    db, beta, make_user, unchanged
+):
     actor = Actor(beta.owner)
     saved = finder.save_problem_search(db, actor, beta, '  export   "csv files" ')
     assert saved.query == 'export "csv files"'
     entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "problem_search.saved"))
     assert (entry.beta, entry.details) == (beta, {"query": 'export "csv files"'})
-    with pytest.raises(Conflict, match="has this problem search already"):
+    with unchanged(), pytest.raises(Conflict, match="has this problem search already"):
         finder.save_problem_search(db, actor, beta, 'EXPORT "CSV files"')
-    with pytest.raises(InvalidQuery):
+    with unchanged(), pytest.raises(InvalidQuery):
         finder.save_problem_search(db, actor, beta, "-export")
-    with pytest.raises(Forbidden):
-        finder.save_problem_search(db, Actor(make_user(Role.VIEWER)), beta, "pdf")
+    viewer = Actor(make_user(Role.VIEWER))
+    with unchanged(), pytest.raises(Forbidden):
+        finder.save_problem_search(db, viewer, beta, "pdf")
 
 
 def test_matching_account_ids_selects_accounts_matching_any_saved_search(db, beta, make_beta):
