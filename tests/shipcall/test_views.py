@@ -51,9 +51,10 @@ def test_user_text_is_escaped(client, make_beta, login):
         assert "&lt;script&gt;" in html
 
 
-def test_unknown_beta_is_a_404_page(client, make_user, login):
+def test_unknown_beta_is_a_404_page(client, make_user, login, unchanged):
     login(make_user())
-    response = client.get("/betas/nope")
+    with unchanged():
+        response = client.get("/betas/nope")
     assert response.status_code == 404
     assert "There is no beta with the key" in response.get_data(as_text=True)
 
