@@ -229,4 +229,3 @@ def test_the_history_names_who_did_what(db, client, make_user, login, post):
     assert actions == ["beta.created", "metric.added"]
     html = client.get("/betas/inbox-reports").get_data(as_text=True)
     assert html.count(pm.display_name) >= 2
-
