@@ -26,6 +26,7 @@ from betas.config import Settings
 from betas.db import get_session
 from betas.errors import DomainError
 from betas.models import KEY_MAX, KEY_PATTERN, SLUG_HINT, Beta
+from betas.wording import plural
 
 T = TypeVar("T")
 LAUNCH_REQUIREMENTS = "shipcall.launch_requirements"
@@ -170,6 +171,8 @@ def init_app(app: Flask, beta_page: Callable) -> None:
     @app.template_filter("localtime")
     def localtime(value: datetime | None) -> str:
         return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
+
+    app.add_template_filter(plural)
 
     @app.template_filter("longdate")
     def longdate(value: date | None) -> str:

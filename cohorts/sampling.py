@@ -47,6 +47,7 @@ from betas.db import utcnow
 from betas.errors import DomainError, Invalid, NotFound
 from betas.lifecycle import check_open
 from betas.models import Beta, BetaState
+from betas.wording import plural
 from cohorts.finder import list_problem_searches, matching_account_ids
 from cohorts.memberships import Enrollment, enroll
 from cohorts.models import Account, Cohort, CohortKind, Membership, MembershipStatus
@@ -492,8 +493,8 @@ def draw_sample(
         )
     if counts.pool_size < spec.size:
         raise PoolTooSmall(
-            f"The pool holds {counts.pool_size:,} account(s), fewer than the {spec.size:,} asked "
-            f"for: draw at most {counts.pool_size:,}, or loosen the filters.",
+            f"The pool holds {plural(counts.pool_size, 'account')}, fewer than the {spec.size:,} "
+            f"asked for: draw at most {counts.pool_size:,}, or loosen the filters.",
             [{"field": "size", "message": f"At most {counts.pool_size:,}, the pool's size."}],
         )
     allocation = allocate(counts.strata, spec.size)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from betas.errors import DomainError
+from betas.wording import plural
 
 MAX_PROBLEMS = 50
 
@@ -92,7 +93,7 @@ class ImportFailed(DomainError):
     def __init__(self, problems: Sequence[Problem], total: int | None = None):
         total = len(problems) if total is None else total
         listed = list(problems[:MAX_PROBLEMS])
-        message = f"Nothing was imported: {_plural(total, 'problem')} found"
+        message = f"Nothing was imported: {plural(total, 'problem')} found"
         if total > len(listed):
             message += f"; the first {len(listed)} are listed"
         super().__init__(message + ".", [p.as_detail() for p in listed])
@@ -114,10 +115,6 @@ class _Problems:
 
     def __bool__(self) -> bool:
         return self.total > 0
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _shown(value: object, limit: int = 60) -> str:

@@ -11,6 +11,7 @@ from betas.auth.web import current_actor, role_required
 from betas.db import get_session
 from betas.errors import DomainError
 from betas.models import Beta
+from betas.wording import plural
 from cohorts import finder, waves
 from cohorts.forms import EnrollAdoptersForm, FinderSearchForm, ProblemSearchForm
 from cohorts.memberships import Enrollment
@@ -84,7 +85,7 @@ def _flash_enrollment(cohort: Cohort, enrollment: Enrollment) -> None:
     """Say who joined the cohort and, reason by reason, who was skipped."""
     if enrollment.enrolled:
         flash(
-            f"Enrolled {len(enrollment.enrolled)} account(s) in {cohort.name}: "
+            f"Enrolled {plural(len(enrollment.enrolled), 'account')} in {cohort.name}: "
             f"{_names(enrollment.enrolled)}. Each membership cites the evidence.",
             "success",
         )

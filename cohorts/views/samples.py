@@ -10,6 +10,7 @@ from betas.auth.permissions import EDITORS, can_edit
 from betas.auth.web import current_actor, role_required
 from betas.db import get_session, read_only
 from betas.models import Beta
+from betas.wording import plural
 from cohorts import roster, sampling, waves
 from cohorts.forms import SampleForm, format_filters
 from cohorts.models import Cohort
@@ -95,7 +96,7 @@ def sample_draw(key, slug):
         ),
         form=form,
         success=lambda sample: (
-            f"Enrolled {len(sample.enrollment.enrolled)} account(s) drawn at "
+            f"Enrolled {plural(len(sample.enrollment.enrolled), 'account')} drawn at "
             f"random from a pool of {sample.pool_size:,} (seed {sample.seed})."
         ),
     )

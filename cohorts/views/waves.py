@@ -11,6 +11,7 @@ from betas.auth.permissions import EDITORS, can_edit
 from betas.auth.web import current_actor, role_required
 from betas.db import get_session
 from betas.models import Beta
+from betas.wording import plural
 from cohorts import memberships, roster, waves
 from cohorts.forms import AddMembersForm, CohortForm, MoveForm
 from cohorts.models import MembershipStatus
@@ -104,7 +105,7 @@ def add_members(key, slug):
     if not done:
         return _render_cohort(key, slug, form, done.refusal.status)
     if done.value.enrolled:
-        flash(f"Enrolled {len(done.value.enrolled)} account(s).", "success")
+        flash(f"Enrolled {plural(len(done.value.enrolled), 'account')}.", "success")
     for skipped in done.value.skipped:
         flash(f"Skipped {skipped['account']}: {skipped['reason']}.", "info")
     return redirect(url_for("cohorts.cohort_page", key=key, slug=slug))
@@ -125,7 +126,7 @@ def notify_cohort(key, slug):
         ]
         web.commit(
             lambda s: memberships.mark_notified(s, current_actor(), beta, waiting),
-            success=f"Marked {len(waiting)} member(s) as notified.",
+            success=f"Marked {plural(len(waiting), 'member')} as notified.",
         )
     return redirect(url_for("cohorts.cohort_page", key=key, slug=slug))
 

@@ -62,7 +62,7 @@ def test_a_pm_previews_a_sample_of_five_and_draws_it(live, page, sign_in):
     expect(page.locator("#drawn li")).to_have_count(5)
     drawn = page.locator("#drawn li").all_inner_texts()
 
-    page.get_by_role("button", name="Draw and enroll 5 account(s)").click()
+    page.get_by_role("button", name="Draw and enroll 5 accounts").click()
     members = page.locator("#members tbody tr")
     expect(members).to_have_count(5)
     expect(members.first).to_contain_text("random sample (seed spring, pool of 40)")

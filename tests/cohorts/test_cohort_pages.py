@@ -27,7 +27,7 @@ def test_a_pm_adds_a_cohort_and_enrolls_accounts_by_hand(
         follow_redirects=True,
     )
     html = response.get_data(as_text=True)
-    assert "Enrolled 2 account(s)." in html and "Skipped ghost: no such account." in html
+    assert "Enrolled 2 accounts." in html and "Skipped ghost: no such account." in html
     assert "asked on the Q3 call" in html
     assert {m.account for m in roster.members(db, beta)} == {a, b}
 

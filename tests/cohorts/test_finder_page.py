@@ -118,7 +118,7 @@ def test_enrolling_the_top_3_creates_memberships_that_cite_the_evidence(
     )
     assert cohort.criteria["query"] == "export csv"
     html = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Enrolled 3 account(s) in Asked for CSV: acme, globex, initech." in html
+    assert "Enrolled 3 accounts in Asked for CSV: acme, globex, initech." in html
     assert ">active</span>" in html and "in this beta (Asked for CSV)" in html
 
 
@@ -147,7 +147,7 @@ def test_enrolling_selected_accounts_skips_opted_out_and_present_ones_saying_why
     assert members["acme"].status == MembershipStatus.OPTED_OUT
     assert "hooli" not in members
     html = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Enrolled 1 account(s) in Wave 1: umbrella." in html
+    assert "Enrolled 1 account in Wave 1: umbrella." in html
     assert "Skipped acme: opted out of this beta" in html
     assert "Skipped globex: already in this beta (Wave 1, active)." in html
     assert "Skipped hooli: no longer matches this search." in html

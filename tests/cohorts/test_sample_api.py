@@ -101,7 +101,7 @@ def test_a_pool_too_small_is_refused_with_its_size(db, client, bearer, sample_be
     assert response.status_code == 409
     error = response.json["error"]
     assert error["code"] == "pool_too_small"
-    assert error["message"].startswith("The pool holds 4 account(s), fewer than the 5 asked for")
+    assert error["message"].startswith("The pool holds 4 accounts, fewer than the 5 asked for")
     assert error["details"] == [{"field": "size", "message": "At most 4, the pool's size."}]
     assert memberships(db, beta) == 0
 

@@ -65,7 +65,7 @@ def test_the_preview_shows_the_mix_then_the_draw_enrolls_five(db, client, beta, 
     )
     text = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "Preview: 5 account(s) from a pool of 10" in text
+    assert "Preview: 5 accounts from a pool of 10" in text
     # Value: sample, pool, early adopters. The early adopters are all enterprise; the pool has none.
     mix = mix_table(text)
     assert [row[1:] for row in mix.values()] == [
@@ -83,7 +83,7 @@ def test_the_preview_shows_the_mix_then_the_draw_enrolls_five(db, client, beta, 
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/betas/{beta.key}/cohorts/random")
     text = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Enrolled 5 account(s) drawn at random from a pool of 10 (seed page-1)." in text
+    assert "Enrolled 5 accounts drawn at random from a pool of 10 (seed page-1)." in text
     members = roster.members(db, beta, waves.get_cohort(db, beta, "random"))
     assert len(members) == 5
     assert {m.reason for m in members} == {"random sample (seed page-1, pool of 10)"}

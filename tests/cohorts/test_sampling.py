@@ -429,7 +429,7 @@ def test_a_pool_smaller_than_the_sample_is_refused_with_its_size(
     with unchanged(), pytest.raises(sampling.PoolTooSmall) as refused:
         draw(db, beta, cohort, SampleSpec(5, "small"))
     assert refused.value.status == 409 and refused.value.code == "pool_too_small"
-    assert "The pool holds 4 account(s), fewer than the 5 asked for" in refused.value.message
+    assert "The pool holds 4 accounts, fewer than the 5 asked for" in refused.value.message
     assert roster.members(db, beta) == []
 
 
