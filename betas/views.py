@@ -78,7 +78,8 @@ def edit(key):
     return render_template("betas/form.html", form=form, beta=beta)
 
 
-@betas.post("/betas/<key>/metrics")
+@betas.route("/betas/<key>/metrics", methods=["GET", "POST"])
+@web.reload_goes_to(lambda key: url_for("hub.beta", key=key, _anchor="metrics"))
 @role_required(*EDITORS)
 def add_metric(key):
     """Add a success metric."""
@@ -131,7 +132,8 @@ def launch(key):
     return _to_beta(beta)
 
 
-@betas.post("/betas/<key>/extensions")
+@betas.route("/betas/<key>/extensions", methods=["GET", "POST"])
+@web.reload_goes_to(lambda key: url_for("hub.beta", key=key, _anchor="deadline"))
 @role_required(*EDITORS)
 def extend(key):
     """Move a running beta's deadline later, with a reason."""

@@ -8,12 +8,13 @@ renders it; the template helpers.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Generic, TypeVar
 
-from flask import Flask, abort, current_app, flash
+from flask import Flask, abort, current_app, flash, redirect, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
@@ -129,6 +130,26 @@ def commit(
     if success is not None:
         flash(success(value) if callable(success) else success, "success")
     return Outcome(value)
+
+
+def reload_goes_to(page: Callable[..., str]):
+    """Answer GET on a form's POST URL with a redirect to `page(**url values)`.
+
+    A failed form renders its page at the URL it was posted to, so that nothing typed is lost;
+    opening that URL again (a bookmark, a shared link, the address bar) lands on the page itself.
+    Decorate a view routed for GET and POST.
+    """
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(**values):
+            if request.method == "GET":
+                return redirect(page(**values))
+            return view(**values)
+
+        return wrapped
+
+    return decorator
 
 
 def register_launch_requirement(app: Flask, requirement: lifecycle.LaunchRequirement) -> None:

@@ -229,3 +229,38 @@ def test_the_history_names_who_did_what(db, client, make_user, login, post):
     assert actions == ["beta.created", "metric.added"]
     html = client.get("/betas/inbox-reports").get_data(as_text=True)
     assert html.count(pm.display_name) >= 2
+
+
+def test_a_failed_form_opens_with_a_summary_linking_to_its_fields(
+    client, make_beta, login, post, unchanged
+):
+    beta = make_beta(framed=False)
+    login(beta.owner)
+    with unchanged():
+        response = post(
+            f"/betas/{beta.key}/metrics",
+            {
+                "name": "",
+                "stage": "adoption",
+                "target": "-5",
+                "unit": "percent",
+                "direction": "at_least",
+            },
+        )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    summary = html[html.index('class="error-summary"') :]
+    summary = summary[: summary.index("</div>")]
+    assert "Fix 2 problems" in summary
+    assert 'href="#name"' in summary and 'href="#target"' in summary
+    # The form's action ends in its id, so the browser brings the failed form into view.
+    assert f'action="/betas/{beta.key}/metrics#metric-form"' in html
+
+
+def test_a_forms_post_url_opened_again_lands_on_its_page(client, make_beta, login):
+    beta = make_beta(state=BetaState.RUNNING)
+    login(beta.owner)
+    for path, anchor in [("metrics", "metrics"), ("extensions", "deadline")]:
+        response = client.get(f"/betas/{beta.key}/{path}")
+        assert response.status_code == 302
+        assert response.headers["Location"] == f"/betas/{beta.key}#{anchor}"
