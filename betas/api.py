@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from betas import lifecycle
-from betas.apikit import PREFIX, commit, require_scope, slug_field
+from betas.apikit import PREFIX, commit, public, require_scope, slug_field
 from betas.auth.web import current_actor
 from betas.db import get_session
 from betas.models import (
@@ -108,6 +108,7 @@ class HealthSchema(Schema):
 
 
 @blp.route("/health")
+@public
 @blp.response(200, HealthSchema)
 def health():
     """Answer that the server is up: no database, no token (the benchmark's baseline)."""

@@ -2,12 +2,16 @@
 
 The error shape and the mapping of HTTP errors to it, bearer-token authentication with scopes
 (`require_scope`), the one commit helper of API routes, and field factories shared by schemas.
+
+It also writes what the OpenAPI document says of each operation beyond its schemas: the scope it
+requires (`require_scope`, or `public`).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from copy import deepcopy
 from typing import TypeVar
 
 from flask import Flask, g, jsonify, request
@@ -88,11 +92,35 @@ def http_error_response(exc: HTTPException):
     return error_response(status, code, message, details, data.get("headers"))
 
 
+# The security of each operation, in the OpenAPI document
+
+
+def _document(view, security: list):
+    """Give the view's OpenAPI doc a security requirement; return the view.
+
+    Stored as flask-smorest's `Blueprint.doc` stores manual doc: in a copy of the view's
+    `_apidoc`, which its own decorators copy onwards (they wrap with functools.wraps), and which
+    is merged over what they document when the blueprint is registered.
+    """
+    apidoc = deepcopy(getattr(view, "_apidoc", {}))
+    apidoc.setdefault("manual_doc", {})["security"] = security
+    view._apidoc = apidoc
+    return view
+
+
+def public(view):
+    """Document an operation that needs no token: its security requirement is empty."""
+    return _document(view, security=[])
+
+
 # Authentication
 
 
 def require_scope(scope: str):
-    """Authenticate the bearer token and require `scope`; 401 without a live token, else 403."""
+    """Authenticate the bearer token and require `scope`; 401 without a live token, else 403.
+
+    The OpenAPI document shows the scope as the operation's security requirement.
+    """
 
     def decorator(view):
         @functools.wraps(view)
@@ -115,7 +143,7 @@ def require_scope(scope: str):
             g.api_grant = grant
             return view(*args, **kwargs)
 
-        return wrapped
+        return _document(wrapped, security=[{"bearer": [scope]}])
 
     return decorator
 
@@ -159,7 +187,11 @@ def slug_field() -> fields.Str:
 
 
 def init_app(app: Flask) -> Api:
-    """Set up the API and its OpenAPI document at /api/v1/openapi.json; return the Api."""
+    """Set up the API and its OpenAPI document at /api/v1/openapi.json; return the Api.
+
+    There is no document-wide security requirement: each operation states its own scope
+    (`require_scope`), or that it needs none (`public`).
+    """
     app.config.update(
         API_TITLE="Shipcall",
         API_VERSION="v1",
@@ -168,7 +200,6 @@ def init_app(app: Flask) -> Api:
         OPENAPI_JSON_PATH="openapi.json",
         API_SPEC_OPTIONS={
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-            "security": [{"bearer": []}],
         },
     )
     return Api(app)
