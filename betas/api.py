@@ -11,9 +11,26 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from betas import lifecycle
-from betas.apikit import PREFIX, commit, public, require_scope, slug_field
+from betas.apikit import (
+    NO_BETA,
+    NOT_EDITOR,
+    PREFIX,
+    Refusal,
+    commit,
+    public,
+    refuses,
+    require_scope,
+    slug_field,
+)
 from betas.auth.web import current_actor
 from betas.db import get_session
+from betas.errors import (
+    Conflict,
+    ExtensionRefused,
+    Forbidden,
+    Invalid,
+    LaunchRefused,
+)
 from betas.models import (
     NAME_MAX,
     TEXT_MAX,
@@ -91,6 +108,14 @@ class BetaListSchema(Schema):
     betas = fields.List(fields.Nested(BetaSchema))
 
 
+# The refusals that several routes share
+BAD_FRAMING = Refusal.of(
+    Invalid,
+    "The name is blank, no user has the owner's email, or the owner is not an active PM or admin.",
+)
+DECIDED = Refusal.of(Conflict, "The beta has been decided: its record no longer changes.")
+
+
 def _framing(data: dict) -> dict:
     """Resolve the owner's email to a user; the rest passes to the lifecycle as it is."""
     if "owner" in data:
@@ -130,6 +155,11 @@ class Betas(MethodView):
         return {"betas": betas}
 
     @require_scope("betas:write")
+    @refuses(
+        Refusal.of(Forbidden, "The token's user is not a PM or an admin: only they frame betas."),
+        Refusal.of(Conflict, "Another beta has this key."),
+        BAD_FRAMING,
+    )
     @blp.arguments(BetaSchema)
     @blp.response(201, BetaSchema)
     def post(self, data):
@@ -143,12 +173,21 @@ class BetaItem(MethodView):
     """One beta."""
 
     @require_scope("betas:read")
+    @refuses(NO_BETA)
     @blp.response(200, BetaSchema)
     def get(self, key):
         """Read a beta with its metrics and extensions."""
         return lifecycle.get_beta(get_session(), key)
 
     @require_scope("betas:write")
+    @refuses(
+        NO_BETA,
+        NOT_EDITOR,
+        DECIDED,
+        Refusal.of(Conflict, "The key is taken, or fixed since launch."),
+        Refusal.of(Conflict, "A running beta's deadline moves only by an extension."),
+        BAD_FRAMING,
+    )
     @blp.arguments(BetaChangesSchema(partial=True))
     @blp.response(200, BetaSchema)
     def patch(self, data, key):
@@ -159,6 +198,12 @@ class BetaItem(MethodView):
 
 @blp.route("/betas/<key>/metrics", methods=["POST"])
 @require_scope("betas:write")
+@refuses(
+    NO_BETA,
+    NOT_EDITOR,
+    DECIDED,
+    Refusal.of(Invalid, "The name is blank, or the target is out of range for its unit."),
+)
 @blp.arguments(MetricSchema)
 @blp.response(201, MetricSchema)
 def add_metric(data, key):
@@ -169,6 +214,12 @@ def add_metric(data, key):
 
 @blp.route("/betas/<key>/launch", methods=["POST"])
 @require_scope("betas:write")
+@refuses(
+    NO_BETA,
+    NOT_EDITOR,
+    Refusal.of(Conflict, "The beta is not a draft: it launched already."),
+    LaunchRefused,
+)
 @blp.response(200, BetaSchema)
 def launch(key):
     """Launch a draft; 409 launch_refused lists everything missing."""
@@ -182,6 +233,17 @@ def launch(key):
 
 @blp.route("/betas/<key>/extensions", methods=["POST"])
 @require_scope("betas:write")
+@refuses(
+    NO_BETA,
+    NOT_EDITOR,
+    Refusal.of(
+        ExtensionRefused,
+        "The beta is not running, or has had every extension the settings allow.",
+    ),
+    Refusal.of(
+        Invalid, "The reason is blank, or the new deadline is not after the old one or is past."
+    ),
+)
 @blp.arguments(ExtensionSchema)
 @blp.response(201, BetaSchema)
 def extend(data, key):

@@ -8,9 +8,19 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from betas import lifecycle
-from betas.apikit import PREFIX, commit, require_scope, slug_field
+from betas.apikit import (
+    NO_BETA,
+    NOT_EDITOR,
+    PREFIX,
+    Refusal,
+    commit,
+    refuses,
+    require_scope,
+    slug_field,
+)
 from betas.auth.web import current_actor
 from betas.db import get_db, get_session, read_only
+from betas.errors import BetaNotRunning, BetaOverdue, Conflict, Invalid, NotFound
 from betas.models import NAME_MAX, TEXT_MAX
 from betas.web import configured_today, settings
 from cohorts import finder, importing, membership_check, memberships, sampling, waves
@@ -81,6 +91,26 @@ def _allow_import_bodies():
     request.max_content_length = IMPORT_MAX_BYTES
 
 
+def _import_refusals(noun: str, wrong: str) -> tuple[Refusal, ...]:
+    return (
+        Refusal.of(
+            importing.ImportFailed,
+            f"Some {noun} are wrong ({wrong}): nothing was imported. Details name each bad "
+            f"item's field, like {noun}.3.external_id (the first 50).",
+        ),
+        Refusal.of(
+            importing.TooMuch,
+            f"More than {MAX_IMPORT_ITEMS:,} {noun}, or a body over "
+            f"{IMPORT_MAX_BYTES // (1024 * 1024)} MB: split them into several requests.",
+        ),
+        Refusal.of(
+            importing.ImportClashed,
+            f"Another import created some of the same {noun} at that moment: nothing was "
+            "imported from this one; send it again.",
+        ),
+    )
+
+
 def _import(kind: importing.Kind, items: list[dict]):
     if len(items) > MAX_IMPORT_ITEMS:
         raise importing.TooMuch(
@@ -93,6 +123,11 @@ def _import(kind: importing.Kind, items: list[dict]):
 
 @blp.route("/accounts", methods=["POST"])
 @require_scope("data:write")
+@refuses(
+    *_import_refusals(
+        "accounts", "a missing or repeated id, a name too long, attributes that are no object"
+    )
+)
 @blp.arguments(AccountsImportSchema)
 @blp.response(201, ImportResultSchema, description="Some accounts were created.")
 @blp.alt_response(200, schema=ImportResultSchema, description="Every account existed already.")
@@ -103,12 +138,35 @@ def import_accounts(data):
 
 @blp.route("/conversations", methods=["POST"])
 @require_scope("data:write")
+@refuses(
+    *_import_refusals(
+        "conversations",
+        "a missing or repeated id, an account not imported, an unknown author or key, "
+        "a time that is no ISO 8601",
+    )
+)
 @blp.arguments(ConversationsImportSchema)
 @blp.response(201, ImportResultSchema, description="Some conversations were created.")
 @blp.alt_response(200, schema=ImportResultSchema, description="Every conversation existed already.")
 def import_conversations(data):
     """Create or replace conversations by external_id, all or nothing; import accounts first."""
     return _import(importing.Kind.CONVERSATIONS, data["conversations"])
+
+
+# --- Refusals that several routes share -------------------------------------------------------
+
+NO_COHORT = Refusal.of(NotFound, "No beta has this key, or it has no cohort with this slug.")
+NOT_RUNNING = Refusal.of(
+    BetaNotRunning, "The beta is a draft or decided: accounts join a beta only while it runs."
+)
+OVERDUE = Refusal.of(
+    BetaOverdue, "The beta passed its decision deadline: decide, or extend the deadline, first."
+)
+BAD_QUERY = Refusal.of(
+    finder.InvalidQuery,
+    "The query has no word to search for, or too many, or is too long; or the dates or tags "
+    "cannot be searched.",
+)
 
 
 # --- Finder: early-adopter search and problem searches -----------------------------------------
@@ -173,6 +231,7 @@ class ProblemSearchSchema(Schema):
 @blp.route("/betas/<key>/adopter-search", methods=["POST"])
 @read_only
 @require_scope("betas:read")
+@refuses(NO_BETA, BAD_QUERY)
 @blp.arguments(AdopterSearchSchema)
 @blp.response(200, AdopterResultsSchema)
 def adopter_search(data, key):
@@ -190,6 +249,12 @@ def adopter_search(data, key):
 
 @blp.route("/betas/<key>/problem-searches", methods=["POST"])
 @require_scope("betas:write")
+@refuses(
+    NO_BETA,
+    NOT_EDITOR,
+    Refusal.of(finder.InvalidQuery, "The query has no word to search for, or is too long."),
+    Refusal.of(Conflict, "The beta has a problem search that means the same already."),
+)
 @blp.arguments(ProblemSearchSchema)
 @blp.response(201, ProblemSearchSchema)
 def save_problem_search(data, key):
@@ -239,6 +304,27 @@ class SampleResultSchema(Schema):
 
 @blp.route("/betas/<key>/cohorts/<slug>/sample", methods=["POST"])
 @require_scope("members:write")
+@refuses(
+    NO_COHORT,
+    NOT_EDITOR,
+    NOT_RUNNING,
+    OVERDUE,
+    sampling.NotRandomSample,
+    Refusal.of(
+        sampling.SeedFixed,
+        "The cohort was drawn before with another seed (later draws keep its seed), or by "
+        "another version of the draw.",
+    ),
+    Refusal.of(
+        sampling.PoolTooSmall,
+        "The pool holds fewer accounts than the size asked for; the message says how many.",
+    ),
+    Refusal.of(
+        Invalid,
+        "A filter, the seed or stratify_by is out of bounds, or the pool has too many values of "
+        "stratify_by.",
+    ),
+)
 @blp.arguments(SampleRequestSchema)
 @blp.response(200, SampleResultSchema)
 def draw_sample(data, key, slug):
@@ -330,6 +416,14 @@ class MembershipSchema(Schema):
 
 @blp.route("/betas/<key>/cohorts", methods=["POST"])
 @require_scope("members:write")
+@refuses(
+    NO_BETA,
+    NOT_EDITOR,
+    NOT_RUNNING,
+    OVERDUE,
+    Refusal.of(Conflict, "The beta has a cohort with this slug already."),
+    Refusal.of(Invalid, "The name is blank."),
+)
 @blp.arguments(CohortSchema)
 @blp.response(201, CohortSchema)
 def create_cohort(data, key):
@@ -342,6 +436,7 @@ def create_cohort(data, key):
 
 @blp.route("/betas/<key>/cohorts/<slug>/members", methods=["POST"])
 @require_scope("members:write")
+@refuses(NO_COHORT, NOT_EDITOR, NOT_RUNNING, OVERDUE)
 @blp.arguments(EnrollSchema)
 @blp.response(200, EnrollmentSchema)
 def enroll(data, key, slug):
@@ -391,6 +486,7 @@ class MemberListSchema(Schema):
 
 @blp.route("/betas/<key>/members", methods=["GET"])
 @require_scope("members:read")
+@refuses(NO_BETA)
 @blp.alt_response(200, schema=MemberListSchema)
 @blp.alt_response(304, description="The list has not changed since the ETag you sent.")
 def member_list(key):
@@ -412,6 +508,7 @@ class Member(MethodView):
     """One account's membership of a beta."""
 
     @require_scope("members:read")
+    @refuses(NO_BETA)
     @blp.alt_response(200, schema=MembershipCheckSchema)
     def get(self, key, account):
         """Tell whether the account is in the beta; an account never seen is not enrolled."""
@@ -426,6 +523,20 @@ class Member(MethodView):
         )
 
     @require_scope("members:write")
+    @refuses(
+        Refusal.of(
+            NotFound,
+            "No beta has this key, it has no such cohort, or no account has this external id: "
+            "import it first.",
+        ),
+        NOT_EDITOR,
+        NOT_RUNNING,
+        OVERDUE,
+        Refusal.of(
+            memberships.OptedOut,
+            "The account opted out of this beta: send override_opt_out to add it back anyway.",
+        ),
+    )
     @blp.arguments(PlaceSchema)
     @blp.response(200, MembershipSchema)
     def put(self, data, key, account):
@@ -447,6 +558,7 @@ class Member(MethodView):
         )
 
     @require_scope("members:write")
+    @refuses(Refusal.of(NotFound, "No beta has this key, or the account is not in it."), NOT_EDITOR)
     @blp.response(200, MembershipSchema)
     def delete(self, key, account):
         """Opt the account out of the beta, on the customer's behalf; it is kept forever."""
