@@ -5,7 +5,8 @@ The error shape and the mapping of HTTP errors to it, bearer-token authenticatio
 
 It also writes what the OpenAPI document says of each operation beyond its schemas: the scope it
 requires (`require_scope`, or `public`), the errors it answers with their codes and when each
-happens (`refuses`, and the errors of every body).
+happens (`refuses`, and the errors of every body), and the items of lists that a view checks
+itself (`unchecked_items`).
 """
 
 from __future__ import annotations
@@ -315,6 +316,31 @@ def slug_field() -> fields.Str:
     )
 
 
+# The items of a list documented by a schema, without loading them through it
+ITEMS_SCHEMA = "items_schema"
+
+
+def unchecked_items(schema: type[Schema], **kwargs) -> fields.List:
+    """Return a list of JSON objects that the view checks itself, documented as `schema` items.
+
+    The list loads any objects, as `fields.List(fields.Dict())` does, so that the view's own
+    checks name each bad item; `schema` only documents them, as a component of its own.
+    """
+    metadata = {**kwargs.pop("metadata", {}), ITEMS_SCHEMA: schema}
+    return fields.List(fields.Dict(), metadata=metadata, **kwargs)
+
+
+def _items_schema(converter, field, **_kwargs) -> dict:
+    """Point the items of an `unchecked_items` list at their schema (an apispec attribute function).
+
+    apispec calls it for each field after its own, and merges what it returns over theirs.
+    """
+    schema = field.metadata.get(ITEMS_SCHEMA)
+    if schema is None:
+        return {}
+    return {"items": converter.resolve_nested_schema(schema)}
+
+
 class ShipcallApi(Api):
     """flask-smorest's Api, whose documented errors have the API's one error shape."""
 
@@ -337,4 +363,6 @@ def init_app(app: Flask) -> Api:
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         },
     )
-    return ShipcallApi(app)
+    api = ShipcallApi(app)
+    api.ma_plugin.converter.add_attribute_function(_items_schema)
+    return api

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 
 from betas import lifecycle
 from betas.apikit import (
@@ -17,6 +17,7 @@ from betas.apikit import (
     refuses,
     require_scope,
     slug_field,
+    unchecked_items,
 )
 from betas.auth.web import current_actor
 from betas.db import get_db, get_session, read_only
@@ -24,7 +25,7 @@ from betas.errors import BetaNotRunning, BetaOverdue, Conflict, Invalid, NotFoun
 from betas.models import NAME_MAX, TEXT_MAX
 from betas.web import configured_today, settings
 from cohorts import finder, importing, membership_check, memberships, sampling, waves
-from cohorts.models import CohortKind
+from cohorts.models import Author, CohortKind
 
 blp = Blueprint(
     "cohorts_api",
@@ -38,18 +39,104 @@ blp = Blueprint(
 MAX_IMPORT_ITEMS = 10_000
 IMPORT_MAX_BYTES = 32 * 1024 * 1024
 IMPORT_ENDPOINTS = frozenset({"cohorts_api.import_accounts", "cohorts_api.import_conversations"})
+TIME = "ISO 8601, like 2026-10-02T14:30:00Z; without a zone, UTC."
+
+# The items as the importer reads them. These schemas only document them: the importer checks
+# each item itself, so that a bad one is named by its place, like accounts.3.external_id.
+
+
+def _external_id(description: str) -> fields.Str:
+    return fields.Str(
+        required=True,
+        validate=validate.Length(1, importing.ID_MAX),
+        metadata={"description": description + " A number is taken as text."},
+    )
+
+
+class AccountItemSchema(Schema):
+    """An account to create, or to update by its external_id; other keys are attributes too."""
+
+    class Meta:
+        """Keys other than these are attributes too: the schema is open."""
+
+        unknown = INCLUDE
+
+    external_id = _external_id("The account's id in your systems, as the product knows it.")
+    name = fields.Str(
+        allow_none=True,
+        validate=validate.Length(max=NAME_MAX),
+        metadata={"description": "Left out, empty or null, an existing account keeps its name."},
+    )
+    attributes = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": 'Like {"plan": "pro", "seats": 12}: merged into an existing '
+            "account's own. Any other key of the item is an attribute too."
+        },
+    )
+
+
+def _author_names() -> str:
+    """Say which other names the importer reads as each author: "user, lead: customer; ..."."""
+    others = {
+        author: [
+            name for name, is_ in importing.AUTHORS.items() if is_ is author and name != author
+        ]
+        for author in Author
+    }
+    return "; ".join(f"{', '.join(names)}: {author}" for author, names in others.items() if names)
+
+
+class PartSchema(Schema):
+    """One message of a conversation."""
+
+    author = fields.Str(
+        required=True,
+        validate=validate.OneOf([author.value for author in Author]),
+        metadata={
+            "description": "Who wrote it: only customers' words are searched. Any case, and "
+            "support tools' names too: " + _author_names() + "."
+        },
+    )
+    body = fields.Str(
+        allow_none=True,
+        metadata={"description": "Text, or HTML (kept as readable text); null is empty."},
+    )
+    created_at = fields.DateTime(required=True, metadata={"description": TIME})
+
+
+class ConversationItemSchema(Schema):
+    """A conversation to create, or to replace by its external_id: its tags and parts too."""
+
+    external_id = _external_id("The conversation's id in the support tool.")
+    account = _external_id("The external_id of an account imported before.")
+    created_at = fields.DateTime(
+        metadata={
+            "description": "When it started; left out, the time of its earliest part. "
+            "Required without parts. " + TIME
+        }
+    )
+    started_at = fields.DateTime(
+        metadata={"description": "When it started, read instead of created_at. " + TIME}
+    )
+    tags = fields.List(
+        fields.Str(validate=validate.Length(max=importing.TAG_MAX)),
+        allow_none=True,
+        metadata={"description": "Text separated by commas or semicolons is taken too."},
+    )
+    parts = fields.List(fields.Nested(PartSchema))
 
 
 class AccountsImportSchema(Schema):
     """Accounts to create or update by external_id."""
 
-    accounts = fields.List(
-        fields.Dict(),
+    accounts = unchecked_items(
+        AccountItemSchema,
         required=True,
         metadata={
-            "description": f"At most {MAX_IMPORT_ITEMS:,} objects like "
-            '{"external_id": "acme", "name": "Acme", "attributes": {"plan": "pro", "seats": 12}}. '
-            "An existing account gets the name and the attributes merged into its own."
+            "description": f"At most {MAX_IMPORT_ITEMS:,}. An existing account gets the name "
+            "and the attributes merged into its own.",
+            "maxItems": MAX_IMPORT_ITEMS,
         },
     )
 
@@ -57,16 +144,13 @@ class AccountsImportSchema(Schema):
 class ConversationsImportSchema(Schema):
     """Conversations to create, or replace by external_id."""
 
-    conversations = fields.List(
-        fields.Dict(),
+    conversations = unchecked_items(
+        ConversationItemSchema,
         required=True,
         metadata={
-            "description": f"At most {MAX_IMPORT_ITEMS:,} objects like "
-            '{"external_id": "c-1", "account": "acme", "created_at": "2026-10-02T14:30:00Z", '
-            '"tags": ["billing"], "parts": [{"author": "customer", "body": "<p>Hi</p>", '
-            '"created_at": "2026-10-02T14:30:00Z"}]}. The author is customer, teammate or bot; '
-            "HTML bodies are kept as text; created_at defaults to the earliest part's. An "
-            "existing conversation gets these tags and parts instead of its own."
+            "description": f"At most {MAX_IMPORT_ITEMS:,}. An existing conversation gets these "
+            "tags and parts instead of its own.",
+            "maxItems": MAX_IMPORT_ITEMS,
         },
     )
 

@@ -24,6 +24,7 @@ The package owns the whole import, from the uploaded bytes to the rows written:
 Callers import from here; the modules import each other directly.
 """
 
+from cohorts.importing.checks import AUTHORS, ID_MAX, TAG_MAX
 from cohorts.importing.mapping import FIELDS, Kind, guess_mapping
 from cohorts.importing.problems import ImportFailed, TooMuch
 from cohorts.importing.reading import preview
@@ -32,11 +33,14 @@ from cohorts.importing.uploads import UploadGone, Uploads
 from cohorts.importing.writing import ImportClashed, ImportResult, import_file, import_items
 
 __all__ = [
+    "AUTHORS",
     "FIELDS",
+    "ID_MAX",
     "ImportClashed",
     "ImportFailed",
     "ImportResult",
     "Kind",
+    "TAG_MAX",
     "TooMuch",
     "UploadGone",
     "Uploads",

@@ -1,4 +1,4 @@
-"""The OpenAPI document: each operation's scope, and its errors with their codes.
+"""The OpenAPI document: each operation's scope, its errors with their codes, the import items.
 
 The operations and their scopes are read from the README's table, so that the README, the
 document and what the API answers cannot drift apart.
@@ -192,6 +192,65 @@ def test_the_error_schema_is_the_one_the_api_answers_with(client, document):
 def test_the_bodies_limit_is_the_servers(document):
     described = operation(document, "POST", "/betas")["responses"]["413"]["description"]
     assert f"{MAX_REQUEST_BYTES // (1024 * 1024)} MB" in described
+
+
+def test_the_import_items_are_documented_by_their_own_schemas(document):
+    def items(path: str, name: str) -> dict:
+        body = operation(document, "POST", path)["requestBody"]["content"]["application/json"]
+        listed = schema(document, body["schema"])["properties"][name]
+        assert listed["type"] == "array"
+        assert listed["maxItems"] == 10_000
+        return schema(document, listed["items"])
+
+    account = items("/accounts", "accounts")
+    assert set(account["properties"]) == {"external_id", "name", "attributes"}
+    assert account["required"] == ["external_id"]
+    assert account["additionalProperties"] is True  # other keys are attributes too
+    assert account["properties"]["attributes"]["type"] == "object"
+
+    conversation = items("/conversations", "conversations")
+    assert set(conversation["properties"]) == {
+        "external_id",
+        "account",
+        "created_at",
+        "started_at",
+        "tags",
+        "parts",
+    }
+    assert set(conversation["required"]) == {"external_id", "account"}
+    assert conversation["additionalProperties"] is False
+    assert conversation["properties"]["created_at"]["format"] == "date-time"
+    part = schema(document, conversation["properties"]["parts"]["items"])
+    assert set(part["properties"]) == {"author", "body", "created_at"}
+    assert set(part["required"]) == {"author", "created_at"}
+    assert part["properties"]["author"]["enum"] == ["customer", "teammate", "bot"]
+
+
+def example(document, property_: dict, n: int = 0):
+    """Return the n-th value of a documented property: each value of an enum in turn."""
+    if "$ref" in property_:
+        target = schema(document, property_)
+        return {name: example(document, p, n) for name, p in target["properties"].items()}
+    if "enum" in property_:
+        return property_["enum"][n % len(property_["enum"])]
+    if property_["type"] == "array":
+        return [example(document, property_["items"], i) for i in range(3)]
+    if property_["type"] == "object":
+        return {"plan": "pro", "seats": 12}
+    if property_.get("format") == "date-time":
+        return f"2026-10-0{n + 1}T14:30:00Z"
+    return "acme" if n == 0 else f"text {n}"
+
+
+def test_items_with_every_documented_field_import(client, bearer, document):
+    headers = bearer(scopes=("data:write",))
+    for path, name in (("/accounts", "accounts"), ("/conversations", "conversations")):
+        body = operation(document, "POST", path)["requestBody"]["content"]["application/json"]
+        listed = schema(document, body["schema"])["properties"][name]
+        item = example(document, listed["items"])
+        response = client.post(f"{API}{path}", json={name: [item]}, headers=headers)
+        assert response.status_code == 201, response.get_data(as_text=True)
+        assert response.get_json() == {"created": 1, "updated": 0}
 
 
 # What the API answers is what the document says
