@@ -152,5 +152,5 @@ def extend(key):
         form=form,
         success=lambda _extension: f"The deadline is now {beta.decision_deadline}.",
     ):
-        return _to_beta(beta)
+        return _to_beta(beta, "deadline")
     return web.render_beta_page(beta, 422, extension_form=form)
