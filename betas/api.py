@@ -11,17 +11,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from betas import lifecycle
-from betas.apikit import (
-    NO_BETA,
-    NOT_EDITOR,
-    PREFIX,
-    Refusal,
-    commit,
-    public,
-    refuses,
-    require_scope,
-    slug_field,
-)
+from betas.apidoc import NO_BETA, NOT_EDITOR, Refusal, public, refuses
+from betas.apikit import PREFIX, commit, require_scope, slug_field
 from betas.auth.web import current_actor
 from betas.db import get_session
 from betas.errors import (

@@ -1,33 +1,26 @@
 """The API kit: what the JSON API of every package stands on.
 
 The error shape and the mapping of HTTP errors to it, bearer-token authentication with scopes
-(`require_scope`), the one commit helper of API routes, and field factories shared by schemas.
-
-It also writes what the OpenAPI document says of each operation beyond its schemas: the scope it
-requires (`require_scope`, or `public`), the errors it answers with their codes and when each
-happens (`refuses`, and the errors of every body), and the items of lists that a view checks
-itself (`unchecked_items`).
+(`require_scope`, which also documents the scope and its 401 and 403), the one commit helper of
+API routes, field factories shared by schemas, and the Api object. What the OpenAPI document says
+beyond the schemas (`refuses`, `public`, `unchecked_items`) is written by betas/apidoc.py.
 """
 
 from __future__ import annotations
 
 import functools
-import http
-import inspect
-from collections.abc import Callable, Iterable
-from copy import deepcopy
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TypeVar
 
 from flask import Flask, g, jsonify, request
 from flask_smorest import Api
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from betas import apidoc
 from betas.auth import tokens
 from betas.db import get_db, get_session
-from betas.errors import DomainError, Forbidden, NotFound
 from betas.models import KEY_MAX, KEY_PATTERN, SLUG_HINT
 
 PREFIX = "/api/v1"
@@ -98,141 +91,6 @@ def http_error_response(exc: HTTPException):
     return error_response(status, code, message, details, data.get("headers"))
 
 
-# The errors and security of each operation, in the OpenAPI document
-
-
-class ErrorDetailSchema(Schema):
-    """What is wrong with one field of the request."""
-
-    field = fields.Str(
-        metadata={"description": 'The field, with its place in lists: "accounts.3.external_id".'}
-    )
-    message = fields.Str()
-
-
-class ErrorBodySchema(Schema):
-    """What was refused and why."""
-
-    code = fields.Str(
-        required=True,
-        metadata={"description": "Names the rule; each operation's responses list its codes."},
-    )
-    message = fields.Str(required=True, metadata={"description": "Says what to do, for people."})
-    details = fields.List(fields.Nested(ErrorDetailSchema), required=True)
-
-
-class ErrorSchema(Schema):
-    """Every error the API answers: {"error": {"code", "message", "details"}}."""
-
-    error = fields.Nested(ErrorBodySchema, required=True)
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """An error that an operation may answer: its status, its code, and when it happens."""
-
-    status: int
-    code: str
-    when: str
-
-    @classmethod
-    def of(cls, error: type[DomainError], when: str | None = None) -> Refusal:
-        """Return the refusal a domain error answers; `when` defaults to its docstring's summary."""
-        summary = (inspect.getdoc(error) or "").split("\n\n")[0]
-        return cls(error.status, error.code, when or " ".join(summary.split()))
-
-
-# What every operation with a JSON body may answer, whatever it does.
-BODY_REFUSALS = (
-    Refusal(400, "malformed_json", "The body is not valid JSON."),
-    Refusal(400, "unknown_field", "The body has a field that the operation does not take."),
-    Refusal(
-        413, "too_large", "The body is larger than the server takes: 1 MB for most operations."
-    ),
-    Refusal(
-        422,
-        "validation_failed",
-        "A field is missing, of the wrong type or out of bounds; details name each one.",
-    ),
-)
-
-
-# What routes on a beta answer, in betas and cohorts alike.
-NO_BETA = Refusal.of(NotFound, "No beta has this key.")
-NOT_EDITOR = Refusal.of(
-    Forbidden, "The token's user may not change this beta: only its owner (a PM) or an admin may."
-)
-
-
-def _takes_body(apidoc: dict) -> bool:
-    """Tell whether flask-smorest's `arguments` documented a JSON body on the view."""
-    parameters = apidoc.get("arguments", {}).get("parameters", [])
-    return any(isinstance(p, dict) and p.get("in") == "json" for p in parameters)
-
-
-def _responses(refusals: Iterable[Refusal]) -> dict[int, dict]:
-    """Return one response per status, in the error shape, listing each code and when."""
-    by_status: dict[int, list[Refusal]] = {}
-    for refusal in refusals:
-        listed = by_status.setdefault(refusal.status, [])
-        if refusal not in listed:
-            listed.append(refusal)
-    return {
-        status: {
-            "description": f"{http.HTTPStatus(status).phrase}; the error's code says why:\n\n"
-            + "\n".join(f"- `{r.code}`: {r.when}" for r in listed),
-            "content": {"application/json": {"schema": ErrorSchema}},
-        }
-        for status, listed in sorted(by_status.items())
-    }
-
-
-def _document(
-    view, refusals: Iterable[Refusal] = (), security: list | None = None, *, first: bool = False
-):
-    """Add refusals (and a security requirement) to the view's OpenAPI doc; return the view.
-
-    Stored as flask-smorest's `Blueprint.doc` stores manual doc: in a copy of the view's
-    `_apidoc`, which its own decorators copy onwards (they wrap with functools.wraps), and which
-    is merged over what they document when the blueprint is registered. The responses are
-    written whole each time, from every refusal declared so far; the body's refusals join when
-    `blp.arguments` has documented a body already, so these decorators go above it. `first`
-    lists these refusals before those declared already (the token's before the rules').
-    """
-    before = getattr(view, "_refusals", ())
-    declared = (*refusals, *before) if first else (*before, *refusals)
-    apidoc = deepcopy(getattr(view, "_apidoc", {}))
-    manual = apidoc.setdefault("manual_doc", {})
-    if security is not None:
-        manual["security"] = security
-    every = (*(BODY_REFUSALS if _takes_body(apidoc) else ()), *declared)
-    manual["responses"] = {**manual.get("responses", {}), **_responses(every)}
-    view._apidoc = apidoc
-    view._refusals = declared
-    return view
-
-
-def refuses(*errors: type[DomainError] | Refusal):
-    """Document the errors an operation answers besides those of its token and body.
-
-    Each is a domain error the services raise, documented by its docstring's summary, or a
-    `Refusal.of(error, "when it happens here")`. Put it above `blp.arguments`, next to
-    `require_scope`: for example `@refuses(Refusal.of(NotFound, "No beta has this key."),
-    LaunchRefused)`.
-    """
-    refusals = [e if isinstance(e, Refusal) else Refusal.of(e) for e in errors]
-
-    def decorator(view):
-        return _document(view, refusals)
-
-    return decorator
-
-
-def public(view):
-    """Document an operation that needs no token: its security requirement is empty."""
-    return _document(view, security=[])
-
-
 # Authentication
 
 
@@ -243,13 +101,13 @@ def require_scope(scope: str):
     and 403; put it above `blp.arguments` (and `refuses`), so that the body's errors show too.
     """
     token_refusals = (
-        Refusal(
+        apidoc.Refusal(
             401,
             "unauthorized",
             "No token was sent (Authorization: Bearer TOKEN), or it is unknown or revoked, or "
             "its user is inactive.",
         ),
-        Refusal(403, "forbidden", f"The token lacks the scope {scope}."),
+        apidoc.Refusal(403, "forbidden", f"The token lacks the scope {scope}."),
     )
 
     def decorator(view):
@@ -273,7 +131,7 @@ def require_scope(scope: str):
             g.api_grant = grant
             return view(*args, **kwargs)
 
-        return _document(wrapped, token_refusals, security=[{"bearer": [scope]}], first=True)
+        return apidoc.document(wrapped, token_refusals, security=[{"bearer": [scope]}], first=True)
 
     return decorator
 
@@ -316,37 +174,6 @@ def slug_field() -> fields.Str:
     )
 
 
-# The items of a list documented by a schema, without loading them through it
-ITEMS_SCHEMA = "items_schema"
-
-
-def unchecked_items(schema: type[Schema], **kwargs) -> fields.List:
-    """Return a list of JSON objects that the view checks itself, documented as `schema` items.
-
-    The list loads any objects, as `fields.List(fields.Dict())` does, so that the view's own
-    checks name each bad item; `schema` only documents them, as a component of its own.
-    """
-    metadata = {**kwargs.pop("metadata", {}), ITEMS_SCHEMA: schema}
-    return fields.List(fields.Dict(), metadata=metadata, **kwargs)
-
-
-def _items_schema(converter, field, **_kwargs) -> dict:
-    """Point the items of an `unchecked_items` list at their schema (an apispec attribute function).
-
-    apispec calls it for each field after its own, and merges what it returns over theirs.
-    """
-    schema = field.metadata.get(ITEMS_SCHEMA)
-    if schema is None:
-        return {}
-    return {"items": converter.resolve_nested_schema(schema)}
-
-
-class ShipcallApi(Api):
-    """flask-smorest's Api, whose documented errors have the API's one error shape."""
-
-    ERROR_SCHEMA = ErrorSchema
-
-
 def init_app(app: Flask) -> Api:
     """Set up the API and its OpenAPI document at /api/v1/openapi.json; return the Api.
 
@@ -363,6 +190,6 @@ def init_app(app: Flask) -> Api:
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         },
     )
-    api = ShipcallApi(app)
-    api.ma_plugin.converter.add_attribute_function(_items_schema)
+    api = apidoc.ShipcallApi(app)
+    api.ma_plugin.converter.add_attribute_function(apidoc.items_schema)
     return api

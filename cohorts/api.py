@@ -8,17 +8,8 @@ from flask_smorest import Blueprint
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from betas import lifecycle
-from betas.apikit import (
-    NO_BETA,
-    NOT_EDITOR,
-    PREFIX,
-    Refusal,
-    commit,
-    refuses,
-    require_scope,
-    slug_field,
-    unchecked_items,
-)
+from betas.apidoc import NO_BETA, NOT_EDITOR, Refusal, refuses, unchecked_items
+from betas.apikit import PREFIX, commit, require_scope, slug_field
 from betas.auth.web import current_actor
 from betas.db import get_db, get_session, read_only
 from betas.errors import BetaNotRunning, BetaOverdue, Conflict, Invalid, NotFound
