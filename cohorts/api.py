@@ -354,12 +354,18 @@ class SampleRequestSchema(Schema):
         keys=fields.Str(),
         values=fields.List(fields.Str()),
         load_default=dict,
-        metadata={"description": 'Any of the values, compared as text: {"plan": ["pro", "team"]}.'},
+        metadata={
+            "description": 'Any of the values, compared as text: {"plan": ["pro", "team"]}. '
+            "Attribute names match whatever their case and spacing (plan finds Plan)."
+        },
     )
     stratify_by = fields.Str(
         load_default=None,
         allow_none=True,
-        metadata={"description": "An attribute: each value gets its share of the pool."},
+        metadata={
+            "description": "An attribute, whatever the case and spacing of its name: each value "
+            "gets its share of the pool."
+        },
     )
     exclude_other_betas = fields.Bool(
         load_default=False,
@@ -405,7 +411,8 @@ class SampleResultSchema(Schema):
 def draw_sample(data, key, slug):
     """Draw a reproducible random sample into a random-sample cohort; dry_run only shows it.
 
-    409 pool_too_small says how many accounts the pool holds.
+    409 pool_too_small says how many accounts the pool holds, or which filters no account in it
+    matches; 422 validation_failed names an attribute no account has, with the known ones.
     """
     session = get_session()
     beta = lifecycle.get_beta(session, key)

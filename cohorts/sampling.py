@@ -11,6 +11,11 @@ stratum, then ranks every account with shipcall_sha1() (pgcrypto on PostgreSQL, 
 on SQLite) and returns only those below a bar a little above each stratum's share, which Python
 sorts. Attributes are compared as text, the same on both databases: strings as they are, numbers
 and booleans as written in the JSON (12, 12.5, true), anything else missing.
+
+Attribute names are matched without regard to case and spacing ("Plan", "plan", "seat_count",
+"Seat count"): before any SQL is built, each name asked for is resolved to the names stored on the
+accounts, from one pass over every account's attribute names; two stored names that fold to the
+same are one attribute, and a name no account has is refused, listing the known ones.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ import math
 import re
 import secrets
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from sqlalchemy import (
@@ -37,6 +42,7 @@ from sqlalchemy import (
     literal,
     null,
     select,
+    true,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -62,6 +68,8 @@ SEED_PATTERN = r"[A-Za-z0-9._-]{1,64}"
 # Any name an import can give an attribute, but for quotes and backslashes, which SQLite's JSON
 # paths cannot carry.
 ATTRIBUTE_PATTERN = r"[^\"\\\x00-\x1f\x7f]{1,100}"
+# How many known attribute names a refusal lists.
+NAMES_LISTED = 20
 # How far above each stratum's expected share of the rank space the first bar is set: this many
 # standard deviations, and this many accounts more.
 SPREAD = 4.0
@@ -69,6 +77,14 @@ SLACK = 8
 
 _SEED = re.compile(SEED_PATTERN)
 _ATTRIBUTE = re.compile(ATTRIBUTE_PATTERN)
+# What "spacing" is in an attribute's name: spaces, underscores and hyphens between its words.
+_SPACING = re.compile(r"[\s_-]+")
+# What a cohort of each kind is, in a sentence.
+_KIND_WORDS = {
+    CohortKind.EARLY_ADOPTERS: "an early-adopter cohort",
+    CohortKind.RANDOM_SAMPLE: "a random-sample cohort",
+    CohortKind.MANUAL: "a manual cohort",
+}
 # What the databases call the JSON types that have a text value of their own.
 _SQLITE_SCALARS = ("integer", "real", "true", "false")
 _POSTGRES_SCALARS = ("string", "number", "boolean")
@@ -186,6 +202,46 @@ def _order(value: str | None) -> tuple[bool, str]:
     return (value is not None, value or "")
 
 
+def fold_name(name: str) -> str:
+    """Return an attribute name as names are compared: without case or spacing."""
+    return _SPACING.sub("", name).casefold()
+
+
+def known_attributes(session: Session, *, newest: int | None = None) -> list[str]:
+    """Return the attribute names that accounts have, the most common first.
+
+    Every account's names unless `newest` limits the look to that many of the newest accounts
+    (to suggest names cheaply). Names that cannot be asked for (quotes, backslashes) are left out.
+    """
+    accounts = select(Account.attributes.label("attributes"))
+    if newest is not None:
+        accounts = accounts.order_by(Account.id.desc()).limit(newest)
+    accounts = accounts.subquery()
+    stored = accounts.c.attributes
+    if session.get_bind().dialect.name == "sqlite":
+        # A list's items come with their numbers as keys, a scalar with none: left out below.
+        keys = func.json_each(stored).table_valued("key")
+        name = keys.c.key
+    else:
+        # PostgreSQL refuses the keys of anything but an object.
+        objects = case((func.json_typeof(stored) == "object", stored))
+        keys = func.json_object_keys(objects).table_valued("name").render_derived("keys")
+        name = keys.c.name
+    counted = (
+        select(name, func.count().label("accounts"))
+        .select_from(accounts)
+        .join(keys, true())
+        .group_by(name)
+    )
+    rows = [
+        (name, n)
+        for name, n in session.execute(counted)
+        if isinstance(name, str) and _ATTRIBUTE.fullmatch(name)
+    ]
+    rows.sort(key=lambda row: (-row[1], fold_name(row[0]), row[0]))
+    return [name for name, _ in rows]
+
+
 def attribute_text(dialect: str, name: str) -> ColumnElement[str | None]:
     """Return an SQL expression for an account attribute as text, the same on both databases.
 
@@ -278,6 +334,76 @@ def check_spec(spec: SampleSpec) -> SampleSpec:
     return SampleSpec(spec.size, spec.seed, filters, stratify_by, spec.exclude_other_betas)
 
 
+def _unknown(name: str, known: Sequence[str]) -> str:
+    """Say that no account has an attribute of this name, and which names they have."""
+    if not known:
+        return f"No account has an attribute called '{name}'; the accounts have no attributes yet."
+    listed = ", ".join(known[:NAMES_LISTED])
+    if len(known) > NAMES_LISTED:
+        listed += f" and {len(known) - NAMES_LISTED:,} more"
+    return f"No account has an attribute called '{name}'; known attributes: {listed}."
+
+
+def _resolve_names(
+    session: Session, spec: SampleSpec, mix_by: str | None
+) -> tuple[SampleSpec, str | None, dict[str, tuple[str, ...]]]:
+    """Return the spec and the mix attribute named as stored, and each name's stored spellings.
+
+    A name means every stored name that folds to the same (fold_name()): "plan" finds "Plan",
+    and finds "plan" too where some accounts have one and some the other. Its name as stored is
+    the most common of those. Refused, on the field, when no account has an attribute of that
+    name, or when two filters name one attribute.
+    """
+    if not (spec.filters or spec.stratify_by or mix_by):
+        return spec, mix_by, {}
+    known = known_attributes(session)
+    spellings: defaultdict[str, list[str]] = defaultdict(list)
+    for name in known:
+        spellings[fold_name(name)].append(name)
+    problems: list[dict[str, str]] = []
+
+    def resolve(name: str, field: str) -> str | None:
+        found = spellings.get(fold_name(name))
+        if not found:
+            problems.append({"field": field, "message": _unknown(name, known)})
+            return None
+        return found[0]
+
+    filters: dict[str, Sequence[str]] = {}
+    typed_as: dict[str, str] = {}
+    for name, values in spec.filters.items():
+        stored = resolve(name, "filters")
+        if stored in filters:
+            problems.append(
+                {
+                    "field": "filters",
+                    "message": f"{typed_as[stored]} and {name} are one attribute, {stored}: "
+                    "give all its values in one filter.",
+                }
+            )
+        elif stored is not None:
+            filters[stored], typed_as[stored] = values, name
+    stratify_by = resolve(spec.stratify_by, "stratify_by") if spec.stratify_by else None
+    if mix_by and spec.stratify_by and fold_name(mix_by) == fold_name(spec.stratify_by):
+        mix = stratify_by  # refused once, on stratify_by, if at all
+    else:
+        mix = resolve(mix_by, "mix_by") if mix_by else None
+    if problems:
+        raise Invalid(" ".join(p["message"] for p in problems), problems)
+    names = (*filters, stratify_by, mix)
+    found = {name: tuple(spellings[fold_name(name)]) for name in names if name is not None}
+    return replace(spec, filters=filters, stratify_by=stratify_by), mix, found
+
+
+def _attribute(
+    dialect: str, spellings: Sequence[str], as_: Callable[[str, str], ColumnElement[str | None]]
+) -> ColumnElement[str | None]:
+    """Return an SQL expression for an attribute stored under any of these names, in `as_` form."""
+    found = [as_(dialect, name) for name in spellings]
+    # The common case, one spelling, is the plain expression, without a COALESCE around it.
+    return found[0] if len(found) == 1 else func.coalesce(*found)
+
+
 def _none_of(ids: Select, dialect: str) -> ColumnElement[bool]:
     """Return the condition: the account's id is not one of `ids`."""
     if dialect == "sqlite":
@@ -290,11 +416,16 @@ def _none_of(ids: Select, dialect: str) -> ColumnElement[bool]:
 
 
 def _pool_conditions(
-    session: Session, beta: Beta, spec: SampleSpec, dialect: str
+    session: Session,
+    beta: Beta,
+    spec: SampleSpec,
+    dialect: str,
+    spellings: Mapping[str, Sequence[str]],
 ) -> list[ColumnElement[bool]]:
     """Return the conditions an account meets to be in the pool of a beta's sample."""
     conditions = [
-        attribute_text(dialect, name).in_(values) for name, values in spec.filters.items()
+        _attribute(dialect, spellings[name], attribute_text).in_(values)
+        for name, values in spec.filters.items()
     ]
     # Any membership counts, opted out included: a sample never brings anyone back.
     members = select(Membership.account_id).where(Membership.beta_id == beta.id)
@@ -451,9 +582,10 @@ def draw_sample(
     seed, in proportion to each stratum's share when stratified. Unless `dry_run`, the accounts
     are enrolled with the seed and the pool's size as their reason, and the draw is recorded in
     the cohort's criteria. `mix_by` names an attribute whose values are counted in the sample,
-    the pool and the early adopters. Refused when the user may not change the beta, the beta is
-    not running or is overdue, the cohort is not a random sample, the seed differs from the
-    cohort's, or the pool is smaller than the sample.
+    the pool and the early adopters. Attribute names are matched as _resolve_names() says.
+    Refused when the user may not change the beta, the beta is not running or is overdue, the
+    cohort is not a random sample, no account has an attribute named, the seed differs from the
+    cohort's, or the pool is empty or smaller than the sample.
     """
     require_edit(actor.user, beta)
     check_open(beta, today)
@@ -461,8 +593,8 @@ def draw_sample(
         raise NotFound(f"Cohort {cohort.slug!r} is not part of beta {beta.key}.")
     if cohort.kind != CohortKind.RANDOM_SAMPLE:
         raise NotRandomSample(
-            f"{cohort.name} is a {cohort.kind.value.replace('_', ' ')} cohort: random samples go "
-            "in a random-sample cohort."
+            f"{not_a_sample_cohort(cohort)} Draw into one of the beta's random-sample cohorts, "
+            "or add one."
         )
     spec = check_spec(spec)
     mix_by = (mix_by or "").strip() or None
@@ -471,17 +603,22 @@ def draw_sample(
             "Compare the mix of an attribute named with 1 to 100 characters, without quotes.",
             [{"field": "mix_by", "message": "Not an attribute name."}],
         )
+    spec, mix_by, spellings = _resolve_names(session, spec, mix_by)
     if not dry_run:
         # One draw into a cohort at a time (PostgreSQL; SQLite's writers queue anyway): the second
         # sees the first's seed and members, so both continue one order and none is drawn twice.
         session.refresh(cohort, with_for_update=True)
     seed = _seed(cohort, spec.seed)
     dialect = session.get_bind().dialect.name
-    stratum = attribute_json(dialect, spec.stratify_by) if spec.stratify_by else null()
-    value = attribute_json(dialect, mix_by) if mix_by else null()
+    stratum = (
+        _attribute(dialect, spellings[spec.stratify_by], attribute_json)
+        if spec.stratify_by
+        else null()
+    )
+    value = _attribute(dialect, spellings[mix_by], attribute_json) if mix_by else null()
     pool = (
         select(Account.external_id, stratum.label("stratum"), value.label("value"))
-        .where(*_pool_conditions(session, beta, spec, dialect))
+        .where(*_pool_conditions(session, beta, spec, dialect, spellings))
         .subquery()
     )
     counts = _count(session, pool)
@@ -491,6 +628,8 @@ def draw_sample(
             "fewer values, such as a plan or a region.",
             [{"field": "stratify_by", "message": f"At most {MAX_STRATA} values."}],
         )
+    if counts.pool_size == 0:
+        raise _empty_pool(spec)
     if counts.pool_size < spec.size:
         raise PoolTooSmall(
             f"The pool holds {plural(counts.pool_size, 'account')}, fewer than the {spec.size:,} "
@@ -511,7 +650,7 @@ def draw_sample(
             mix_by,
             Counter(v for _, _, v in drawn),
             Counter(counts.mix),
-            _early_adopter_mix(session, beta, attribute_json(dialect, mix_by)),
+            _early_adopter_mix(session, beta, value),
         )
     if not dry_run:
         sample.enrollment = enroll(
@@ -519,6 +658,27 @@ def draw_sample(
         )
         _remember(session, actor, beta, cohort, spec, sample)
     return sample
+
+
+def _empty_pool(spec: SampleSpec) -> PoolTooSmall:
+    """Return the refusal of a draw from an empty pool: what left every account out."""
+    if spec.filters:
+        shown = "; ".join(f"{name} = {', '.join(values)}" for name, values in spec.filters.items())
+        message = (
+            f"No account in the pool matches the filters {shown}: loosen them "
+            "(take a line away, or add values to one)."
+        )
+        return PoolTooSmall(message, [{"field": "filters", "message": message}])
+    left_out = "is in this beta already or matches one of its problem searches"
+    if spec.exclude_other_betas:
+        left_out = (
+            "is in this beta already, active or invited in another running beta, or matches "
+            "one of this beta's problem searches"
+        )
+    return PoolTooSmall(
+        f"No account is left to draw: every account {left_out}.",
+        [{"field": "size", "message": f"The pool is empty: every account {left_out}."}],
+    )
 
 
 def _remember(
@@ -562,3 +722,11 @@ def last_draw(cohort: Cohort) -> dict | None:
     """Return the parameters of the cohort's latest draw, if it had one."""
     draws = cohort.criteria.get("draws") or []
     return draws[-1] if draws else None
+
+
+def not_a_sample_cohort(cohort: Cohort) -> str:
+    """Say that a cohort of another kind takes no random samples."""
+    return (
+        f"{cohort.name} is {_KIND_WORDS[cohort.kind]}: random samples are drawn into "
+        "random-sample cohorts."
+    )

@@ -175,3 +175,53 @@ def test_the_route_is_in_the_openapi_document(client):
     spec = client.get("/api/v1/openapi.json").json
     operation = spec["paths"]["/api/v1/betas/{key}/cohorts/{slug}/sample"]["post"]
     assert "pool_too_small" in operation["description"]
+
+
+def test_attribute_names_match_whatever_their_case(
+    client, bearer, running_beta, make_cohort, make_account
+):
+    beta = running_beta()
+    make_cohort(beta, "random", CohortKind.RANDOM_SAMPLE)
+    for n in range(10):
+        make_account(Plan="pro" if n < 4 else "free")
+    headers = bearer(beta.owner, WRITE)
+    body = {"size": 2, "seed": "f", "filters": {"plan": ["pro"]}, "dry_run": True}
+    filtered = client.post(url(beta), json=body, headers=headers).json
+    assert filtered["accounts"] == lowest(beta, "f", ALL[:4], 2)
+    body = {"size": 5, "seed": "s", "stratify_by": "PLAN", "dry_run": True}
+    stratified = client.post(url(beta), json=body, headers=headers).json
+    assert sorted(stratified["accounts"]) == sorted(
+        lowest(beta, "s", ALL[:4], 2) + lowest(beta, "s", ALL[4:], 3)
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"size": 1, "filters": {"plann": ["pro"]}}, "filters"),
+        ({"size": 1, "stratify_by": "plann"}, "stratify_by"),
+    ],
+)
+def test_an_attribute_no_account_has_is_refused_with_its_name(
+    client, bearer, sample_beta, body, field, unchanged
+):
+    beta = sample_beta
+    headers = bearer(beta.owner, WRITE)
+    with unchanged():
+        response = client.post(url(beta), json=body, headers=headers)
+    assert (response.status_code, response.json["error"]["code"]) == (422, "validation_failed")
+    message = "No account has an attribute called 'plann'; known attributes: plan."
+    assert response.json["error"]["details"] == [{"field": field, "message": message}]
+
+
+def test_filters_no_account_matches_are_refused_naming_them(client, bearer, sample_beta, unchanged):
+    beta = sample_beta
+    body = {"size": 3, "filters": {"plan": ["gold"]}}
+    headers = bearer(beta.owner, WRITE)
+    with unchanged():
+        response = client.post(url(beta), json=body, headers=headers)
+    assert (response.status_code, response.json["error"]["code"]) == (409, "pool_too_small")
+    assert response.json["error"]["message"].startswith(
+        "No account in the pool matches the filters plan = gold: loosen them"
+    )
+    assert [d["field"] for d in response.json["error"]["details"]] == ["filters"]

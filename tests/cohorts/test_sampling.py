@@ -459,8 +459,12 @@ def test_only_random_sample_cohorts_take_samples(
     beta = running_beta()
     accounts(3)
     early = make_cohort(beta, "early", CohortKind.EARLY_ADOPTERS)
-    with unchanged(), pytest.raises(sampling.NotRandomSample, match="early adopters cohort"):
+    with unchanged(), pytest.raises(sampling.NotRandomSample) as refused:
         draw(db, beta, early, SampleSpec(1))
+    assert refused.value.message == (
+        "Early is an early-adopter cohort: random samples are drawn into random-sample cohorts. "
+        "Draw into one of the beta's random-sample cohorts, or add one."
+    )
 
 
 def test_only_the_owner_or_an_admin_draws(db, sample_beta, make_user, accounts, unchanged):
@@ -495,3 +499,163 @@ def test_settings_out_of_bounds_are_refused_with_the_field(db, sample_beta, spec
     with unchanged(), pytest.raises(Invalid) as refused:
         draw(db, beta, cohort, spec, dry_run=True)
     assert [d["field"] for d in refused.value.details] == [field]
+
+
+# Attribute names
+
+
+def test_an_attribute_is_found_whatever_the_case_and_spacing_of_its_name(
+    db, sample_beta, make_account
+):
+    beta, cohort = sample_beta
+    # As a CSV import with the headers "Plan" and "Seat count" stores them.
+    pro = [make_account(**{"Plan": "pro", "Seat count": 5}).external_id for _ in range(2)]
+    free = [make_account(**{"Plan": "free", "Seat count": 1}).external_id for _ in range(3)]
+    spec = SampleSpec(5, "case", {"seat_count": ["1", "5"]}, stratify_by="plan")
+    sample = draw(db, beta, cohort, spec, dry_run=True, mix_by=" PLAN ")
+    assert sample.mix.attribute == "Plan"
+    rows = [(r.value, r.sample, r.pool) for r in sample.mix.rows()]
+    assert rows == [("free", 3, 3), ("pro", 2, 2)]
+    assert sorted(sample.accounts) == sorted(pro + free)
+    assert pool_of(db, beta, cohort, filters={"SEATCOUNT": ["5"]}) == set(pro)
+    # The draw is recorded with the names as stored, so that it reads as the accounts do.
+    draw(db, beta, cohort, spec)
+    [recorded] = cohort.criteria["draws"]
+    assert (recorded["filters"], recorded["stratify_by"]) == ({"Seat count": ["1", "5"]}, "Plan")
+
+
+def test_two_stored_spellings_of_one_name_are_one_attribute(db, sample_beta, make_account):
+    beta, cohort = sample_beta
+    # One import said "Plan", a later one "plan": the PM means the same attribute.
+    old = [make_account(Plan="pro").external_id for _ in range(3)]
+    new = [make_account(plan="free").external_id for _ in range(2)]
+    sample = draw(
+        db, beta, cohort, SampleSpec(5, "two", stratify_by="plan"), dry_run=True, mix_by="plan"
+    )
+    assert sample.mix.attribute == "Plan"  # the more common spelling
+    assert [(r.value, r.sample) for r in sample.mix.rows()] == [("pro", 3), ("free", 2)]
+    assert pool_of(db, beta, cohort, filters={"PLAN": ["pro"]}) == set(old)
+    assert pool_of(db, beta, cohort, filters={"plan": ["free"]}) == set(new)
+
+
+@pytest.mark.parametrize(
+    ("spec", "mix_by", "field"),
+    [
+        (SampleSpec(1, filters={"plann": ["pro"]}), None, "filters"),
+        (SampleSpec(1, stratify_by="plann"), None, "stratify_by"),
+        (SampleSpec(1), "plann", "mix_by"),
+    ],
+)
+def test_an_attribute_no_account_has_is_refused_with_the_known_ones(
+    db, sample_beta, make_account, spec, mix_by, field, unchanged
+):
+    beta, cohort = sample_beta
+    make_account(plan="pro", seats=3, region="eu")
+    make_account(plan="free", seats=1)
+    make_account(plan="team")
+    message = "No account has an attribute called 'plann'; known attributes: plan, seats, region."
+    with unchanged(), pytest.raises(Invalid) as refused:
+        draw(db, beta, cohort, spec, dry_run=True, mix_by=mix_by)
+    assert refused.value.message == message
+    assert refused.value.details == [{"field": field, "message": message}]
+
+
+def test_a_long_list_of_known_attributes_is_cut_short(
+    db, sample_beta, make_account, monkeypatch, unchanged
+):
+    beta, cohort = sample_beta
+    monkeypatch.setattr(sampling, "NAMES_LISTED", 2)
+    make_account(a=1, b=1, c=1, d=1)
+    with unchanged(), pytest.raises(Invalid, match="known attributes: a, b and 2 more\\.$"):
+        draw(db, beta, cohort, SampleSpec(1, stratify_by="e"), dry_run=True)
+
+
+def test_accounts_without_attributes_say_so(db, sample_beta, make_account, unchanged):
+    beta, cohort = sample_beta
+    make_account()
+    with unchanged(), pytest.raises(Invalid, match="the accounts have no attributes yet"):
+        draw(db, beta, cohort, SampleSpec(1, stratify_by="plan"), dry_run=True)
+
+
+def test_two_filters_on_one_attribute_are_refused(db, sample_beta, make_account, unchanged):
+    beta, cohort = sample_beta
+    make_account(Plan="pro")
+    with unchanged(), pytest.raises(Invalid) as refused:
+        draw(db, beta, cohort, SampleSpec(1, filters={"plan": ["pro"], "PLAN": ["team"]}))
+    assert refused.value.details == [
+        {
+            "field": "filters",
+            "message": "plan and PLAN are one attribute, Plan: give all its values in one filter.",
+        }
+    ]
+
+
+def test_known_attributes_lists_the_most_common_first(db, make_account):
+    make_account(region="eu", plan="pro")
+    make_account(plan="free", seats=2)
+    make_account(plan="team", seats=3, **{'say "hi"': 1})
+    db.add(Account(external_id="listed", attributes=["not", "an", "object"]))
+    db.flush()
+    # A name with quotes cannot be asked for, and a list has no names.
+    assert sampling.known_attributes(db) == ["plan", "seats", "region"]
+    # The page's suggestions look at the newest accounts only, so that they cost nothing.
+    assert sampling.known_attributes(db, newest=2) == ["plan", "seats"]
+
+
+def test_names_are_folded_without_case_or_spacing():
+    assert {
+        sampling.fold_name(n) for n in ("Seat count", "seat_count", " SEAT-COUNT", "seatCount")
+    } == {"seatcount"}
+    assert sampling.fold_name("plan") != sampling.fold_name("plans")
+
+
+# An empty pool
+
+
+def test_filters_no_account_in_the_pool_matches_are_named(db, sample_beta, make_account, unchanged):
+    beta, cohort = sample_beta
+    make_account(plan="pro", region="eu")
+    make_account(plan="free", region="us")
+    with unchanged(), pytest.raises(sampling.PoolTooSmall) as refused:
+        draw(db, beta, cohort, SampleSpec(2, filters={"plan": ["pro", "team"], "region": ["us"]}))
+    message = (
+        "No account in the pool matches the filters plan = pro, team; region = us: loosen them "
+        "(take a line away, or add values to one)."
+    )
+    assert refused.value.message == message
+    assert refused.value.details == [{"field": "filters", "message": message}]
+
+
+@pytest.mark.parametrize(
+    ("exclude_other_betas", "left_out"),
+    [
+        (False, "every account is in this beta already or matches one of its problem searches."),
+        (True, "active or invited in another running beta, or matches one of this beta's"),
+    ],
+)
+def test_an_empty_pool_without_filters_says_what_left_every_account_out(
+    db, sample_beta, make_cohort, make_account, exclude_other_betas, left_out, unchanged
+):
+    beta, cohort = sample_beta
+    joined = make_account()
+    memberships.enroll(
+        db, Actor(beta.owner), beta, make_cohort(beta), [joined.external_id], "asked", TODAY
+    )
+    spec = SampleSpec(1, exclude_other_betas=exclude_other_betas)
+    with unchanged(), pytest.raises(sampling.PoolTooSmall) as refused:
+        draw(db, beta, cohort, spec)
+    assert refused.value.message.startswith("No account is left to draw: ")
+    assert left_out in refused.value.message
+    assert [d["field"] for d in refused.value.details] == ["size"]
+
+
+def test_a_pool_of_one_says_one_account(db, sample_beta, accounts, unchanged):
+    beta, cohort = sample_beta
+    accounts(1)
+    with unchanged(), pytest.raises(sampling.PoolTooSmall) as refused:
+        draw(db, beta, cohort, SampleSpec(3))
+    assert refused.value.message == (
+        "The pool holds 1 account, fewer than the 3 asked for: draw at most 1, or loosen the "
+        "filters."
+    )
+    assert refused.value.details == [{"field": "size", "message": "At most 1, the pool's size."}]
