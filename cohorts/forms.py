@@ -33,10 +33,18 @@ from wtforms.validators import (
 
 from betas.models import NAME_MAX, TEXT_MAX
 from betas.web import slug_field
+from betas.wording import plural
 from cohorts.finder import MAX_LIMIT, Criteria
 from cohorts.importing import FIELDS, Kind
 from cohorts.models import CohortKind
-from cohorts.sampling import ATTRIBUTE_PATTERN, MAX_SIZE, SEED_PATTERN, SampleSpec
+from cohorts.sampling import (
+    ATTRIBUTE_PATTERN,
+    MAX_SIZE,
+    SEED_PATTERN,
+    NextDraw,
+    SampleSpec,
+    fold_name,
+)
 
 KIND_CHOICES = [
     SelectChoice(CohortKind.EARLY_ADOPTERS.value, "Early adopters: they asked, or hit the problem"),
@@ -235,9 +243,12 @@ def _stripped(value: str | None) -> str | None:
 
 
 def parse_filters(text: str) -> dict[str, list[str]]:
-    """Read "attribute = value, value" lines; raise ValueError naming the line that is wrong."""
+    """Read "attribute = value, value" lines; raise ValueError naming the line that is wrong.
+
+    Two lines name one attribute when their names differ only in case or spacing.
+    """
     filters: dict[str, list[str]] = {}
-    lines: dict[str, int] = {}
+    lines: dict[str, tuple[int, str]] = {}
     for number, line in enumerate((text or "").splitlines(), start=1):
         if not line.strip():
             continue
@@ -245,13 +256,15 @@ def parse_filters(text: str) -> dict[str, list[str]]:
         name = name.strip()
         if not equals or not name:
             raise ValueError(f"Line {number}: write attribute = value, value (plan = pro, team).")
-        if name in filters:
+        if fold_name(name) in lines:
+            first, written = lines[fold_name(name)]
             raise ValueError(
-                f"Line {number}: {name} is on line {lines[name]} already; "
+                f"Line {number}: {name} is on line {first} already"
+                f"{'' if written == name else f' (as {written})'}; "
                 "put all its values on one line."
             )
         filters[name] = [v.strip() for v in values.split(",") if v.strip()]
-        lines[name] = number
+        lines[fold_name(name)] = (number, name)
         if not filters[name]:
             raise ValueError(f"Line {number}: give {name} at least one value.")
     return filters
@@ -262,12 +275,15 @@ def format_filters(filters: dict[str, list[str]]) -> str:
     return "\n".join(f"{name} = {', '.join(values)}" for name, values in filters.items())
 
 
+# The id of the page's list of attribute names, which the attribute fields offer.
+ATTRIBUTES_LIST = "sample-attributes"
+_SIZE_RANGE = NumberRange(min=1, max=MAX_SIZE)
+
+
 class SampleForm(FlaskForm):
     """A random sample to preview, then draw: size, seed, the pool's filters, strata and mix."""
 
-    size = IntegerField(
-        "Sample size", validators=[InputRequired(), NumberRange(min=1, max=MAX_SIZE)]
-    )
+    size = IntegerField("Sample size", validators=[InputRequired(), _SIZE_RANGE])
     seed = StringField(
         "Seed",
         filters=[_stripped],
@@ -292,6 +308,7 @@ class SampleForm(FlaskForm):
         filters=[_stripped],
         validators=[Optional(), _ATTRIBUTE_NAME],
         description="An attribute such as plan: each of its values gets its share of the pool.",
+        render_kw={"list": ATTRIBUTES_LIST, "autocomplete": "off"},
     )
     exclude_other_betas = BooleanField(
         "Leave out accounts that are active or invited in another running beta"
@@ -302,7 +319,40 @@ class SampleForm(FlaskForm):
         validators=[Optional(), _ATTRIBUTE_NAME],
         description="An attribute to compare in the sample, the pool and the early adopters "
         "(the one you stratify by when empty).",
+        render_kw={"list": ATTRIBUTES_LIST, "autocomplete": "off"},
     )
+
+    def start_from(self, start: NextDraw, cohort_name: str) -> None:
+        """Continue the cohort: its seed, its latest draw's pool, what its planned size asks for.
+
+        A cohort that has reached its planned size gets no size: the hint says so, and a preview
+        without one is told that a size draws more beyond the plan.
+        """
+        if start.to_plan:
+            self.size.description = (
+                f"{cohort_name} plans {plural(start.planned_size, 'account')} and has "
+                f"{start.members:,}: {start.to_plan:,} more fill it."
+            )
+        elif start.to_plan == 0:
+            planned = plural(start.planned_size, "account")
+            self.size.description = (
+                f"{cohort_name} has reached its planned size of {planned}. To draw more "
+                "beyond the plan, say how many."
+            )
+            # A list of its own: the class's validators are shared by every form.
+            self.size.validators = [
+                InputRequired(f"Give a size to draw more beyond the plan of {planned}."),
+                _SIZE_RANGE,
+            ]
+        if self.is_submitted():
+            return
+        latest = start.latest
+        self.size.data = start.to_plan or None
+        self.seed.data = start.seed
+        self.filters.data = format_filters(latest.get("filters", {}))
+        self.stratify_by.data = latest.get("stratify_by")
+        self.exclude_other_betas.data = latest.get("exclusions", {}).get("other_running_betas")
+        self.mix_by.data = latest.get("stratify_by")
 
     def validate_filters(self, field) -> None:
         """Require well-formed lines."""

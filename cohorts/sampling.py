@@ -57,6 +57,7 @@ from betas.wording import plural
 from cohorts.finder import list_problem_searches, matching_account_ids
 from cohorts.memberships import Enrollment, enroll
 from cohorts.models import Account, Cohort, CohortKind, Membership, MembershipStatus
+from cohorts.waves import list_cohorts
 
 ALGORITHM = "sha1-lowest-v1"
 MAX_SIZE = 10_000
@@ -68,6 +69,9 @@ SEED_PATTERN = r"[A-Za-z0-9._-]{1,64}"
 # Any name an import can give an attribute, but for quotes and backslashes, which SQLite's JSON
 # paths cannot carry.
 ATTRIBUTE_PATTERN = r"[^\"\\\x00-\x1f\x7f]{1,100}"
+# How many of the newest accounts the page looks at to suggest attribute names: a few milliseconds
+# however many accounts there are. A draw looks at every account's names, to resolve them exactly.
+SUGGESTED_FROM = 1_000
 # How many known attribute names a refusal lists.
 NAMES_LISTED = 20
 # How far above each stratum's expected share of the rank space the first bar is set: this many
@@ -730,3 +734,48 @@ def not_a_sample_cohort(cohort: Cohort) -> str:
         f"{cohort.name} is {_KIND_WORDS[cohort.kind]}: random samples are drawn into "
         "random-sample cohorts."
     )
+
+
+@dataclass(frozen=True)
+class NextDraw:
+    """What the next draw into a cohort starts from, and what its page offers."""
+
+    seed: str | None
+    latest: dict
+    members: int
+    planned_size: int | None
+    attributes: list[str]
+    not_here: str | None = None
+    sample_cohorts: list[Cohort] = field(default_factory=list)
+
+    @property
+    def to_plan(self) -> int | None:
+        """Return how many more accounts the cohort's planned size asks for, if it has one."""
+        if self.planned_size is None:
+            return None
+        return max(self.planned_size - self.members, 0)
+
+
+def next_draw(session: Session, beta: Beta, cohort: Cohort) -> NextDraw:
+    """Return what the next draw into the cohort starts from: its seed, latest draw and plan.
+
+    The attributes offered are those of the newest accounts (SUGGESTED_FROM of them), which costs
+    about a millisecond whatever the number of accounts; a draw resolves names against them all.
+    A cohort that is not a random sample gets why not, and the beta's random-sample cohorts.
+    """
+    members = session.scalar(
+        select(func.count()).select_from(Membership).where(Membership.cohort_id == cohort.id)
+    )
+    start = NextDraw(
+        seed=cohort.criteria.get("seed"),
+        latest=last_draw(cohort) or {},
+        members=members or 0,
+        planned_size=cohort.planned_size,
+        attributes=[],
+    )
+    if cohort.kind != CohortKind.RANDOM_SAMPLE:
+        sample_cohorts = [
+            c for c in list_cohorts(session, beta) if c.kind == CohortKind.RANDOM_SAMPLE
+        ]
+        return replace(start, not_here=not_a_sample_cohort(cohort), sample_cohorts=sample_cohorts)
+    return replace(start, attributes=known_attributes(session, newest=SUGGESTED_FROM))

@@ -1,5 +1,6 @@
 """In Chromium: a PM previews a random sample of five, sees the mix, and draws it."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -57,6 +58,9 @@ def test_a_pm_previews_a_sample_of_five_and_draws_it(live, page, sign_in):
     page.get_by_role("button", name="Preview").click()
 
     preview = page.locator("#preview")
+    # The form posts to its own id: the preview, which opens it, is what the PM sees first.
+    expect(page).to_have_url(re.compile(r"/sample#sample-form$"))
+    expect(preview.get_by_role("heading", name="Preview: 5 accounts")).to_be_in_viewport()
     expect(preview).to_contain_text("40")  # the pool: every account, none asked or joined yet
     expect(page.locator("#mix")).to_contain_text("pro")
     expect(page.locator("#drawn li")).to_have_count(5)

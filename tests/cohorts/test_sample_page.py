@@ -14,7 +14,10 @@ from betas.models import Role
 from cohorts import memberships, roster, sampling, waves
 from cohorts.models import CohortKind
 
-DRAW_FORM = re.compile(r'<form method="post" action="([^"]+/sample/draw)">(.*?)</form>', re.S)
+DRAW_FORM = re.compile(
+    r'<form method="post" action="([^"#]+/sample/draw)#sample-form" id="draw-form">(.*?)</form>',
+    re.S,
+)
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 
@@ -172,3 +175,251 @@ def test_the_cohort_page_links_to_the_sample_page_for_random_samples(client, bet
     login(beta.owner)
     assert "Draw a random sample" in client.get(f"/betas/{beta.key}/cohorts/random").text
     assert "Draw a random sample" not in client.get(f"/betas/{beta.key}/cohorts/early").text
+
+
+def error_of(text: str, field: str) -> str:
+    """Return the error shown under a field, unescaped."""
+    match = re.search(rf'<p class="error" id="{field}-error">([^<]*)</p>', text)
+    assert match, f"no error under {field}"
+    return html.unescape(match.group(1))
+
+
+def summary_of(text: str) -> str:
+    """Return the error summary that opens the sample form."""
+    form = text[text.index('id="sample-form"') :]
+    assert form.index('class="error-summary"') < form.index('name="csrf_token"')
+    return form[form.index('class="error-summary"') : form.index("</div>")]
+
+
+# Attribute names
+
+
+def test_stratifying_by_plan_finds_the_imported_header_plan(
+    db, client, running_beta, make_cohort, make_account, login, post
+):
+    beta = running_beta()
+    make_cohort(beta, "random", CohortKind.RANDOM_SAMPLE)
+    for n in range(10):
+        make_account(Plan="free" if n < 6 else "pro")
+    login(beta.owner)
+    response = post(
+        page(beta), {"size": "5", "seed": "s", "stratify_by": "plan"}, token_from=page(beta)
+    )
+    assert response.status_code == 200
+    # Stratified by the stored "Plan": free gets 3 and pro 2, and no account is "(none)".
+    assert mix_table(response.text) == {
+        "free": ["3 (60%)", "6 (60%)", "0"],
+        "pro": ["2 (40%)", "4 (40%)", "0"],
+    }
+
+
+def test_an_attribute_no_account_has_is_refused_on_its_field(
+    db, client, beta, login, post, unchanged
+):
+    login(beta.owner)
+    with unchanged():
+        response = post(
+            page(beta),
+            {"size": "2", "filters": "plann = pro", "stratify_by": "regio"},
+            token_from=page(beta),
+        )
+    assert response.status_code == 422
+    assert error_of(response.text, "filters") == (
+        "No account has an attribute called 'plann'; known attributes: plan."
+    )
+    assert error_of(response.text, "stratify_by").startswith(
+        "No account has an attribute called 'regio';"
+    )
+    assert "Fix 2 problems" in summary_of(response.text)
+
+
+def test_the_form_offers_the_attributes_of_the_accounts(client, beta, make_account, login):
+    make_account(**{"Seat count": 3})
+    login(beta.owner)
+    text = client.get(page(beta)).text
+    options = re.search(r'<datalist id="sample-attributes">(.*?)</datalist>', text).group(1)
+    assert re.findall(r'<option value="([^"]+)">', options) == ["plan", "Seat count"]
+    for name in ("stratify_by", "mix_by"):
+        assert re.search(rf'<input[^>]* id="{name}" list="sample-attributes"', text)
+    assert "Attributes of the newest accounts: plan, Seat count." in text
+
+
+def test_two_filter_lines_on_one_attribute_are_refused(client, beta, login, post, unchanged):
+    login(beta.owner)
+    with unchanged():
+        response = post(
+            page(beta), {"size": "2", "filters": "plan = pro\nPlan = free"}, token_from=page(beta)
+        )
+    assert response.status_code == 422
+    assert error_of(response.text, "filters") == (
+        "Line 2: Plan is on line 1 already (as plan); put all its values on one line."
+    )
+
+
+# A cohort that is not a random sample
+
+
+def test_another_kind_of_cohort_says_where_samples_go(client, beta, login):
+    login(beta.owner)
+    text = client.get(f"/betas/{beta.key}/cohorts/early/sample").text
+    said = re.search(r'<p class="lead" id="not-a-sample-cohort">([^<]*)</p>', text).group(1)
+    assert html.unescape(said) == (
+        "Early is an early-adopter cohort: random samples are drawn into random-sample cohorts."
+    )
+    assert f'<a href="/betas/{beta.key}/cohorts/random/sample">Random</a>.' in text
+    assert "a early" not in text.lower() and 'id="sample-form"' not in text
+
+
+def test_a_beta_without_sample_cohorts_links_to_adding_one(
+    client, running_beta, make_cohort, login
+):
+    beta = running_beta()
+    make_cohort(beta, "early", CohortKind.EARLY_ADOPTERS)
+    login(beta.owner)
+    text = client.get(f"/betas/{beta.key}/cohorts/early/sample").text
+    assert (
+        f'<a class="button" href="/betas/{beta.key}/cohorts">Add a random-sample cohort</a>' in text
+    )
+
+
+def test_the_algorithm_is_shown_under_details_with_the_seed_and_the_draws(
+    client, beta, login, post
+):
+    login(beta.owner)
+    text = post(page(beta), {"size": "2", "seed": "shown"}, token_from=page(beta)).text
+    client.post(*draw_form(text)[:1], data=draw_form(text)[1])
+    text = client.get(page(beta)).text
+    details = re.search(r'<details class="card" id="draw-details">(.*?)</details>', text, re.S)
+    assert details, "no details disclosure"
+    inside = details.group(1)
+    assert "sha1-lowest-v1" in inside and "<code>shown</code>" in inside and 'id="draws"' in inside
+    assert "1 draw, seed shown</summary>" in inside
+    assert text.count("sha1-lowest-v1") == 1
+
+
+# Empty pools
+
+
+def test_filters_that_match_nothing_say_so_and_what_to_do(client, beta, login, post, unchanged):
+    login(beta.owner)
+    with unchanged():
+        response = post(page(beta), {"size": "5", "filters": "plan = gold"}, token_from=page(beta))
+    assert response.status_code == 409
+    assert error_of(response.text, "filters") == (
+        "No account in the pool matches the filters plan = gold: loosen them "
+        "(take a line away, or add values to one)."
+    )
+    assert "At most 0" not in response.text
+
+
+# The planned size
+
+
+def test_a_cohort_short_of_its_plan_starts_with_the_size_that_fills_it(db, client, beta, login):
+    waves.get_cohort(db, beta, "random").planned_size = 8
+    db.flush()
+    login(beta.owner)
+    text = client.get(page(beta)).text
+    assert re.search(r'id="size"[^>]*value="8"', text)
+    assert "Random plans 8 accounts and has 0: 8 more fill it." in text
+
+
+def test_a_cohort_at_its_plan_asks_for_a_size_to_draw_beyond_it(
+    db, client, beta, login, post, unchanged
+):
+    waves.get_cohort(db, beta, "random").planned_size = 1
+    db.flush()
+    login(beta.owner)
+    text = post(page(beta), {"size": "1", "seed": "p"}, token_from=page(beta)).text
+    client.post(*draw_form(text)[:1], data=draw_form(text)[1])
+    text = client.get(page(beta)).text
+    assert re.search(r'id="size"[^>]*value=""', text)
+    assert (
+        "Random has reached its planned size of 1 account. To draw more beyond the plan, say how "
+        "many."
+    ) in text
+    with unchanged():
+        response = post(page(beta), {"size": "", "seed": "p"}, token_from=page(beta))
+    assert response.status_code == 422
+    assert (
+        error_of(response.text, "size") == "Give a size to draw more beyond the plan of 1 account."
+    )
+    assert "This field is required" not in response.text
+
+
+def test_a_cohort_without_a_plan_still_just_requires_a_size(client, beta, login, post, unchanged):
+    login(beta.owner)
+    assert re.search(r'id="size"[^>]*value=""', client.get(page(beta)).text)
+    with unchanged():
+        response = post(page(beta), {"size": ""}, token_from=page(beta))
+    assert response.status_code == 422
+    assert error_of(response.text, "size") == "This field is required."
+
+
+# Counts
+
+
+def test_counts_say_one_account_or_several(db, client, beta, make_account, login, post):
+    login(beta.owner)
+    text = post(page(beta), {"size": "1", "seed": "one"}, token_from=page(beta)).text
+    assert "Preview: 1 account from a pool of 10" in text
+    assert "Draw and enroll 1 account</button>" in text
+    assert "<h3>In draw order</h3>" in text
+    assert "1 accounts" not in text
+    for _ in range(11):
+        make_account()
+    text = post(page(beta), {"size": "21", "seed": "many"}, token_from=page(beta)).text
+    assert "<h3>The first 20 in draw order</h3>" in text
+    assert "and 1 more account." in text
+    text = post(page(beta), {"size": "21", "seed": "many"}, token_from=page(beta)).text
+    action, fields = draw_form(text)
+    client.post(action, data=fields)
+    text = client.get(page(beta)).text
+    assert "1 draw, seed many" in text and "21 of 21" in text
+
+
+# The form rules
+
+
+def test_a_failed_preview_opens_the_form_with_a_summary_it_scrolls_to(
+    client, beta, login, post, unchanged
+):
+    login(beta.owner)
+    text = client.get(page(beta)).text
+    assert f'action="{page(beta)}#sample-form"' in text
+    with unchanged():
+        response = post(page(beta), {"size": "0", "seed": "no spaces!"}, token_from=page(beta))
+    summary = summary_of(response.text)
+    assert "Fix 2 problems" in summary
+    assert 'href="#size"' in summary and 'href="#seed"' in summary
+
+
+def test_a_failed_draw_shows_its_problems_on_the_sample_form(
+    db, client, beta, make_account, login, post, unchanged
+):
+    login(beta.owner)
+    text = post(page(beta), {"size": "10", "seed": "gone"}, token_from=page(beta)).text
+    action, fields = draw_form(text)
+    assert action == page(beta) + "/draw"
+    # Between the preview and the draw, an account joined another cohort: the pool is 9 now.
+    memberships.enroll(
+        db,
+        Actor(beta.owner),
+        beta,
+        waves.get_cohort(db, beta, "early"),
+        ["acct-4"],
+        "r",
+        date.today(),
+    )
+    with unchanged():
+        response = client.post(action, data=fields)
+    assert response.status_code == 409
+    assert "At most 9, the pool" in summary_of(response.text)
+    assert 'value="gone"' in response.text
+
+
+def test_the_draws_post_url_opened_again_lands_on_the_sample_page(client, beta, login):
+    login(beta.owner)
+    response = client.get(page(beta) + "/draw")
+    assert response.status_code == 302
+    assert response.headers["Location"] == page(beta)

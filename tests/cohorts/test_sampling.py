@@ -659,3 +659,39 @@ def test_a_pool_of_one_says_one_account(db, sample_beta, accounts, unchanged):
         "filters."
     )
     assert refused.value.details == [{"field": "size", "message": "At most 1, the pool's size."}]
+
+
+# The next draw
+
+
+def test_the_next_draw_continues_the_cohort_and_its_plan(db, sample_beta, accounts):
+    beta, cohort = sample_beta
+    accounts(10, plan="pro")
+    cohort.planned_size = 5
+    start = sampling.next_draw(db, beta, cohort)
+    assert (start.seed, start.latest, start.members, start.to_plan) == (None, {}, 0, 5)
+    assert start.attributes == ["plan"] and start.not_here is None
+    draw(db, beta, cohort, SampleSpec(3, "next", stratify_by="plan"))
+    start = sampling.next_draw(db, beta, cohort)
+    assert (start.seed, start.latest["stratify_by"], start.members, start.to_plan) == (
+        "next",
+        "plan",
+        3,
+        2,
+    )
+    draw(db, beta, cohort, SampleSpec(4))
+    assert sampling.next_draw(db, beta, cohort).to_plan == 0
+    cohort.planned_size = None
+    assert sampling.next_draw(db, beta, cohort).to_plan is None
+
+
+def test_the_next_draw_into_another_kind_of_cohort_points_to_the_sample_cohorts(
+    db, sample_beta, make_cohort
+):
+    beta, cohort = sample_beta
+    manual = make_cohort(beta, "by-hand", CohortKind.MANUAL)
+    start = sampling.next_draw(db, beta, manual)
+    assert start.not_here == (
+        "By Hand is a manual cohort: random samples are drawn into random-sample cohorts."
+    )
+    assert start.sample_cohorts == [cohort]
