@@ -484,6 +484,16 @@ class PlaceSchema(Schema):
     override_opt_out = fields.Bool(load_default=False)
 
 
+class OptOutSchema(Schema):
+    """Why the account opts out, if the customer said."""
+
+    reason = fields.Str(
+        load_default="",
+        validate=validate.Length(max=TEXT_MAX),
+        metadata={"description": "Optional; kept on the membership and in the audit trail."},
+    )
+
+
 class MembershipSchema(Schema):
     """An account's place in a beta."""
 
@@ -494,6 +504,10 @@ class MembershipSchema(Schema):
     reason = fields.Str()
     enrolled_at = fields.DateTime()
     notified_at = fields.DateTime(allow_none=True)
+    left_at = fields.DateTime(
+        allow_none=True, metadata={"description": "When it declined, opted out or was removed."}
+    )
+    opt_out_reason = fields.Str(allow_none=True)
 
 
 @blp.route("/betas/<key>/cohorts", methods=["POST"])
@@ -641,8 +655,14 @@ class Member(MethodView):
 
     @require_scope("members:write")
     @refuses(Refusal.of(NotFound, "No beta has this key, or the account is not in it."), NOT_EDITOR)
+    @blp.arguments(OptOutSchema, required=False)
     @blp.response(200, MembershipSchema)
-    def delete(self, key, account):
-        """Opt the account out of the beta, on the customer's behalf; it is kept forever."""
+    def delete(self, data, key, account):
+        """Opt the account out of the beta for good, on the customer's behalf; it is kept forever.
+
+        An optional body {"reason": "..."} records why.
+        """
         beta = lifecycle.get_beta(get_session(), key)
-        return commit(lambda s: memberships.opt_out(s, current_actor(), beta, account))
+        return commit(
+            lambda s: memberships.opt_out(s, current_actor(), beta, account, data["reason"])
+        )

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session, selectinload
 from betas.audit import Actor, record
 from betas.auth.permissions import require_edit
 from betas.db import utcnow
-from betas.errors import BetaNotRunning, Conflict, DomainError, NotFound
+from betas.errors import BetaNotRunning, Conflict, DomainError, Invalid, NotFound
 from betas.lifecycle import check_open
-from betas.models import Beta, BetaState, Risk
-from cohorts.models import Account, Cohort, Membership, MembershipStatus
+from betas.models import TEXT_MAX, Beta, BetaState, Risk
+from cohorts.models import LEFT, Account, Cohort, Membership, MembershipStatus
 
 
 class OptedOut(DomainError):
@@ -80,6 +80,12 @@ def _members_changed(session: Session, beta: Beta) -> None:
 def _joining_status(beta: Beta) -> MembershipStatus:
     # Low risk: opted in and notified. High risk (may break a primary workflow): invited first.
     return MembershipStatus.ACTIVE if beta.risk == Risk.LOW else MembershipStatus.INVITED
+
+
+def _set_status(membership: Membership, status: MembershipStatus) -> None:
+    # When it left tells how recent the account's last beta experience is; rejoining clears it.
+    membership.status = status
+    membership.left_at = utcnow() if status in LEFT else None
 
 
 def _why_skipped(membership: Membership) -> str:
@@ -172,7 +178,8 @@ def _rejoin(
     session: Session, actor: Actor, beta: Beta, cohort: Cohort, membership: Membership, reason: str
 ) -> None:
     membership.cohort = cohort
-    membership.status = _joining_status(beta)
+    _set_status(membership, _joining_status(beta))
+    membership.opt_out_reason = None
     membership.reason = reason.strip()
     membership.enrolled_by = actor.user
     membership.enrolled_at = utcnow()
@@ -258,16 +265,36 @@ def _member_or_404(session: Session, beta: Beta, external_id: str) -> Membership
     return membership
 
 
-def opt_out(session: Session, actor: Actor, beta: Beta, external_id: str) -> Membership:
-    """Take an account out of a beta for good, at any time; the record is kept forever."""
+def opt_out(
+    session: Session, actor: Actor, beta: Beta, external_id: str, reason: str = ""
+) -> Membership:
+    """Take an account out of a beta for good, at any time, with the customer's reason if given.
+
+    The record is kept forever; opting out again changes nothing.
+    """
     require_edit(actor.user, beta)
+    reason = (reason or "").strip()
+    if len(reason) > TEXT_MAX:
+        raise Invalid(
+            f"Keep the reason under {TEXT_MAX:,} characters.",
+            [{"field": "reason", "message": f"At most {TEXT_MAX:,} characters."}],
+        )
     membership = _member_or_404(session, beta, external_id)
     if membership.status != MembershipStatus.OPTED_OUT:
         old = membership.status.value
-        membership.status = MembershipStatus.OPTED_OUT
+        _set_status(membership, MembershipStatus.OPTED_OUT)
+        membership.opt_out_reason = reason or None
         session.flush()
         _members_changed(session, beta)
-        record(session, actor, "member.opted_out", membership.account, beta=beta, old=old)
+        record(
+            session,
+            actor,
+            "member.opted_out",
+            membership.account,
+            beta=beta,
+            old=old,
+            reason=reason,
+        )
     return membership
 
 
@@ -301,10 +328,10 @@ def record_response(
     if accepted:
         if beta.state != BetaState.RUNNING:
             raise BetaNotRunning(f"{beta.name} is {beta.state.value}: nobody joins it now.")
-        membership.status = MembershipStatus.ACTIVE
+        _set_status(membership, MembershipStatus.ACTIVE)
         membership.notified_at = utcnow()
     else:
-        membership.status = MembershipStatus.DECLINED
+        _set_status(membership, MembershipStatus.DECLINED)
     session.flush()
     _members_changed(session, beta)
     record(

@@ -38,6 +38,10 @@ class MembershipStatus(enum.StrEnum):
     REMOVED = "removed"
 
 
+# The statuses of a membership that left its beta: it has a left_at.
+LEFT = frozenset({MembershipStatus.DECLINED, MembershipStatus.OPTED_OUT, MembershipStatus.REMOVED})
+
+
 class Account(TimestampMixin, Base):
     """A customer account, known by the id it has in the customer's own systems."""
 
@@ -135,7 +139,11 @@ class Cohort(TimestampMixin, Base):
 
 
 class Membership(Base):
-    """An account in a beta: one per account per beta, with the reason it is there."""
+    """An account in a beta: one per account per beta, with the reason it is there.
+
+    `left_at` says when it left (declined, opted out, removed) and is cleared when it rejoins;
+    `opt_out_reason` is what the customer gave, if anything, when opting out.
+    """
 
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("beta_id", "account_id"),)
@@ -151,6 +159,8 @@ class Membership(Base):
     enrolled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opt_out_reason: Mapped[str | None] = mapped_column(Text)
 
     beta: Mapped[Beta] = relationship()
     account: Mapped[Account] = relationship()

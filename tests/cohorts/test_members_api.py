@@ -5,8 +5,11 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from betas.models import BetaState, Risk
+from betas.audit import Actor
+from betas.models import AuditEntry, BetaState, Risk
+from cohorts import memberships
 from cohorts.models import Cohort, Membership, MembershipStatus
+from tests.helpers import assert_error
 
 WRITE = ("members:write",)
 
@@ -179,3 +182,32 @@ def test_invited_members_of_a_high_risk_beta(
     )
     status = db.scalar(select(Membership.status))
     assert status == MembershipStatus.INVITED
+
+
+def test_the_api_opts_out_with_an_optional_reason(
+    db, client, running_beta, make_cohort, make_account, bearer, unchanged
+):
+    beta = running_beta()
+    for name in ("acme", "globex"):
+        make_account(name)
+    memberships.enroll(
+        db, Actor(beta.owner), beta, make_cohort(beta), ["acme", "globex"], "r", date.today()
+    )
+    headers = bearer(beta.owner, ("members:write",))
+    members = f"/api/v1/betas/{beta.key}/members"
+    with unchanged():
+        refused = client.delete(f"{members}/acme", json={"why": "busy"}, headers=headers)
+    assert_error(refused, 400, "unknown_field")
+    with unchanged():
+        refused = client.delete(f"{members}/acme", json={"reason": "x" * 10_001}, headers=headers)
+    assert_error(refused, 422, "validation_failed")
+
+    out = client.delete(f"{members}/acme", json={"reason": "switched tools"}, headers=headers)
+    assert out.status_code == 200
+    assert (out.json["status"], out.json["opt_out_reason"]) == ("opted_out", "switched tools")
+    assert out.json["left_at"] is not None
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "member.opted_out"))
+    assert entry.details["reason"] == "switched tools"
+
+    plain = client.delete(f"{members}/globex", headers=headers)
+    assert (plain.status_code, plain.json["opt_out_reason"]) == (200, None)

@@ -222,3 +222,40 @@ def test_cohort_slugs_are_unique_within_a_beta(db, running_beta, unchanged):
         waves.create_cohort(
             db, owner, beta, slug="wave-1", name="Again", kind="manual", today=TODAY
         )
+
+
+def test_leaving_sets_left_at_and_rejoining_clears_it(db, running_beta, make_cohort, make_account):
+    beta = running_beta(risk=Risk.HIGH)
+    cohort = make_cohort(beta)
+    for name in ("acme", "globex", "initech"):
+        make_account(name)
+    owner = Actor(beta.owner)
+    memberships.enroll(db, owner, beta, cohort, ["acme", "globex", "initech"], "asked", TODAY)
+    accepted = memberships.record_response(db, owner, beta, "acme", accepted=True)
+    declined = memberships.record_response(db, owner, beta, "globex", accepted=False)
+    out = memberships.opt_out(db, owner, beta, "initech", "busy")
+    assert accepted.left_at is None
+    assert declined.left_at is not None and out.left_at is not None
+    back = memberships.place_member(
+        db, owner, beta, "initech", cohort, "asked back", TODAY, override_opt_out=True
+    )
+    assert (back.status, back.left_at, back.opt_out_reason) == (
+        MembershipStatus.INVITED,
+        None,
+        None,
+    )
+
+
+def test_an_opt_out_keeps_the_customers_reason_in_the_membership_and_the_audit(
+    db, running_beta, make_cohort, make_account, unchanged
+):
+    beta = running_beta()
+    account = make_account()
+    owner = Actor(beta.owner)
+    memberships.enroll(db, owner, beta, make_cohort(beta), [account.external_id], "r", TODAY)
+    with unchanged(), pytest.raises(errors.Invalid):
+        memberships.opt_out(db, owner, beta, account.external_id, "x" * 10_001)
+    out = memberships.opt_out(db, owner, beta, account.external_id, "  switched tools ")
+    assert out.opt_out_reason == "switched tools"
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "member.opted_out"))
+    assert entry.details == {"old": "active", "reason": "switched tools"}
