@@ -90,6 +90,17 @@ class MoveForm(FlaskForm):
     reason = StringField("Reason", validators=[Optional(), Length(max=TEXT_MAX)])
 
 
+class OptOutForm(FlaskForm):
+    """The confirmation that an account opts out of a beta, with the customer's reason if given."""
+
+    reason = TextAreaField(
+        "Reason (optional)",
+        validators=[Optional(), Length(max=TEXT_MAX)],
+        description="What the customer said, e.g. 'too busy this quarter'. "
+        "It is kept on the membership and shown on the account's page.",
+    )
+
+
 # Imports
 
 IMPORT_EXTENSIONS = ["csv", "tsv", "txt", "jsonl", "ndjson"]

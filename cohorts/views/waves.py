@@ -13,7 +13,7 @@ from betas.db import get_session
 from betas.models import Beta
 from betas.wording import plural
 from cohorts import memberships, roster, waves
-from cohorts.forms import AddMembersForm, CohortForm, MoveForm
+from cohorts.forms import AddMembersForm, CohortForm, MoveForm, OptOutForm
 from cohorts.models import MembershipStatus
 from cohorts.views import cohorts
 
@@ -144,10 +144,6 @@ MEMBER_ACTIONS = {
         lambda s, actor, beta, account: memberships.record_response(s, actor, beta, account, False),
         "{account} declined the invitation.",
     ),
-    "opt-out": (
-        lambda s, actor, beta, account: memberships.opt_out(s, actor, beta, account),
-        "{account} opted out; it stays out of this beta.",
-    ),
 }
 
 
@@ -159,10 +155,10 @@ def _back_to_member(beta: Beta, account: str):
     return redirect(url_for("cohorts.cohort_page", key=beta.key, slug=membership.cohort.slug))
 
 
-@cohorts.post("/betas/<key>/members/<path:account>/<any(notify, accept, decline, 'opt-out'):act>")
+@cohorts.post("/betas/<key>/members/<path:account>/<any(notify, accept, decline):act>")
 @role_required(*EDITORS)
 def member_action(key, account, act):
-    """Record a notice, an answer to an invitation, or an opt-out for one member."""
+    """Record a notice or an answer to an invitation for one member."""
     beta = web.editable_beta(key)
     if web.ActionForm().validate_on_submit():
         change, message = MEMBER_ACTIONS[act]
@@ -171,6 +167,28 @@ def member_action(key, account, act):
             success=message.format(account=account),
         )
     return _back_to_member(beta, account)
+
+
+@cohorts.route("/betas/<key>/members/<path:account>/opt-out", methods=["GET", "POST"])
+@role_required(*EDITORS)
+def opt_out(key, account):
+    """Ask to confirm that the account opts out for good, with a reason if given; then do it."""
+    beta = web.editable_beta(key)
+    membership = memberships.get_membership(get_session(), beta, account)
+    if membership is None:
+        abort(404, f"{account} is not in beta {beta.key}.")
+    form = OptOutForm()
+    if form.validate_on_submit():
+        done = web.commit(
+            lambda s: memberships.opt_out(s, current_actor(), beta, account, form.reason.data),
+            form=form,
+            success=f"{account} opted out; it stays out of this beta.",
+        )
+        if done:
+            return _back_to_member(beta, account)
+    return render_template("cohorts/opt_out.html", beta=beta, membership=membership, form=form), (
+        422 if form.errors else 200
+    )
 
 
 @cohorts.post("/betas/<key>/members/<path:account>/move")
