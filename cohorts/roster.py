@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from betas.errors import NotFound
-from betas.models import Beta, BetaState
+from betas.models import Beta, BetaState, Risk
 from cohorts.models import Account, Cohort, Conversation, Membership, MembershipStatus
 
+CSV_COLUMNS = ("account_id", "name", "cohort", "status", "enrolled_at", "notified_at")
 
-def members(session: Session, beta: Beta, cohort: Cohort | None = None) -> list[Membership]:
-    """Return a beta's memberships (or one cohort's), with accounts and cohorts loaded."""
+
+def members(
+    session: Session,
+    beta: Beta,
+    cohort: Cohort | None = None,
+    statuses: Collection[MembershipStatus] | None = None,
+) -> list[Membership]:
+    """Return a beta's memberships (or one cohort's, or those in `statuses`), accounts loaded."""
     query = (
         select(Membership)
         .join(Membership.account)
@@ -30,11 +38,46 @@ def members(session: Session, beta: Beta, cohort: Cohort | None = None) -> list[
     )
     if cohort is not None:
         query = query.where(Membership.cohort_id == cohort.id)
+    if statuses is not None:
+        query = query.where(Membership.status.in_(list(statuses)))
     return list(session.scalars(query))
 
 
-def members_csv(memberships: Iterable[Membership], zone: ZoneInfo) -> Iterator[str]:
-    """Yield a CSV of members for the messaging tool: one line at a time."""
+def messageable(beta: Beta) -> frozenset[MembershipStatus]:
+    """Return the statuses of the members that the messaging tool may write to."""
+    # A high-risk beta's invited accounts must be asked whether they join: they are written to too.
+    if beta.risk == Risk.HIGH:
+        return frozenset({MembershipStatus.ACTIVE, MembershipStatus.INVITED})
+    return frozenset({MembershipStatus.ACTIVE})
+
+
+def export_members(
+    session: Session,
+    beta: Beta,
+    zone: ZoneInfo,
+    *,
+    cohort: Cohort | None = None,
+    everyone: bool = False,
+) -> Iterator[str]:
+    """Return the CSV of a beta's (or a cohort's) members for the messaging tool, line by line.
+
+    By default it holds only the members that may be messaged (see messageable()); `everyone`
+    adds those who opted out, declined or were removed, which the status column tells apart.
+    """
+    statuses = None if everyone else messageable(beta)
+    return members_csv(members(session, beta, cohort, statuses), zone)
+
+
+def members_csv(memberships: Sequence[Membership], zone: ZoneInfo) -> Iterator[str]:
+    """Yield a CSV of members, one line at a time: the account, its membership, its attributes.
+
+    Every attribute name found among these accounts gets a column, in alphabetical order; one
+    that has the name of a fixed column is headed attribute:<name>.
+    """
+    names = sorted(
+        {name for m in memberships for name in m.account.attributes or {}},
+        key=lambda name: (name.casefold(), name),
+    )
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -48,8 +91,14 @@ def members_csv(memberships: Iterable[Membership], zone: ZoneInfo) -> Iterator[s
     def when(value) -> str:
         return value.astimezone(zone).isoformat(timespec="seconds") if value else ""
 
-    yield line(["account_id", "name", "cohort", "status", "enrolled_at", "notified_at"])
+    yield line(
+        [
+            *CSV_COLUMNS,
+            *(_safe_cell(f"attribute:{n}" if n in CSV_COLUMNS else n) for n in names),
+        ]
+    )
     for m in memberships:
+        attributes = m.account.attributes or {}
         yield line(
             [
                 _safe_cell(m.account.external_id),
@@ -58,6 +107,7 @@ def members_csv(memberships: Iterable[Membership], zone: ZoneInfo) -> Iterator[s
                 m.status.value,
                 when(m.enrolled_at),
                 when(m.notified_at),
+                *(_attribute_cell(attributes.get(n)) for n in names),
             ]
         )
 
@@ -65,6 +115,19 @@ def members_csv(memberships: Iterable[Membership], zone: ZoneInfo) -> Iterator[s
 def _safe_cell(value: str) -> str:
     # A cell starting with = + - @ runs as a formula in spreadsheets: quote it as text.
     return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+def _attribute_cell(value: object) -> str:
+    # Numbers and booleans are written as in the JSON (a number is no formula); the rest is text.
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        return _safe_cell(value)
+    return _safe_cell(json.dumps(value, ensure_ascii=False))
 
 
 def member_counts(session: Session, beta_ids: Iterable[int]) -> dict[int, int]:

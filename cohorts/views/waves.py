@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, render_template, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from wtforms import SelectChoice
 
@@ -215,14 +215,40 @@ def move_member(key, account):
     return _back_to_member(beta, account)
 
 
-@cohorts.get("/betas/<key>/members.csv")
-def members_csv(key):
-    """Download a beta's members as CSV, for tagging them in the messaging tool."""
-    session = get_session()
-    beta = lifecycle.get_beta(session, key)
-    rows = roster.members_csv(roster.members(session, beta), web.settings().zone)
+def _everyone() -> bool:
+    """Tell whether the export asks for every member (include=all), or only those to message."""
+    include = request.args.get("include", "")
+    if include not in ("", "all"):
+        abort(400, "Leave include out for the members to message, or say include=all for everyone.")
+    return include == "all"
+
+
+def _csv(rows, filename: str) -> Response:
     return Response(
         rows,
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{beta.key}-members.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@cohorts.get("/betas/<key>/members.csv")
+def members_csv(key):
+    """Download a beta's members for the messaging tool: those to message, or all (include=all)."""
+    everyone = _everyone()
+    session = get_session()
+    beta = lifecycle.get_beta(session, key)
+    rows = roster.export_members(session, beta, web.settings().zone, everyone=everyone)
+    return _csv(rows, f"{beta.key}-members.csv")
+
+
+@cohorts.get("/betas/<key>/cohorts/<slug>/members.csv")
+def cohort_members_csv(key, slug):
+    """Download one cohort's members for the messaging tool, as members_csv() does."""
+    everyone = _everyone()
+    session = get_session()
+    beta = lifecycle.get_beta(session, key)
+    cohort = waves.get_cohort(session, beta, slug)
+    rows = roster.export_members(
+        session, beta, web.settings().zone, cohort=cohort, everyone=everyone
+    )
+    return _csv(rows, f"{beta.key}-{cohort.slug}-members.csv")
