@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
@@ -128,6 +130,30 @@ def _attribute_cell(value: object) -> str:
     if isinstance(value, str):
         return _safe_cell(value)
     return _safe_cell(json.dumps(value, ensure_ascii=False))
+
+
+@dataclass(frozen=True)
+class Headcount:
+    """How many members a cohort has in each status, and how many active ones wait for a notice."""
+
+    by_status: Mapping[str, int]
+    not_notified: int
+
+    @property
+    def planned(self) -> int:
+        """Return the members that count against the planned size: active and invited."""
+        return self.by_status.get("active", 0) + self.by_status.get("invited", 0)
+
+
+def headcount(memberships: Iterable[Membership]) -> Headcount:
+    """Count memberships by status, and the active members not notified yet."""
+    by_status: Counter[str] = Counter()
+    not_notified = 0
+    for m in memberships:
+        by_status[m.status.value] += 1
+        if m.status == MembershipStatus.ACTIVE and m.notified_at is None:
+            not_notified += 1
+    return Headcount(dict(by_status), not_notified)
 
 
 def member_counts(session: Session, beta_ids: Iterable[int]) -> dict[int, int]:

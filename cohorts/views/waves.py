@@ -69,18 +69,21 @@ def _render_cohort(key, slug, add_form=None, status=200):
     cohort = waves.get_cohort(session, beta, slug)
     move_form = MoveForm(formdata=None)
     move_form.cohort.choices = _cohort_choices(session, beta)
+    members = roster.members(session, beta, cohort)
     return render_template(
         "cohorts/cohort.html",
         beta=beta,
         cohort=cohort,
-        members=roster.members(session, beta, cohort),
+        members=members,
+        headcount=roster.headcount(members),
         add_form=add_form or AddMembersForm(formdata=None),
         move_form=move_form,
         action=web.ActionForm(),
     ), status
 
 
-@cohorts.post("/betas/<key>/cohorts/<slug>/members")
+@cohorts.route("/betas/<key>/cohorts/<slug>/members", methods=["GET", "POST"])
+@web.reload_goes_to(lambda key, slug: url_for("cohorts.cohort_page", key=key, slug=slug))
 @role_required(*EDITORS)
 def add_members(key, slug):
     """Enroll accounts by hand, with a reason; say which were skipped and why."""
@@ -108,7 +111,9 @@ def add_members(key, slug):
         flash(f"Enrolled {plural(len(done.value.enrolled), 'account')}.", "success")
     for skipped in done.value.skipped:
         flash(f"Skipped {skipped['account']}: {skipped['reason']}.", "info")
-    return redirect(url_for("cohorts.cohort_page", key=key, slug=slug))
+    # The form posted to #add-members-form, which the browser keeps through a redirect that names
+    # no fragment: name the page's heading, shown with the flashes above it (who joined, who not).
+    return redirect(url_for("cohorts.cohort_page", key=key, slug=slug, _anchor="cohort"))
 
 
 @cohorts.post("/betas/<key>/cohorts/<slug>/notify")

@@ -159,3 +159,124 @@ def test_the_cohort_pages_statements_do_not_grow_with_its_members(
     with count_queries() as many:
         assert client.get(f"/betas/{beta.key}/cohorts/early").status_code == 200
     assert 0 < many.n == one.n
+
+
+def headcount_of(html: str) -> str:
+    start = html.index('id="headcount">') + len('id="headcount">')
+    return " ".join(html[start : html.index("</p>", start)].split())
+
+
+def test_the_header_counts_active_members_and_says_who_else_is_there(
+    db, client, running_beta, make_cohort, make_account, login
+):
+    beta = running_beta(risk=Risk.HIGH)
+    cohort = make_cohort(beta)
+    cohort.planned_size = 20
+    ids = [make_account().external_id for _ in range(5)]
+    owner = Actor(beta.owner)
+    memberships.enroll(db, owner, beta, cohort, ids, "asked", date.today())
+    memberships.record_response(db, owner, beta, ids[0], accepted=True)
+    memberships.record_response(db, owner, beta, ids[1], accepted=False)
+    memberships.opt_out(db, owner, beta, ids[2])
+    login(beta.owner)
+    html = client.get(f"/betas/{beta.key}/cohorts/early").get_data(as_text=True)
+    # Invited members count against the planned size: they may still join.
+    assert headcount_of(html).startswith(
+        "1 active member, 2 invited, 1 opted out, 1 declined. 3 of 20 planned (active and invited)."
+    )
+    memberships.record_response(db, owner, beta, ids[3], accepted=True)
+    memberships.opt_out(db, owner, beta, ids[4])
+    html = client.get(f"/betas/{beta.key}/cohorts/early").get_data(as_text=True)
+    assert headcount_of(html).startswith("2 active members, 2 opted out, 1 declined. 2 of 20")
+
+
+def test_the_cohorts_list_says_its_members_in_words(
+    db, client, running_beta, make_cohort, make_account, login
+):
+    beta = running_beta()
+    early, later = make_cohort(beta, "early"), make_cohort(beta, "later")
+    make_cohort(beta, "empty")
+    enroll_many(db, beta, early, make_account, 1)
+    enroll_many(db, beta, later, make_account, 3)
+    memberships.opt_out(
+        db, Actor(beta.owner), beta, roster.members(db, beta, later)[0].account.external_id
+    )
+    login(beta.owner)
+    html = client.get(f"/betas/{beta.key}/cohorts").get_data(as_text=True)
+    rows = html[html.index('id="cohorts"') :]
+    assert "1 active member<" in rows and "2 active members, 1 opted out" in rows
+    assert "none yet" in rows
+
+
+def test_notices_are_labelled_as_actions_and_shown_as_states(
+    db, client, running_beta, make_cohort, make_account, login, post
+):
+    beta = running_beta()
+    cohort = make_cohort(beta)
+    ids = [make_account().external_id for _ in range(3)]
+    memberships.enroll(db, Actor(beta.owner), beta, cohort, ids, "asked", date.today())
+    login(beta.owner)
+    page = f"/betas/{beta.key}/cohorts/early"
+    html = client.get(page).get_data(as_text=True)
+    assert ">Mark all 3 as notified<" in html
+    assert html.count(">Mark as notified<") == 3 and html.count("not notified yet") == 3
+    assert ">Notified<" not in html
+    post(f"/betas/{beta.key}/members/{ids[0]}/notify", token_from=page)
+    html = client.get(page).get_data(as_text=True)
+    notified = memberships.get_membership(db, beta, ids[0]).notified_at
+    day = notified.astimezone(client.application.config["SHIPCALL"].zone).strftime("%Y-%m-%d")
+    assert "notified <time" in html and f">{day}</time>" in html
+    assert ">Mark all 2 as notified<" in html and html.count("not notified yet") == 2
+    post(f"/betas/{beta.key}/cohorts/early/notify", token_from=page)
+    html = client.get(page).get_data(as_text=True)
+    assert "as notified<" not in html and "not notified yet" not in html
+
+
+def test_the_cohort_forms_open_with_a_summary_and_post_to_themselves(
+    db, client, running_beta, make_cohort, login, post, unchanged
+):
+    beta = running_beta()
+    make_cohort(beta)
+    login(beta.owner)
+    with unchanged():
+        failed = post(f"/betas/{beta.key}/cohorts/early/members", {"accounts": "", "reason": ""})
+    html = failed.get_data(as_text=True)
+    assert failed.status_code == 422
+    assert 'href="#accounts"' in html and 'href="#reason"' in html and "Fix 2 problems" in html
+    assert 'id="add-members-form"' in html
+    assert f'action="/betas/{beta.key}/cohorts/early/members#add-members-form"' in html
+    with unchanged():
+        failed = post(f"/betas/{beta.key}/cohorts", {"name": "", "slug": "w", "kind": "manual"})
+    html = failed.get_data(as_text=True)
+    assert failed.status_code == 422
+    assert 'class="error-summary"' in html and 'href="#name"' in html
+    assert f'action="/betas/{beta.key}/cohorts#cohort-form"' in html and 'id="cohort-form"' in html
+
+
+def test_enrolling_by_hand_lands_at_the_top_of_the_cohort_page_where_the_flashes_are(
+    db, client, running_beta, make_cohort, make_account, login, post
+):
+    beta = running_beta()
+    make_cohort(beta)
+    make_account("acme")
+    login(beta.owner)
+    response = post(
+        f"/betas/{beta.key}/cohorts/early/members", {"accounts": "acme", "reason": "asked"}
+    )
+    assert response.status_code == 302
+    # Not the #add-members-form the form posted to, which the browser would keep.
+    assert response.headers["Location"] == f"/betas/{beta.key}/cohorts/early#cohort"
+    assert 'class="heading" id="cohort"' in client.get(response.headers["Location"]).get_data(
+        as_text=True
+    )
+
+
+def test_the_add_members_url_opened_again_lands_on_the_cohort_page(
+    client, running_beta, make_cohort, login
+):
+    beta = running_beta()
+    make_cohort(beta)
+    login(beta.owner)
+    response = client.get(f"/betas/{beta.key}/cohorts/early/members")
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/betas/{beta.key}/cohorts/early"
