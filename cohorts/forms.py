@@ -37,6 +37,7 @@ from betas.wording import plural
 from cohorts.finder import MAX_LIMIT, Criteria
 from cohorts.importing import FIELDS, Kind
 from cohorts.models import CohortKind
+from cohorts.roster import AccountFilter
 from cohorts.sampling import (
     ATTRIBUTE_PATTERN,
     MAX_SIZE,
@@ -99,6 +100,53 @@ class OptOutForm(FlaskForm):
         description="What the customer said, e.g. 'too busy this quarter'. "
         "It is kept on the membership and shown on the account's page.",
     )
+
+
+class AccountFilterForm(FlaskForm):
+    """Which accounts to list; sent with GET (to link and bookmark), so without CSRF."""
+
+    class Meta:
+        """A filter changes nothing: no CSRF token."""
+
+        csrf = False
+
+    q = StringField("Account id or name", validators=[Length(max=200)])
+    attribute = StringField(
+        "Attribute",
+        validators=[Length(max=1_000)],
+        description="attribute = value, value (plan = pro, team); "
+        "names match whatever their case and spacing.",
+    )
+    beta = SelectField(
+        "In beta", default="", description="Members of this beta, whatever their status."
+    )
+
+    def offer_betas(self, betas) -> None:
+        """Offer the betas to filter by, by name, and any beta."""
+        ordered = sorted(betas, key=lambda b: (b.name.casefold(), b.key))
+        self.beta.choices = [SelectChoice("", "Any beta")] + [
+            SelectChoice(b.key, b.name) for b in ordered
+        ]
+
+    def validate_attribute(self, field) -> None:
+        """Require attribute = value, value."""
+        try:
+            parse_filters(field.data)
+        except ValueError as exc:
+            raise ValidationError(str(exc).replace("Line 1: ", "")) from exc
+
+    def wanted(self) -> AccountFilter:
+        """Return the accounts the form describes."""
+        return AccountFilter(
+            q=(self.q.data or "").strip(),
+            attributes=parse_filters(self.attribute.data),
+            beta_key=self.beta.data or None,
+        )
+
+    def args(self) -> dict[str, str]:
+        """Return the filter as URL parameters, for the pager's links."""
+        values = {"q": self.q.data, "attribute": self.attribute.data, "beta": self.beta.data}
+        return {name: value for name, value in values.items() if value}
 
 
 # Imports

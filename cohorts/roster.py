@@ -1,4 +1,8 @@
-"""Reading who is in a beta: members, counts, the CSV for the messaging tool, account histories."""
+"""Reading who is in a beta: members, counts, the CSV for the messaging tool, accounts.
+
+Accounts: the list (by id or name, attribute, beta) with the betas each is in, an account's
+history of betas, and its conversations.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,28 @@ import io
 import json
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, Text, and_, case, exists, func, literal, null, or_, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
 from betas.errors import NotFound
 from betas.models import Beta, BetaState, Risk
-from cohorts.models import Account, Cohort, Conversation, Membership, MembershipStatus
+from cohorts.models import (
+    Account,
+    Author,
+    Cohort,
+    Conversation,
+    ConversationPart,
+    Membership,
+    MembershipStatus,
+)
 
 CSV_COLUMNS = ("account_id", "name", "cohort", "status", "enrolled_at", "notified_at")
+OPENING_MAX = 160
 
 
 def members(
@@ -226,19 +241,143 @@ def get_account(session: Session, external_id: str) -> Account:
     return account
 
 
-def find_accounts(session: Session, q: str, page: int, per_page: int) -> tuple[list[Account], int]:
-    """Return one page of the accounts whose id or name holds `q`, by id, and how many match."""
+@dataclass(frozen=True)
+class AccountFilter:
+    """Which accounts to list: id or name holding `q`, attributes, members of a beta."""
+
+    q: str = ""
+    # Attribute name → any of these values; names match whatever their case and spacing.
+    attributes: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    beta_key: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountPage:
+    """One page of accounts, how many match in all, and the memberships of each account shown."""
+
+    accounts: list[Account]
+    total: int
+    memberships: Mapping[int, list[Membership]]
+
+
+def _spaceless(text: ColumnElement[str]) -> ColumnElement[str]:
+    return func.lower(func.replace(text, " ", ""))
+
+
+def _has_attribute(dialect: str, name: str, values: Sequence[str]) -> ColumnElement[bool]:
+    """Return the condition: the account has an attribute named like `name` with one of `values`.
+
+    Names are compared in lower case without spaces ("Seat count" is "seatcount"); values as
+    text: strings as they are, anything else as its JSON (12, true).
+    """
+    wanted = name.replace(" ", "").lower()
+    if dialect == "sqlite":
+        each = func.json_each(Account.attributes).table_valued("key", "value", "type", "fullkey")
+        written = Account.attributes.op("->", return_type=Text)(each.c.fullkey)
+        text = case(
+            (each.c.type == "text", each.c.value),
+            (each.c.type == "null", null()),
+            else_=written,
+        )
+    else:
+        each = func.json_each_text(Account.attributes).table_valued("key", "value")
+        text = each.c.value
+    return exists(
+        select(literal(1, String))
+        .select_from(each)
+        .where(_spaceless(each.c.key) == wanted, text.in_(list(values)))
+    )
+
+
+def find_accounts(session: Session, wanted: AccountFilter, page: int, per_page: int) -> AccountPage:
+    """Return one page of the accounts `wanted` describes, by id, with the betas each is in."""
     query = select(Account)
+    q = wanted.q
     if q:
         like = f"%{q.replace('%', '').replace('_', '')}%"
         query = query.where(or_(Account.external_id.ilike(like), Account.name.ilike(like)))
+    dialect = session.get_bind().dialect.name
+    conditions = [_has_attribute(dialect, n, v) for n, v in wanted.attributes.items()]
+    if wanted.beta_key:
+        conditions.append(
+            Account.id.in_(
+                select(Membership.account_id)
+                .join(Beta, Beta.id == Membership.beta_id)
+                .where(Beta.key == wanted.beta_key)
+            )
+        )
+    if conditions:
+        query = query.where(and_(*conditions))
     total = session.scalar(select(func.count()).select_from(query.subquery()))
-    accounts = session.scalars(
-        query.order_by(Account.external_id).limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    return list(accounts), total
+    accounts = list(
+        session.scalars(
+            query.order_by(Account.external_id).limit(per_page).offset((page - 1) * per_page)
+        )
+    )
+    found: dict[int, list[Membership]] = {a.id: [] for a in accounts}
+    if accounts:
+        for m in session.scalars(
+            select(Membership)
+            .where(Membership.account_id.in_(list(found)))
+            .options(selectinload(Membership.beta))
+            .order_by(Membership.enrolled_at.desc(), Membership.id.desc())
+        ):
+            found[m.account_id].append(m)
+    return AccountPage(accounts, total, found)
 
 
-def conversation_count(session: Session, account: Account) -> int:
-    """Return how many conversations of the account were imported."""
-    return session.scalar(select(func.count()).where(Conversation.account_id == account.id))
+@dataclass(frozen=True)
+class ConversationLine:
+    """A conversation as the account's page lists it: when, tags, parts, the customer's opening."""
+
+    external_id: str
+    started_at: datetime
+    tags: list[str]
+    parts: int
+    opening: str
+
+
+def _opening(text: str | None) -> str:
+    """Return the first words of a text, cut at a word and marked with an ellipsis when cut."""
+    words = " ".join((text or "").split())
+    if len(words) <= OPENING_MAX:
+        return words
+    return words[:OPENING_MAX].rsplit(" ", 1)[0] + "…"
+
+
+def account_conversations(
+    session: Session, account: Account, page: int, per_page: int
+) -> tuple[list[ConversationLine], int]:
+    """Return one page of the account's conversations, newest first, and how many it has."""
+    total = session.scalar(select(func.count()).where(Conversation.account_id == account.id))
+    parts = (
+        select(func.count())
+        .where(ConversationPart.conversation_id == Conversation.id)
+        .scalar_subquery()
+    )
+    # Only the head of the first customer part: bodies can be long, and only the opening shows.
+    opening = (
+        select(func.substr(ConversationPart.body, 1, OPENING_MAX * 4))
+        .where(
+            ConversationPart.conversation_id == Conversation.id,
+            ConversationPart.author == Author.CUSTOMER,
+        )
+        .order_by(ConversationPart.created_at, ConversationPart.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(Conversation, parts, opening)
+        .where(Conversation.account_id == account.id)
+        .options(selectinload(Conversation.tags))
+        .order_by(Conversation.started_at.desc(), Conversation.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    lines = [
+        ConversationLine(
+            c.external_id, c.started_at, [t.tag for t in c.tags], n_parts, _opening(first)
+        )
+        for c, n_parts, first in rows
+    ]
+    return lines, total

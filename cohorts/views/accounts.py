@@ -1,40 +1,64 @@
-"""The account pages: the accounts list, and an account with every beta it has been in."""
+"""The account pages: the accounts list, and an account with its betas and conversations."""
 
 from __future__ import annotations
 
 from flask import render_template, request
 
+from betas import lifecycle
 from betas.db import get_session
 from cohorts import roster
+from cohorts.forms import AccountFilterForm
 from cohorts.views import cohorts
 
 ACCOUNTS_PER_PAGE = 50
+CONVERSATIONS_PER_PAGE = 20
+
+
+def _page() -> int:
+    return max(1, request.args.get("page", 1, type=int))
+
+
+def _pages(total: int, per_page: int) -> int:
+    return max(1, -(-total // per_page))
 
 
 @cohorts.get("/accounts")
 def account_list():
-    """List accounts, filtered by id or name."""
-    q = (request.args.get("q") or "").strip()[:200]
-    page = max(1, request.args.get("page", 1, type=int))
-    accounts, total = roster.find_accounts(get_session(), q, page, ACCOUNTS_PER_PAGE)
+    """List accounts, filtered by id or name, attribute and beta, with the betas each is in."""
+    session = get_session()
+    form = AccountFilterForm(formdata=request.args)
+    form.offer_betas(lifecycle.list_betas(session))
+    if not form.validate():
+        listing, status = roster.AccountPage([], 0, {}), 400
+    else:
+        listing, status = (
+            roster.find_accounts(session, form.wanted(), _page(), ACCOUNTS_PER_PAGE),
+            200,
+        )
     return render_template(
         "cohorts/accounts.html",
-        accounts=accounts,
-        q=q,
-        page=page,
-        total=total,
-        pages=max(1, -(-total // ACCOUNTS_PER_PAGE)),
-    )
+        form=form,
+        listing=listing,
+        args=form.args(),
+        page=_page(),
+        pages=_pages(listing.total, ACCOUNTS_PER_PAGE),
+    ), status
 
 
 @cohorts.get("/accounts/<path:external_id>")
 def account_page(external_id):
-    """Show an account: its attributes, conversations, and every beta it has been in."""
+    """Show an account: its attributes, every beta it has been in, its conversations."""
     session = get_session()
     account = roster.get_account(session, external_id)
+    conversations, total = roster.account_conversations(
+        session, account, _page(), CONVERSATIONS_PER_PAGE
+    )
     return render_template(
         "cohorts/account.html",
         account=account,
         history=roster.account_history(session, account),
-        conversations=roster.conversation_count(session, account),
+        conversations=conversations,
+        total=total,
+        page=_page(),
+        pages=_pages(total, CONVERSATIONS_PER_PAGE),
     )
