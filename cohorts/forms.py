@@ -34,18 +34,12 @@ from wtforms.validators import (
 from betas.models import NAME_MAX, TEXT_MAX
 from betas.web import slug_field
 from betas.wording import plural
+from cohorts.attributes import ATTRIBUTE_PATTERN, fold_name
 from cohorts.finder import MAX_LIMIT, Criteria
 from cohorts.importing import FIELDS, Kind
 from cohorts.models import CohortKind
 from cohorts.roster import AccountFilter
-from cohorts.sampling import (
-    ATTRIBUTE_PATTERN,
-    MAX_SIZE,
-    SEED_PATTERN,
-    NextDraw,
-    SampleSpec,
-    fold_name,
-)
+from cohorts.sampling import MAX_SIZE, SEED_PATTERN, NextDraw, SampleSpec
 
 KIND_CHOICES = [
     SelectChoice(CohortKind.EARLY_ADOPTERS.value, "Early adopters: they asked, or hit the problem"),

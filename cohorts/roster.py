@@ -15,12 +15,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, Text, and_, case, exists, func, literal, null, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
-from betas.errors import NotFound
+from betas.errors import Invalid, NotFound
 from betas.models import Beta, BetaState, Risk
+from cohorts.attributes import (
+    any_spelling,
+    attribute_text,
+    fold_name,
+    known_attributes,
+    spellings_of,
+    unknown_attribute,
+)
 from cohorts.models import (
     Account,
     Author,
@@ -260,44 +268,41 @@ class AccountPage:
     memberships: Mapping[int, list[Membership]]
 
 
-def _spaceless(text: ColumnElement[str]) -> ColumnElement[str]:
-    return func.lower(func.replace(text, " ", ""))
+def _attribute_conditions(
+    session: Session, wanted: Mapping[str, Sequence[str]]
+) -> list[ColumnElement[bool]]:
+    """Return a condition per attribute: stored under any spelling of its name, one of its values.
 
-
-def _has_attribute(dialect: str, name: str, values: Sequence[str]) -> ColumnElement[bool]:
-    """Return the condition: the account has an attribute named like `name` with one of `values`.
-
-    Names are compared in lower case without spaces ("Seat count" is "seatcount"); values as
-    text: strings as they are, anything else as its JSON (12, true).
+    Refused, on the attribute field, when no account has an attribute of that name.
     """
-    wanted = name.replace(" ", "").lower()
-    if dialect == "sqlite":
-        each = func.json_each(Account.attributes).table_valued("key", "value", "type", "fullkey")
-        written = Account.attributes.op("->", return_type=Text)(each.c.fullkey)
-        text = case(
-            (each.c.type == "text", each.c.value),
-            (each.c.type == "null", null()),
-            else_=written,
-        )
-    else:
-        each = func.json_each_text(Account.attributes).table_valued("key", "value")
-        text = each.c.value
-    return exists(
-        select(literal(1, String))
-        .select_from(each)
-        .where(_spaceless(each.c.key) == wanted, text.in_(list(values)))
-    )
+    if not wanted:
+        return []
+    known = known_attributes(session)
+    spellings = spellings_of(known)
+    dialect = session.get_bind().dialect.name
+    conditions, problems = [], []
+    for name, values in wanted.items():
+        stored = spellings.get(fold_name(name))
+        if stored is None:
+            problems.append({"field": "attribute", "message": unknown_attribute(name, known)})
+        else:
+            conditions.append(any_spelling(dialect, stored, attribute_text).in_(list(values)))
+    if problems:
+        raise Invalid(" ".join(p["message"] for p in problems), problems)
+    return conditions
 
 
 def find_accounts(session: Session, wanted: AccountFilter, page: int, per_page: int) -> AccountPage:
-    """Return one page of the accounts `wanted` describes, by id, with the betas each is in."""
+    """Return one page of the accounts `wanted` describes, by id, with the betas each is in.
+
+    Refused when a wanted attribute is one that no account has.
+    """
     query = select(Account)
     q = wanted.q
     if q:
         like = f"%{q.replace('%', '').replace('_', '')}%"
         query = query.where(or_(Account.external_id.ilike(like), Account.name.ilike(like)))
-    dialect = session.get_bind().dialect.name
-    conditions = [_has_attribute(dialect, n, v) for n, v in wanted.attributes.items()]
+    conditions = _attribute_conditions(session, wanted.attributes)
     if wanted.beta_key:
         conditions.append(
             Account.id.in_(

@@ -20,12 +20,11 @@ same are one attribute, and a name no account has is refused, listing the known 
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import secrets
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -34,15 +33,11 @@ from sqlalchemy import (
     Select,
     String,
     Subquery,
-    Text,
-    case,
-    cast,
     exists,
     func,
     literal,
     null,
     select,
-    true,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -54,6 +49,17 @@ from betas.errors import DomainError, Invalid, NotFound
 from betas.lifecycle import check_open
 from betas.models import Beta, BetaState
 from betas.wording import plural
+from cohorts.attributes import (
+    any_spelling,
+    attribute_json,
+    attribute_text,
+    fold_name,
+    is_attribute_name,
+    known_attributes,
+    spellings_of,
+    text_of,
+    unknown_attribute,
+)
 from cohorts.finder import list_problem_searches, matching_account_ids
 from cohorts.memberships import Enrollment, enroll
 from cohorts.models import Account, Cohort, CohortKind, Membership, MembershipStatus
@@ -66,32 +72,21 @@ MAX_FILTERS = 20
 MAX_FILTER_VALUES = 100
 VALUE_MAX = 200
 SEED_PATTERN = r"[A-Za-z0-9._-]{1,64}"
-# Any name an import can give an attribute, but for quotes and backslashes, which SQLite's JSON
-# paths cannot carry.
-ATTRIBUTE_PATTERN = r"[^\"\\\x00-\x1f\x7f]{1,100}"
 # How many of the newest accounts the page looks at to suggest attribute names: a few milliseconds
 # however many accounts there are. A draw looks at every account's names, to resolve them exactly.
 SUGGESTED_FROM = 1_000
-# How many known attribute names a refusal lists.
-NAMES_LISTED = 20
 # How far above each stratum's expected share of the rank space the first bar is set: this many
 # standard deviations, and this many accounts more.
 SPREAD = 4.0
 SLACK = 8
 
 _SEED = re.compile(SEED_PATTERN)
-_ATTRIBUTE = re.compile(ATTRIBUTE_PATTERN)
-# What "spacing" is in an attribute's name: spaces, underscores and hyphens between its words.
-_SPACING = re.compile(r"[\s_-]+")
 # What a cohort of each kind is, in a sentence.
 _KIND_WORDS = {
     CohortKind.EARLY_ADOPTERS: "an early-adopter cohort",
     CohortKind.RANDOM_SAMPLE: "a random-sample cohort",
     CohortKind.MANUAL: "a manual cohort",
 }
-# What the databases call the JSON types that have a text value of their own.
-_SQLITE_SCALARS = ("integer", "real", "true", "false")
-_POSTGRES_SCALARS = ("string", "number", "boolean")
 
 
 class NotRandomSample(DomainError):
@@ -206,90 +201,6 @@ def _order(value: str | None) -> tuple[bool, str]:
     return (value is not None, value or "")
 
 
-def fold_name(name: str) -> str:
-    """Return an attribute name as names are compared: without case or spacing."""
-    return _SPACING.sub("", name).casefold()
-
-
-def known_attributes(session: Session, *, newest: int | None = None) -> list[str]:
-    """Return the attribute names that accounts have, the most common first.
-
-    Every account's names unless `newest` limits the look to that many of the newest accounts
-    (to suggest names cheaply). Names that cannot be asked for (quotes, backslashes) are left out.
-    """
-    accounts = select(Account.attributes.label("attributes"))
-    if newest is not None:
-        accounts = accounts.order_by(Account.id.desc()).limit(newest)
-    accounts = accounts.subquery()
-    stored = accounts.c.attributes
-    if session.get_bind().dialect.name == "sqlite":
-        # A list's items come with their numbers as keys, a scalar with none: left out below.
-        keys = func.json_each(stored).table_valued("key")
-        name = keys.c.key
-    else:
-        # PostgreSQL refuses the keys of anything but an object.
-        objects = case((func.json_typeof(stored) == "object", stored))
-        keys = func.json_object_keys(objects).table_valued("name").render_derived("keys")
-        name = keys.c.name
-    counted = (
-        select(name, func.count().label("accounts"))
-        .select_from(accounts)
-        .join(keys, true())
-        .group_by(name)
-    )
-    rows = [
-        (name, n)
-        for name, n in session.execute(counted)
-        if isinstance(name, str) and _ATTRIBUTE.fullmatch(name)
-    ]
-    rows.sort(key=lambda row: (-row[1], fold_name(row[0]), row[0]))
-    return [name for name, _ in rows]
-
-
-def attribute_text(dialect: str, name: str) -> ColumnElement[str | None]:
-    """Return an SQL expression for an account attribute as text, the same on both databases.
-
-    SQLite's json_extract() turns numbers and booleans into SQL numbers (true becomes 1, 1.5e3
-    becomes 1500.0) and PostgreSQL's ->> keeps the JSON text: so on SQLite, strings come from ->>
-    and numbers and booleans from ->, which gives their JSON text as written. Lists, objects and
-    null are NULL on both, like a missing attribute.
-    """
-    if dialect == "sqlite":
-        path = literal(f'$."{name}"', String)
-        written = Account.attributes.op("->", return_type=Text)(path)
-        return case(
-            {"text": Account.attributes.op("->>", return_type=Text)(path)}
-            | dict.fromkeys(_SQLITE_SCALARS, written),
-            value=func.json_type(Account.attributes, path),
-            else_=null(),
-        )
-    node = Account.attributes[name]
-    return case(
-        (func.json_typeof(node).in_(_POSTGRES_SCALARS), node.as_string()),
-        else_=null(),
-    )
-
-
-def attribute_json(dialect: str, name: str) -> ColumnElement[str | None]:
-    """Return an SQL expression for an account attribute's JSON as stored, such as '"pro"' or 12.
-
-    Cheaper than attribute_text() (the attributes are parsed once per account, not twice) for the
-    columns that stream a whole pool; text_of() turns the results into the same text.
-    """
-    if dialect == "sqlite":
-        return Account.attributes.op("->", return_type=Text)(literal(f'$."{name}"', String))
-    return cast(Account.attributes[name], Text)
-
-
-def text_of(stored: str | None) -> str | None:
-    """Return an attribute's text from its JSON as stored, as attribute_text() gives it in SQL."""
-    if stored is None or stored == "null" or stored[:1] in ("[", "{"):
-        return None
-    if stored[:1] == '"':
-        return json.loads(stored)
-    return stored
-
-
 def check_spec(spec: SampleSpec) -> SampleSpec:
     """Return the spec with its filters tidied; refuse sizes, names and values out of bounds."""
     problems = []
@@ -303,7 +214,7 @@ def check_spec(spec: SampleSpec) -> SampleSpec:
     for name, values in spec.filters.items():
         name = name.strip()
         tidy = list(dict.fromkeys(v.strip() for v in values if v.strip()))
-        if not _ATTRIBUTE.fullmatch(name):
+        if not is_attribute_name(name):
             problems.append(
                 {
                     "field": "filters",
@@ -323,7 +234,7 @@ def check_spec(spec: SampleSpec) -> SampleSpec:
     if len(filters) > MAX_FILTERS:
         problems.append({"field": "filters", "message": f"At most {MAX_FILTERS} attributes."})
     stratify_by = (spec.stratify_by or "").strip() or None
-    if stratify_by is not None and not _ATTRIBUTE.fullmatch(stratify_by):
+    if stratify_by is not None and not is_attribute_name(stratify_by):
         problems.append(
             {
                 "field": "stratify_by",
@@ -336,16 +247,6 @@ def check_spec(spec: SampleSpec) -> SampleSpec:
             problems,
         )
     return SampleSpec(spec.size, spec.seed, filters, stratify_by, spec.exclude_other_betas)
-
-
-def _unknown(name: str, known: Sequence[str]) -> str:
-    """Say that no account has an attribute of this name, and which names they have."""
-    if not known:
-        return f"No account has an attribute called '{name}'; the accounts have no attributes yet."
-    listed = ", ".join(known[:NAMES_LISTED])
-    if len(known) > NAMES_LISTED:
-        listed += f" and {len(known) - NAMES_LISTED:,} more"
-    return f"No account has an attribute called '{name}'; known attributes: {listed}."
 
 
 def _resolve_names(
@@ -361,15 +262,13 @@ def _resolve_names(
     if not (spec.filters or spec.stratify_by or mix_by):
         return spec, mix_by, {}
     known = known_attributes(session)
-    spellings: defaultdict[str, list[str]] = defaultdict(list)
-    for name in known:
-        spellings[fold_name(name)].append(name)
+    spellings = spellings_of(known)
     problems: list[dict[str, str]] = []
 
     def resolve(name: str, field: str) -> str | None:
         found = spellings.get(fold_name(name))
         if not found:
-            problems.append({"field": field, "message": _unknown(name, known)})
+            problems.append({"field": field, "message": unknown_attribute(name, known)})
             return None
         return found[0]
 
@@ -399,15 +298,6 @@ def _resolve_names(
     return replace(spec, filters=filters, stratify_by=stratify_by), mix, found
 
 
-def _attribute(
-    dialect: str, spellings: Sequence[str], as_: Callable[[str, str], ColumnElement[str | None]]
-) -> ColumnElement[str | None]:
-    """Return an SQL expression for an attribute stored under any of these names, in `as_` form."""
-    found = [as_(dialect, name) for name in spellings]
-    # The common case, one spelling, is the plain expression, without a COALESCE around it.
-    return found[0] if len(found) == 1 else func.coalesce(*found)
-
-
 def _none_of(ids: Select, dialect: str) -> ColumnElement[bool]:
     """Return the condition: the account's id is not one of `ids`."""
     if dialect == "sqlite":
@@ -428,7 +318,7 @@ def _pool_conditions(
 ) -> list[ColumnElement[bool]]:
     """Return the conditions an account meets to be in the pool of a beta's sample."""
     conditions = [
-        _attribute(dialect, spellings[name], attribute_text).in_(values)
+        any_spelling(dialect, spellings[name], attribute_text).in_(values)
         for name, values in spec.filters.items()
     ]
     # Any membership counts, opted out included: a sample never brings anyone back.
@@ -602,7 +492,7 @@ def draw_sample(
         )
     spec = check_spec(spec)
     mix_by = (mix_by or "").strip() or None
-    if mix_by is not None and not _ATTRIBUTE.fullmatch(mix_by):
+    if mix_by is not None and not is_attribute_name(mix_by):
         raise Invalid(
             "Compare the mix of an attribute named with 1 to 100 characters, without quotes.",
             [{"field": "mix_by", "message": "Not an attribute name."}],
@@ -615,11 +505,11 @@ def draw_sample(
     seed = _seed(cohort, spec.seed)
     dialect = session.get_bind().dialect.name
     stratum = (
-        _attribute(dialect, spellings[spec.stratify_by], attribute_json)
+        any_spelling(dialect, spellings[spec.stratify_by], attribute_json)
         if spec.stratify_by
         else null()
     )
-    value = _attribute(dialect, spellings[mix_by], attribute_json) if mix_by else null()
+    value = any_spelling(dialect, spellings[mix_by], attribute_json) if mix_by else null()
     pool = (
         select(Account.external_id, stratum.label("stratum"), value.label("value"))
         .where(*_pool_conditions(session, beta, spec, dialect, spellings))

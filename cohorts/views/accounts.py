@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import render_template, request
 
-from betas import lifecycle
+from betas import lifecycle, web
 from betas.db import get_session
+from betas.errors import DomainError
 from cohorts import roster
 from cohorts.forms import AccountFilterForm
 from cohorts.views import cohorts
@@ -28,13 +29,13 @@ def account_list():
     session = get_session()
     form = AccountFilterForm(formdata=request.args)
     form.offer_betas(lifecycle.list_betas(session))
-    if not form.validate():
-        listing, status = roster.AccountPage([], 0, {}), 400
-    else:
-        listing, status = (
-            roster.find_accounts(session, form.wanted(), _page(), ACCOUNTS_PER_PAGE),
-            200,
-        )
+    listing, status = roster.AccountPage([], 0, {}), 400
+    if form.validate():
+        try:
+            listing = roster.find_accounts(session, form.wanted(), _page(), ACCOUNTS_PER_PAGE)
+            status = 200
+        except DomainError as exc:
+            web.show_refusal(form, exc)
     return render_template(
         "cohorts/accounts.html",
         form=form,

@@ -38,6 +38,7 @@ BODIES = {
     ("POST", "/betas/{key}/cohorts/{slug}/members"): {"accounts": ["acme"], "reason": "Asked."},
     ("POST", "/betas/{key}/cohorts/{slug}/sample"): {"size": 1},
     ("PUT", "/betas/{key}/members/{account}"): {"cohort": "wave-1"},
+    ("DELETE", "/betas/{key}/members/{account}"): {"reason": "Asked to leave."},
 }
 # The refusals of the rules, beyond those of every token and body, that an operation answers.
 RULES = {

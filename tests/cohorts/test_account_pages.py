@@ -153,3 +153,19 @@ def test_an_account_with_one_conversation_says_so(db, client, make_account, make
     converse(db, "acme", "hello")
     login(make_user(Role.VIEWER))
     assert "1 conversation," in client.get("/accounts/acme").get_data(as_text=True)
+
+
+def test_the_list_and_the_samples_read_attribute_names_alike(
+    client, make_account, make_user, login, unchanged
+):
+    make_account("acme", **{"Seat_Count": 12})
+    login(make_user(Role.VIEWER))
+    # The same folding as the sample page: case, spaces, underscores and hyphens do not matter.
+    assert listed(client, "attribute=seat-count+%3D+12") == ["acme"]
+    with unchanged():
+        response = client.get("/accounts?attribute=plann+%3D+pro")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert (
+        "No account has an attribute called &#39;plann&#39;; known attributes: Seat_Count." in html
+    )

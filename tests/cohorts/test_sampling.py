@@ -17,7 +17,7 @@ from betas.auth.users import create_user
 from betas.db import Database, alembic_config
 from betas.errors import Forbidden, Invalid
 from betas.models import AuditEntry, Beta, BetaState, Role
-from cohorts import memberships, roster, sampling
+from cohorts import attributes, memberships, roster, sampling
 from cohorts.models import (
     Account,
     Author,
@@ -564,7 +564,7 @@ def test_a_long_list_of_known_attributes_is_cut_short(
     db, sample_beta, make_account, monkeypatch, unchanged
 ):
     beta, cohort = sample_beta
-    monkeypatch.setattr(sampling, "NAMES_LISTED", 2)
+    monkeypatch.setattr(attributes, "NAMES_LISTED", 2)
     make_account(a=1, b=1, c=1, d=1)
     with unchanged(), pytest.raises(Invalid, match="known attributes: a, b and 2 more\\.$"):
         draw(db, beta, cohort, SampleSpec(1, stratify_by="e"), dry_run=True)
@@ -597,16 +597,16 @@ def test_known_attributes_lists_the_most_common_first(db, make_account):
     db.add(Account(external_id="listed", attributes=["not", "an", "object"]))
     db.flush()
     # A name with quotes cannot be asked for, and a list has no names.
-    assert sampling.known_attributes(db) == ["plan", "seats", "region"]
+    assert attributes.known_attributes(db) == ["plan", "seats", "region"]
     # The page's suggestions look at the newest accounts only, so that they cost nothing.
-    assert sampling.known_attributes(db, newest=2) == ["plan", "seats"]
+    assert attributes.known_attributes(db, newest=2) == ["plan", "seats"]
 
 
 def test_names_are_folded_without_case_or_spacing():
     assert {
-        sampling.fold_name(n) for n in ("Seat count", "seat_count", " SEAT-COUNT", "seatCount")
+        attributes.fold_name(n) for n in ("Seat count", "seat_count", " SEAT-COUNT", "seatCount")
     } == {"seatcount"}
-    assert sampling.fold_name("plan") != sampling.fold_name("plans")
+    assert attributes.fold_name("plan") != attributes.fold_name("plans")
 
 
 # An empty pool
