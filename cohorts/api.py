@@ -192,7 +192,8 @@ def _import(kind: importing.Kind, items: list[dict]):
             f"Send at most {MAX_IMPORT_ITEMS:,} {kind.value} a request; this one has "
             f"{len(items):,}. Split them into several requests."
         )
-    result = commit(lambda s: importing.import_items(s, kind, items))
+    origin = importing.Origin.api(current_actor())
+    result = commit(lambda s: importing.import_items(s, kind, items, origin=origin))
     return result, (201 if result.created else 200)
 
 
@@ -207,7 +208,10 @@ def _import(kind: importing.Kind, items: list[dict]):
 @blp.response(201, ImportResultSchema, description="Some accounts were created.")
 @blp.alt_response(200, schema=ImportResultSchema, description="Every account existed already.")
 def import_accounts(data):
-    """Create or update accounts by external_id, all or nothing; 422 import_failed lists why."""
+    """Create or update accounts by external_id, all or nothing; 422 import_failed lists why.
+
+    An import that goes through is recorded in the import history, with the token that sent it.
+    """
     return _import(importing.Kind.ACCOUNTS, data["accounts"])
 
 
@@ -224,7 +228,10 @@ def import_accounts(data):
 @blp.response(201, ImportResultSchema, description="Some conversations were created.")
 @blp.alt_response(200, schema=ImportResultSchema, description="Every conversation existed already.")
 def import_conversations(data):
-    """Create or replace conversations by external_id, all or nothing; import accounts first."""
+    """Create or replace conversations by external_id, all or nothing; import accounts first.
+
+    An import that goes through is recorded in the import history, with the token that sent it.
+    """
     return _import(importing.Kind.CONVERSATIONS, data["conversations"])
 
 

@@ -1,4 +1,7 @@
-"""Commands for cohorts: `cohorts import-accounts` and `cohorts import-conversations`."""
+"""Commands for cohorts: `cohorts import-accounts` and `cohorts import-conversations`.
+
+Each import that goes through is recorded in the import history, run from the "command line".
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from betas.db import get_session
-from cohorts.importing import FIELDS, ImportClashed, ImportFailed, Kind, import_file
+from cohorts.importing import FIELDS, ImportClashed, ImportFailed, Kind, Origin, import_file
 
 cohorts_cli = AppGroup("cohorts", help="Import accounts and conversations.")
 
@@ -50,7 +53,14 @@ def _import(kind: Kind, path: Path, maps: tuple[str, ...]) -> None:
     )
     try:
         with path.open("rb") as stream, progress as bar:
-            result = import_file(session, stream, kind, chosen, progress=bar.update)
+            result = import_file(
+                session,
+                stream,
+                kind,
+                chosen,
+                progress=bar.update,
+                origin=Origin.command_line(path.name),
+            )
     except ImportFailed as exc:
         session.rollback()
         for problem in exc.problems:

@@ -37,7 +37,7 @@ from betas.wording import plural
 from cohorts.attributes import ATTRIBUTE_PATTERN, fold_name
 from cohorts.finder import MAX_LIMIT, Criteria
 from cohorts.importing import FIELDS, Kind
-from cohorts.models import CohortKind
+from cohorts.models import FILE_NAME_MAX, CohortKind
 from cohorts.roster import AccountFilter
 from cohorts.sampling import MAX_SIZE, SEED_PATTERN, NextDraw, SampleSpec
 
@@ -182,11 +182,17 @@ class ColumnForm(Form):
     maps_to = SelectField()
 
 
+def _file_name(value: str | None) -> str | None:
+    return value[:FILE_NAME_MAX] if isinstance(value, str) else value
+
+
 class ImportMappingForm(FlaskForm):
-    """The uploaded file, by its random id, and the field chosen for each of its columns."""
+    """The uploaded file, by its random id and its name, and the field chosen for each column."""
 
     upload = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9a-f]{32}$")])
     kind = HiddenField(validators=[AnyOf([k.value for k in Kind])])
+    # Only shown in the import history, as the user's own label for the file.
+    file_name = HiddenField(filters=[_file_name])
     columns = FieldList(FormField(ColumnForm))
 
     def offer_fields(self, kind: Kind) -> None:

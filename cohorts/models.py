@@ -1,4 +1,4 @@
-"""Accounts, the cohorts of a beta, and the memberships that put an account in a beta."""
+"""Accounts and their conversations, cohorts of a beta, memberships, and the imports' history."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from betas.db import Base, TimestampMixin, UTCDateTime, enum_type, utcnow
-from betas.models import NAME_MAX, Beta, User
+from betas.models import NAME_MAX, ApiToken, Beta, User
+
+FILE_NAME_MAX = 255
 
 
 class CohortKind(enum.StrEnum):
@@ -26,6 +28,14 @@ class Author(enum.StrEnum):
     CUSTOMER = "customer"
     TEAMMATE = "teammate"
     BOT = "bot"
+
+
+class ImportVia(enum.StrEnum):
+    """Where an import came in: the import page, the command line, or the JSON API."""
+
+    PAGE = "page"
+    COMMAND_LINE = "command_line"
+    API = "api"
 
 
 class MembershipStatus(enum.StrEnum):
@@ -166,3 +176,33 @@ class Membership(Base):
     account: Mapped[Account] = relationship()
     cohort: Mapped[Cohort] = relationship()
     enrolled_by: Mapped[User | None] = relationship()
+
+
+class ImportRun(Base):
+    """An import that went through: who ran it, when, from which file, and what it changed.
+
+    Written in the import's own transaction, so a failed import leaves no run behind.
+    """
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    via: Mapped[ImportVia] = mapped_column(enum_type(ImportVia, "import_via"))
+    file_name: Mapped[str | None] = mapped_column(String(FILE_NAME_MAX))
+    created: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User | None] = relationship()
+    token: Mapped[ApiToken | None] = relationship()
+
+    @property
+    def who(self) -> str:
+        """Say who imported: the user, the user and their token, or the command line."""
+        if self.via == ImportVia.COMMAND_LINE:
+            return "command line"
+        name = self.user.display_name if self.user else "an unknown user"
+        return f"{name} (token {self.token.name})" if self.token else name

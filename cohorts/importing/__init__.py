@@ -5,6 +5,8 @@ streamed: rows are read, checked and written in batches inside one savepoint, so
 never sit in memory at once. Any problem (a missing id, an unreadable date, an unknown account...)
 stops the writing, the rest is still checked so that the first problems can all be listed, and the
 savepoint is rolled back: a bad file changes nothing. Callers commit once, when nothing was wrong.
+The preview runs the same checks over the whole file and writes nothing; an import that goes
+through is recorded in the history, in its own transaction.
 
 Bodies may be HTML, as support tools export them: parts keep readable text only. Customer-written
 parts are indexed for search by the database itself (see migration 0003), so rows are only
@@ -13,11 +15,13 @@ inserted and deleted here.
 The package owns the whole import, from the uploaded bytes to the rows written:
 
 - `reading`: UTF-8 with or without a BOM, CSV or JSON Lines, the delimiter, rows and lines;
-  opening a file as its records, and previewing the first of them;
+  opening a file as its records, counting its rows;
 - `mapping`: the kinds of import, their fields, and which CSV column holds which field;
 - `problems`: what is wrong and where, and the errors that refuse an import;
 - `checks`: the records, and the checks that turn rows and JSON values into records or problems;
-- `writing`: writing accounts and conversations in batches, all or nothing;
+- `writing`: writing accounts and conversations in batches, all or nothing, or only checking;
+- `previews`: a file checked row by row as its import would check it, nothing written;
+- `history`: the runs of the imports that went through, recorded in their own transaction;
 - `uploads`: the files kept between the preview and the import;
 - `text`: HTML bodies as readable text.
 
@@ -25,9 +29,10 @@ Callers import from here; the modules import each other directly.
 """
 
 from cohorts.importing.checks import AUTHORS, ID_MAX, TAG_MAX
+from cohorts.importing.history import Origin, RunList, latest_runs
 from cohorts.importing.mapping import FIELDS, Kind, guess_mapping
+from cohorts.importing.previews import Preview, preview
 from cohorts.importing.problems import ImportFailed, TooMuch
-from cohorts.importing.reading import preview
 from cohorts.importing.text import html_to_text
 from cohorts.importing.uploads import UploadGone, Uploads
 from cohorts.importing.writing import ImportClashed, ImportResult, import_file, import_items
@@ -36,11 +41,14 @@ __all__ = [
     "AUTHORS",
     "FIELDS",
     "ID_MAX",
+    "TAG_MAX",
     "ImportClashed",
     "ImportFailed",
     "ImportResult",
     "Kind",
-    "TAG_MAX",
+    "Origin",
+    "Preview",
+    "RunList",
     "TooMuch",
     "UploadGone",
     "Uploads",
@@ -48,5 +56,6 @@ __all__ = [
     "html_to_text",
     "import_file",
     "import_items",
+    "latest_runs",
     "preview",
 ]

@@ -31,6 +31,11 @@ AUTHORS = {
     **dict.fromkeys(("teammate", "admin", "agent"), Author.TEAMMATE),
     **dict.fromkeys(("bot", "operator"), Author.BOT),
 }
+# Nothing to search in, and often the sign that the body's column is not the one mapped.
+EMPTY_CUSTOMER_BODY = (
+    "the customer's message is empty (once any HTML is removed): a customer's part needs its "
+    "text; only teammates' and bots' parts may be empty"
+)
 CONVERSATION_KEYS = {"external_id", "account", "created_at", "started_at", "tags", "parts"}
 PART_KEYS = {"author", "body", "created_at"}
 
@@ -170,13 +175,17 @@ class _Checker:
                 self.fail(name, f"the tag '{_shown(tag)}' is longer than {TAG_MAX} characters")
         return list(dict.fromkeys(tags))
 
-    def body(self, name: str, value: object) -> str | None:
+    def body(self, name: str, value: object, author: Author | None) -> str | None:
+        """Return a body as text; a customer's must hold some (a teammate's or bot's may not)."""
         if value is None:
-            return ""
+            value = ""
         if not isinstance(value, str):
             self.fail(name, f"expected text, not {_shown(json.dumps(value))}")
             return None
-        return html_to_text(value)
+        text = html_to_text(value)
+        if not text and author is Author.CUSTOMER:
+            self.fail(name, EMPTY_CUSTOMER_BODY)
+        return text
 
 
 def _account_name(check: _Checker, value: object) -> str | None:
@@ -271,7 +280,7 @@ def _conversations_from_table(table: _Table) -> Iterator[ConversationRecord | Pr
         started_at = check.time("started_at", cell("started_at"))
         tags = check.tags("tags", cell("tags"))
         author = check.author("author", cell("author"))
-        body = check.body("body", cell("body"))
+        body = check.body("body", cell("body"), author)
         created_at = check.time(
             "created_at", cell("created_at"), required=f"missing time: {DATE_HINT}"
         )
@@ -343,7 +352,7 @@ def _part_from_json(value: object, place: Place, problems: list[Problem]) -> Par
     for key in sorted(set(value) - PART_KEYS):
         check.fail(key, f"unknown key; a part has {', '.join(sorted(PART_KEYS))}")
     author = check.author("author", value.get("author"))
-    body = check.body("body", value.get("body"))
+    body = check.body("body", value.get("body"), author)
     created_at = check.time(
         "created_at", value.get("created_at"), required=f"missing time: {DATE_HINT}"
     )

@@ -2,7 +2,7 @@
 
 Tells JSON Lines from CSV by the first bytes, sniffs the CSV delimiter (commas, semicolons or
 tabs), yields CSV rows numbered as a spreadsheet numbers them and JSON lines by line number, and
-opens a file as its records (`open_file`) or shows the first of them (`preview`).
+opens a file as its records (`open_file`), counting its rows as they are read.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import enum
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from cohorts.importing.checks import (
     Record,
@@ -22,12 +22,13 @@ from cohorts.importing.checks import (
     _Table,
 )
 from cohorts.importing.mapping import Kind, _header, resolve_mapping
-from cohorts.importing.problems import MAX_PROBLEMS, ImportFailed, Place, Problem
+from cohorts.importing.problems import ImportFailed, Place, Problem
 
 SNIFF_BYTES = 16 * 1024
 DELIMITERS = ",;\t"
 BOM = b"\xef\xbb\xbf"
 PROGRESS_BYTES = 1024 * 1024
+T = TypeVar("T")
 
 
 class FileFormat(enum.StrEnum):
@@ -137,13 +138,40 @@ def _json_lines(lines: Iterator[str]) -> Iterator[tuple[Place, object] | Problem
 
 @dataclass
 class Source:
-    """An opened file: its format, its columns and their mapping (CSV), and its records."""
+    """An opened file: its format, its columns and their mapping (CSV), and its records.
+
+    `rows` counts the rows after the header (CSV) or the lines (JSON Lines) that hold something,
+    as the records are read: once they all are, it is the file's.
+    """
 
     format: FileFormat
     columns: list[str]
     mapping: dict[str, str]
     problems: list[Problem]
     records: Iterator[Record | Problem]
+    rows: int = 0
+
+    @property
+    def unit(self) -> str:
+        """Return what the file is made of: rows (CSV) or lines (JSON Lines)."""
+        return "line" if self.format is FileFormat.JSON_LINES else "row"
+
+
+def _counted(source: Source, items: Iterator[T], holds: Callable[[T], bool]) -> Iterator[T]:
+    """Yield the items, counting in `source.rows` those that hold something."""
+    for item in items:
+        if holds(item):
+            source.rows += 1
+        yield item
+
+
+def _is_row(item: tuple[int, list[str]] | Problem) -> bool:
+    # A row that cannot be read is a row; a file that is not UTF-8 is not one.
+    return item.row is not None if isinstance(item, Problem) else any(item[1])
+
+
+def _is_line(item: tuple[Place, object] | Problem) -> bool:
+    return item.row is not None if isinstance(item, Problem) else True
 
 
 def open_file(
@@ -167,7 +195,9 @@ def open_file(
             problems.append(
                 Problem("column mappings apply to CSV files; JSON Lines use the documented keys")
             )
-        return Source(file_format, [], {}, problems, _records_from_json(kind, _json_lines(lines)))
+        source = Source(file_format, [], {}, problems, iter(()))
+        source.records = _records_from_json(kind, _counted(source, _json_lines(lines), _is_line))
+        return source
     rows = _csv_rows(lines, sniff_delimiter(head))
     first = next(rows, None)
     if first is None:
@@ -177,40 +207,9 @@ def open_file(
     columns, problems = _header(first[1])
     mapping, mapping_problems = resolve_mapping(kind, columns, chosen or {})
     problems += mapping_problems
-    table = _Table(columns, mapping, rows)
-    records = (
+    source = Source(file_format, columns, mapping, problems, iter(()))
+    table = _Table(columns, mapping, _counted(source, rows, _is_row))
+    source.records = (
         _accounts_from_table(table) if kind is Kind.ACCOUNTS else _conversations_from_table(table)
     )
-    return Source(file_format, columns, mapping, problems, records)
-
-
-@dataclass
-class Preview:
-    """The first records of a file as they would be imported, and the problems among them."""
-
-    format: FileFormat
-    columns: list[str]
-    mapping: dict[str, str]
-    records: list[Record]
-    problems: list[Problem]
-
-
-def preview(
-    stream: BinaryIO, kind: Kind, chosen: Mapping[str, str] | None = None, limit: int = 10
-) -> Preview:
-    """Read the first `limit` records of a file without importing anything."""
-    try:
-        source = open_file(stream, kind, chosen)
-    except ImportFailed as exc:
-        return Preview(FileFormat.CSV, [], {}, [], exc.problems)
-    records: list[Record] = []
-    problems = list(source.problems)
-    if not problems:
-        for item in source.records:
-            if isinstance(item, Problem):
-                problems.append(item)
-            else:
-                records.append(item)
-            if len(records) >= limit or len(problems) >= MAX_PROBLEMS:
-                break
-    return Preview(source.format, source.columns, source.mapping, records, problems)
+    return source

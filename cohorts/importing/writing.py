@@ -4,7 +4,9 @@ Records are written in batches inside one savepoint, so a million parts never si
 once. Any problem stops the writing, the rest is still checked so that the first problems can all
 be listed, and the savepoint is rolled back. Accounts are created or updated, conversations
 created or replaced. Customer-written parts are indexed for search by the database itself (see
-migration 0003), so rows are only inserted and deleted here.
+migration 0003), so rows are only inserted and deleted here. The same writers also only check
+(`check_records`): what the preview of a file runs, every check of the import made and nothing
+written. An import that went through is recorded in the history, in the same transaction.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from cohorts.importing.checks import (
     Record,
     _records_from_json,
 )
+from cohorts.importing.history import Origin, record_run
 from cohorts.importing.mapping import Kind
 from cohorts.importing.problems import ImportFailed, Place, Problem, _Problems, _shown
 from cohorts.importing.reading import open_file
@@ -62,13 +65,14 @@ class _AccountWriter:
     id_field = "external_id"
     again = "list each account once"
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, *, writes: bool = True):
         self.session = session
+        self.writes = writes
         self.created = 0
         self.updated = 0
 
     def write(self, batch: list[AccountRecord], problems: _Problems) -> None:
-        if problems:
+        if problems and self.writes:
             return  # nothing will be kept, and accounts need no check against the database
         rows = self.session.execute(
             select(Account.id, Account.external_id, Account.name, Account.attributes).where(
@@ -76,6 +80,11 @@ class _AccountWriter:
             )
         )
         existing = {row.external_id: row for row in rows}
+        known = sum(a.external_id in existing for a in batch)
+        self.created += len(batch) - known
+        self.updated += known
+        if not self.writes:
+            return
         now = utcnow()
         new, changed = [], []
         for account in batch:
@@ -103,8 +112,6 @@ class _AccountWriter:
             self.session.execute(insert(Account), new)
         if changed:
             self.session.execute(update(Account), changed)
-        self.created += len(new)
-        self.updated += len(changed)
 
 
 class _ConversationWriter:
@@ -115,8 +122,9 @@ class _ConversationWriter:
     id_field = "conversation"
     again = "keep all rows of a conversation together and list it once"
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, *, writes: bool = True):
         self.session = session
+        self.writes = writes
         self.created = 0
         self.updated = 0
         self.account_ids: dict[str, int] = {}
@@ -145,7 +153,7 @@ class _ConversationWriter:
                         "import accounts first",
                     )
                 )
-        if problems:
+        if problems and self.writes:
             return
         existing = dict(
             self.session.execute(
@@ -154,6 +162,10 @@ class _ConversationWriter:
                 )
             ).all()
         )
+        self.created += len(batch) - len(existing)
+        self.updated += len(existing)
+        if not self.writes:
+            return
         now = utcnow()
         if existing:
             # Replaced, not merged: the import is the conversation as the support tool has it.
@@ -221,8 +233,6 @@ class _ConversationWriter:
         ]
         if parts:
             self.session.execute(insert(ConversationPart), parts)
-        self.created += len(new)
-        self.updated += len(batch) - len(new)
 
 
 _WRITERS = {Kind.ACCOUNTS: _AccountWriter, Kind.CONVERSATIONS: _ConversationWriter}
@@ -237,7 +247,9 @@ def _run(session: Session, kind: Kind, records: Iterable[Record | Problem]) -> I
     writer = _WRITERS[kind](session)
     try:
         with session.begin_nested():
-            _write_all(records, writer)
+            problems = _write_all(records, writer)
+            if problems:
+                raise ImportFailed(problems.listed, problems.total)
     except IntegrityError:
         # Every id was checked against the database and the file: only another import writing
         # the same new ids at the same moment breaks a unique key. On PostgreSQL the second
@@ -251,8 +263,20 @@ def _run(session: Session, kind: Kind, records: Iterable[Record | Problem]) -> I
     return ImportResult(writer.created, writer.updated)
 
 
-def _write_all(records: Iterable[Record | Problem], writer: Any) -> None:
-    """Check the records and hand them to the writer in batches; raise if anything was wrong."""
+def check_records(
+    session: Session, kind: Kind, records: Iterable[Record | Problem]
+) -> tuple[ImportResult, _Problems]:
+    """Check records as their import would, against each other and the database; write nothing.
+
+    Returns what importing them would create and update, and their problems.
+    """
+    writer = _WRITERS[kind](session, writes=False)
+    problems = _write_all(records, writer)
+    return ImportResult(writer.created, writer.updated), problems
+
+
+def _write_all(records: Iterable[Record | Problem], writer: Any) -> _Problems:
+    """Check the records and hand them to the writer in batches; return what was wrong."""
     problems = _Problems()
     first_seen: dict[str, str] = {}
     batch: list[Any] = []
@@ -277,8 +301,15 @@ def _write_all(records: Iterable[Record | Problem], writer: Any) -> None:
             batch = []
     if batch:
         writer.write(batch, problems)
-    if problems:
-        raise ImportFailed(problems.listed, problems.total)
+    return problems
+
+
+def _recorded(
+    session: Session, kind: Kind, result: ImportResult, origin: Origin | None
+) -> ImportResult:
+    if origin is not None:
+        record_run(session, origin, kind, result.created, result.updated)
+    return result
 
 
 def import_file(
@@ -287,23 +318,29 @@ def import_file(
     kind: Kind,
     chosen: Mapping[str, str] | None = None,
     progress: Callable[[int], object] | None = None,
+    *,
+    origin: Origin | None = None,
 ) -> ImportResult:
-    """Import a CSV or JSON Lines file of `kind`, all or nothing, and flush.
+    """Import a CSV or JSON Lines file of `kind`, all or nothing, record its run, and flush.
 
     Refuses (ImportFailed, with the first 50 problems by row and column) a file that is empty,
     not UTF-8, badly mapped, or has any bad row; then nothing is changed. `progress` is called
-    with the number of bytes read since its last call.
+    with the number of bytes read since its last call. The doors pass `origin` (who, how, which
+    file), and the run goes in the history; benchmarks and tests may leave it out.
     """
     source = open_file(stream, kind, chosen, progress)
     if source.problems:
         raise ImportFailed(source.problems)
-    return _run(session, kind, source.records)
+    return _recorded(session, kind, _run(session, kind, source.records), origin)
 
 
-def import_items(session: Session, kind: Kind, items: Sequence[object]) -> ImportResult:
+def import_items(
+    session: Session, kind: Kind, items: Sequence[object], *, origin: Origin | None = None
+) -> ImportResult:
     """Import API items of `kind` (objects shaped like JSON Lines), all or nothing, and flush.
 
     Problems name the item's field: accounts.3.external_id, conversations.0.parts.2.author.
+    The run goes in the history when `origin` says who sent the items.
     """
     values = ((Place(path=f"{kind.value}.{index}"), item) for index, item in enumerate(items))
-    return _run(session, kind, _records_from_json(kind, values))
+    return _recorded(session, kind, _run(session, kind, _records_from_json(kind, values)), origin)

@@ -1,4 +1,7 @@
-"""The import pages: upload a file of accounts or conversations, map its columns, and import."""
+"""The import pages: upload a file of accounts or conversations, map and check it, import it.
+
+The page lists the latest imports, and offers example files of each kind to download.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,15 @@ from flask_login import current_user
 
 from betas import web
 from betas.auth.permissions import EDITORS
-from betas.auth.web import role_required
+from betas.auth.web import current_actor, role_required
+from betas.db import get_session, read_only
 from cohorts import importing
 from cohorts.forms import ImportFileForm, ImportMappingForm
 from cohorts.views import cohorts
 
 UPLOAD_MAX_BYTES = 512 * 1024 * 1024
 PREVIEW_RECORDS = 10
+RUNS_SHOWN = 20
 
 
 @cohorts.url_value_preprocessor
@@ -43,16 +48,26 @@ def _uploads() -> importing.Uploads:
     return importing.Uploads.in_instance(current_app.instance_path)
 
 
+def _to_upload_page():
+    return url_for("cohorts.upload")
+
+
 @cohorts.route("/imports", methods=["GET", "POST"])
 @role_required(*EDITORS)
+@read_only
 def upload():
-    """Upload a CSV or JSON Lines file of accounts or conversations; then map and preview it."""
+    """Upload a CSV or JSON Lines file of accounts or conversations; then map and check it."""
     form = ImportFileForm()
     if form.validate_on_submit():
         kind = importing.Kind(form.kind.data)
         upload_id = _uploads().save(form.file.data.stream)
-        return _show_mapping(ImportMappingForm(formdata=None, upload=upload_id, kind=kind), kind)
-    return render_template("cohorts/import.html", form=form), (422 if form.errors else 200)
+        mapping = ImportMappingForm(
+            formdata=None, upload=upload_id, kind=kind, file_name=form.file.data.filename
+        )
+        return _show_mapping(mapping, kind)
+    return render_template(
+        "cohorts/import.html", form=form, runs=importing.latest_runs(get_session(), RUNS_SHOWN)
+    ), (422 if form.errors else 200)
 
 
 def _mapping_form() -> tuple[ImportMappingForm, importing.Kind]:
@@ -72,35 +87,39 @@ def _show_mapping(
     kind: importing.Kind,
     failure: importing.ImportFailed | None = None,
 ):
-    """Render the upload's columns with their fields, and its first records as they would be."""
+    """Render the upload's columns with their fields, every row checked, the first records shown."""
     with _uploads().open(form.upload.data) as stream:
-        shown = importing.preview(stream, kind, form.chosen(), PREVIEW_RECORDS)
+        checked = importing.preview(get_session(), stream, kind, form.chosen(), PREVIEW_RECORDS)
     if not form.columns.entries:
-        for column, name in shown.mapping.items():
+        for column, name in checked.mapping.items():
             form.columns.append_entry({"column": column, "maps_to": name})
         form.offer_fields(kind)
     return render_template(
-        "cohorts/import.html", mapping_form=form, kind=kind, preview=shown, failure=failure
+        "cohorts/import.html", mapping_form=form, kind=kind, preview=checked, failure=failure
     ), (422 if failure else 200)
 
 
-@cohorts.post("/imports/preview")
+@cohorts.route("/imports/preview", methods=["GET", "POST"])
+@web.reload_goes_to(_to_upload_page)
 @role_required(*EDITORS)
+@read_only
 def preview_import():
-    """Show the upload again with the fields chosen for its columns."""
+    """Check the upload again with the fields chosen for its columns."""
     return _show_mapping(*_mapping_form())
 
 
-@cohorts.post("/imports/run")
+@cohorts.route("/imports/run", methods=["GET", "POST"])
+@web.reload_goes_to(_to_upload_page)
 @role_required(*EDITORS)
 def run_import():
     """Import the upload as mapped, all or nothing: say what changed, or list what is wrong."""
     form, kind = _mapping_form()
     uploads = _uploads()
+    origin = importing.Origin.page(current_actor(), form.file_name.data)
 
     def run(session):
         with uploads.open(form.upload.data) as stream:
-            return importing.import_file(session, stream, kind, form.chosen())
+            return importing.import_file(session, stream, kind, form.chosen(), origin=origin)
 
     # The file's problems are listed on the mapping page; any other refusal is flashed above it.
     done = web.commit(run, show=False)

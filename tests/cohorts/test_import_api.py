@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from cohorts.models import Account, Conversation, ConversationPart
+from cohorts.models import Account, Conversation, ConversationPart, ImportRun, ImportVia
 
 API = "/api/v1"
 WRITE = ("data:write",)
@@ -194,3 +194,30 @@ def test_the_openapi_document_lists_the_import_routes(client):
     paths = client.get(f"{API}/openapi.json").get_json()["paths"]
     assert "post" in paths[f"{API}/accounts"]
     assert "post" in paths[f"{API}/conversations"]
+
+
+def test_an_import_through_the_api_is_recorded_with_the_tokens_user_and_name(
+    db, client, make_user, make_token
+):
+    user = make_user()
+    headers = {"Authorization": f"Bearer {make_token(user, WRITE)}"}
+    body = {"accounts": [{"external_id": "acme"}, {"external_id": "globex"}]}
+    assert client.post(f"{API}/accounts", json=body, headers=headers).status_code == 201
+    db.expire_all()
+    run = db.scalar(select(ImportRun))
+    assert (run.via, run.user, run.token.name, run.file_name, run.kind) == (
+        ImportVia.API,
+        user,
+        "test token",
+        None,
+        "accounts",
+    )
+    assert (run.created, run.updated) == (2, 0)
+    assert run.who == f"{user.display_name} (token test token)"
+
+
+def test_a_refused_import_through_the_api_records_nothing(db, client, headers, unchanged):
+    with unchanged():
+        response = client.post(f"{API}/accounts", json={"accounts": [{}]}, headers=headers)
+    assert response.status_code == 422
+    assert count(db, ImportRun) == 0

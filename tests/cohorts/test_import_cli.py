@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from cohorts.models import Account, Conversation
+from cohorts.models import Account, Conversation, ImportRun, ImportVia
 
 ACCOUNTS = "Account ID,Name,Plan\nacme,Acme,pro\nglobex,Globex,free\n"
 CONVERSATIONS = (
@@ -108,3 +108,26 @@ def test_a_malformed_map_is_refused(runner, tmp_path, unchanged):
         result = runner.invoke(args=["cohorts", "import-accounts", path, "--map", "name"])
     assert result.exit_code == 2
     assert "'name' is not COLUMN=FIELD." in result.output
+
+
+def test_an_import_from_the_command_line_is_recorded_as_such(runner, db, tmp_path):
+    path = write(tmp_path, "accounts.csv", ACCOUNTS)
+    runner.invoke(args=["cohorts", "import-accounts", path])
+    db.expire_all()
+    run = db.scalar(select(ImportRun))
+    assert (run.via, run.who, run.user, run.file_name, run.kind) == (
+        ImportVia.COMMAND_LINE,
+        "command line",
+        None,
+        "accounts.csv",
+        "accounts",
+    )
+    assert (run.created, run.updated) == (2, 0)
+
+
+def test_a_failed_import_from_the_command_line_records_nothing(runner, db, tmp_path, unchanged):
+    path = write(tmp_path, "accounts.csv", "id,name\n,Nameless\n")
+    with unchanged():
+        result = runner.invoke(args=["cohorts", "import-accounts", path])
+    assert result.exit_code == 1
+    assert count(db, ImportRun) == 0

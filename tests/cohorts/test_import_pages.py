@@ -6,12 +6,13 @@ import io
 import os
 import re
 import stat
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from betas.models import Role
-from cohorts.models import Account, Conversation
+from cohorts.models import Account, Conversation, ImportRun, ImportVia
 
 ACCOUNTS = b"Account ID,Name,Plan\nacme,Acme,pro\nglobex,Globex,free\n"
 CONVERSATIONS = (
@@ -43,6 +44,25 @@ def mapping_of(html: str) -> dict[str, str]:
         data[name] = re.search(r'<option selected value="(\w+)"', options).group(1)
     data.pop("csrf_token")
     return data
+
+
+def problems_of(html: str) -> list[tuple[str, str, str]]:
+    """Return the problems listed on the page: (row, column, message)."""
+    if 'id="problems"' not in html:
+        return []
+    section = html[html.index('id="problems"') :]
+    body = section[section.index("<tbody>") : section.index("</tbody>")]
+    return [
+        tuple(c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S))
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
+
+
+def import_button(html: str) -> str:
+    """Say whether the Import button is offered: enabled or disabled."""
+    button = re.search(r"<button type=\"submit\"( disabled[^>]*)?>Import</button>", html)
+    assert button, "no Import button"
+    return "disabled" if button.group(1) else "enabled"
 
 
 @pytest.fixture
@@ -99,23 +119,170 @@ def test_a_bad_file_lists_its_problems_and_imports_nothing(
 ):
     make_account("acme")
     content = CONVERSATIONS + b"c-2,acme-9,robot,Hi,31/02/2026\n"
-    html = upload(post, content, "conversations.csv", "conversations").get_data(as_text=True)
+    with unchanged():
+        html = upload(post, content, "conversations.csv", "conversations").get_data(as_text=True)
+    listed = [
+        ("3", "from", "unknown author &#39;robot&#39;: use customer, teammate or bot"),
+        (
+            "3",
+            "timestamp",
+            "cannot read &#39;31/02/2026&#39; as a date; use ISO 8601 like 2026-10-02T14:30:00Z",
+        ),
+        ("3", "account", "no account with id &#39;acme-9&#39;; import accounts first"),
+    ]
+    assert problems_of(html) == listed
+    # Sent anyway (an old page, a forged form): the import refuses it the same way.
     with unchanged():
         response = post("/imports/run", mapping_of(html))
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Nothing was imported: 3 problems found." in html
-    assert "row 3, column from: unknown author &#39;robot&#39;" in html
-    assert "row 3, column timestamp: cannot read &#39;31/02/2026&#39; as a date" in html
-    assert "row 3, column account: no account with id &#39;acme-9&#39;" in html
-    assert count(db, Conversation) == 0
+    assert problems_of(html) == listed
+    assert count(db, Conversation) == 0 and count(db, ImportRun) == 0
 
 
-def test_an_unknown_account_is_listed(client, pm, post, unchanged):
-    html = upload(post, CONVERSATIONS, "conversations.csv", "conversations").get_data(as_text=True)
+def test_an_unknown_account_is_listed_before_importing(client, pm, post, unchanged):
     with unchanged():
-        html = post("/imports/run", mapping_of(html)).get_data(as_text=True)
-    assert "row 2, column account: no account with id &#39;acme&#39;; import accounts first" in html
+        html = upload(post, CONVERSATIONS, "conversations.csv", "conversations").get_data(
+            as_text=True
+        )
+    assert problems_of(html) == [
+        ("2", "account", "no account with id &#39;acme&#39;; import accounts first")
+    ]
+    assert import_button(html) == "disabled"
+
+
+def test_every_row_is_checked_and_counted_before_import_is_offered(client, pm, post, unchanged):
+    rows = b"".join(b"a-%d,Account %d,pro\n" % (n, n) for n in range(15))
+    content = ACCOUNTS + rows + b",Nameless,free\n"
+    with unchanged():
+        response = upload(post, content)
+    html = response.get_data(as_text=True)
+    assert "Every row checked: 18 rows, 17 accounts." in html
+    assert problems_of(html) == [
+        ("19", "Account ID", "missing account id: give every account its id")
+    ]
+    assert 'id="problems" role="alert"' in html
+    assert import_button(html) == "disabled"
+    assert (
+        'id="import-blocked">Import is off: fix the 1 problem listed above first: a file with '
+        "any problem imports nothing.</p>"
+    ) in html
+    assert 'aria-describedby="import-blocked"' in html
+
+
+def test_a_clean_file_says_what_the_import_will_do_and_offers_it(db, client, pm, post):
+    html = upload(post, ACCOUNTS).get_data(as_text=True)
+    assert "Every row checked: 2 rows, 2 accounts." in html
+    assert "Importing creates 2 and updates 0." in html
+    assert 'id="problems"' not in html and "import-blocked" not in html
+    assert import_button(html) == "enabled"
+    post("/imports/run", mapping_of(html))
+    html = upload(post, ACCOUNTS + b"initech,Initech,pro\n").get_data(as_text=True)
+    assert "Importing creates 1 and updates 2." in html
+
+
+def test_the_example_files_are_linked_and_import_without_a_problem(
+    app, db, client, pm, post, unchanged
+):
+    html = client.get("/imports").get_data(as_text=True)
+    for extension in ("csv", "jsonl"):
+        for kind in ("accounts", "conversations"):
+            name = f"{kind}.{extension}"
+            assert f'href="/static/examples/{name}" download' in html
+            served = client.get(f"/static/examples/{name}")
+            assert served.status_code == 200
+            content = served.get_data()
+            served.close()
+            assert content == (Path(app.static_folder) / "examples" / name).read_bytes()
+            checked = upload(post, content, name, kind).get_data(as_text=True)
+            assert problems_of(checked) == [] and import_button(checked) == "enabled", name
+            assert post("/imports/run", mapping_of(checked)).status_code == 302, name
+    assert count(db, Account) == 3 and count(db, Conversation) == 3
+
+
+def test_the_upload_form_opens_with_a_summary_of_its_problems(client, pm, post, unchanged):
+    with unchanged():
+        response = post("/imports", {"kind": "accounts"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    summary = html[html.index('class="error-summary"') :]
+    assert 'href="#file">File: Choose a file.</a>' in summary[: summary.index("</div>")]
+    assert 'action="/imports#upload-form"' in html and 'id="upload-form"' in html
+
+
+def test_the_mapping_form_is_brought_into_view_when_sent(client, pm, post):
+    html = upload(post, ACCOUNTS).get_data(as_text=True)
+    assert 'action="/imports/run#mapping-form"' in html and 'id="mapping-form"' in html
+    assert 'formaction="/imports/preview#mapping-form"' in html
+
+
+def test_the_post_urls_opened_again_land_on_the_import_page(client, pm, unchanged):
+    for path in ("/imports/preview", "/imports/run"):
+        with unchanged():
+            response = client.get(path)
+        assert response.status_code == 302
+        assert response.headers["Location"] == "/imports"
+
+
+# The history of imports
+
+
+def test_an_import_from_the_page_is_recorded_with_who_when_and_which_file(
+    db, client, pm, post, make_account
+):
+    make_account("acme")
+    html = upload(post, CONVERSATIONS, "support-export.csv", "conversations").get_data(as_text=True)
+    post("/imports/run", mapping_of(html))
+    db.expire_all()
+    run = db.scalar(select(ImportRun))
+    assert (run.via, run.user, run.token, run.file_name, run.kind) == (
+        ImportVia.PAGE,
+        pm,
+        None,
+        "support-export.csv",
+        "conversations",
+    )
+    assert (run.created, run.updated) == (1, 0)
+    assert run.created_at is not None
+    history = client.get("/imports").get_data(as_text=True)
+    history = history[history.index('id="import-history"') :]
+    assert "1 import in all, newest first." in history
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", history, re.S)
+    assert [re.sub(r"<[^>]+>", "", c).strip() for c in cells[1:]] == [
+        pm.display_name,
+        "support-export.csv",
+        "conversations",
+        "1",
+        "0",
+    ]
+
+
+def test_the_page_lists_the_latest_20_imports_and_how_many_in_all(db, client, pm, count_queries):
+    def add_runs(n, first=0):
+        db.add_all(
+            ImportRun(
+                kind="accounts",
+                via=ImportVia.PAGE,
+                file_name=f"file-{first + i}.csv",
+                created=i,
+                updated=0,
+                user=pm,
+            )
+            for i in range(n)
+        )
+        db.flush()
+
+    add_runs(5)
+    with count_queries() as few:
+        client.get("/imports")
+    add_runs(20, first=5)
+    with count_queries() as many:
+        html = client.get("/imports").get_data(as_text=True)
+    assert many.n == few.n
+    assert "25 imports in all; the latest 20 are listed, newest first." in html
+    assert len(re.findall(r"file-\d+\.csv", html)) == 20
+    assert "file-24.csv" in html and "file-5.csv" in html and "file-4.csv" not in html
 
 
 def test_a_file_of_another_kind_is_refused(client, pm, post, unchanged):

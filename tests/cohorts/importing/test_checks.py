@@ -83,3 +83,31 @@ def test_api_items_name_the_field_of_each_problem(db, accounts, unchanged):
             "message": "no account with id 'nope'; import accounts first",
         },
     ]
+
+
+def test_a_customer_message_needs_text_and_a_teammate_or_bot_message_does_not(
+    db, accounts, unchanged
+):
+    content = (
+        "conversation_id,account,author,body,created_at\n"
+        "c-1,acme,bot,,2026-10-02T10:00:00Z\n"
+        "c-1,acme,teammate,<p></p>,2026-10-02T10:01:00Z\n"
+        'c-1,acme,customer,"<p><img src=""x.png""></p>",2026-10-02T10:02:00Z\n'
+    )
+    empty = (
+        "the customer's message is empty (once any HTML is removed): a customer's part needs "
+        "its text; only teammates' and bots' parts may be empty"
+    )
+    with unchanged():
+        exc = failure(lambda: import_file(db, csv_file(content), Kind.CONVERSATIONS))
+    assert messages(exc) == [f"row 4, column body: {empty}"]
+    part = {"author": "customer", "created_at": "2026-10-02T10:00:00Z"}
+    with unchanged():
+        exc = failure(
+            lambda: import_items(
+                db, Kind.CONVERSATIONS, [{"external_id": "c-1", "account": "acme", "parts": [part]}]
+            )
+        )
+    assert exc.details == [{"field": "conversations.0.parts.0.body", "message": empty}]
+    fine = content.rsplit("\n", 2)[0] + "\nc-1,acme,customer,Hi,2026-10-02T10:02:00Z\n"
+    assert import_file(db, csv_file(fine), Kind.CONVERSATIONS).created == 1

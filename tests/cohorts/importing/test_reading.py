@@ -1,14 +1,12 @@
-"""Reading files: a BOM, delimiters, encodings, JSON Lines, empty files, and the preview."""
+"""Reading files: a BOM, delimiters, encodings, JSON Lines, and empty files."""
 
 from __future__ import annotations
 
 import io
 
-from cohorts import importing
 from cohorts.importing import Kind, import_file
-from cohorts.models import Account, Conversation
+from cohorts.models import Account
 from tests.cohorts.importing.files import (
-    CONVERSATIONS,
     accounts_by_id,
     count,
     csv_file,
@@ -56,11 +54,3 @@ def test_an_empty_file_is_refused(db, unchanged):
     with unchanged():
         exc = failure(lambda: import_file(db, csv_file(b"\xef\xbb\xbf \n"), Kind.ACCOUNTS))
     assert messages(exc) == ["the file is empty"]
-
-
-def test_a_preview_shows_the_first_records_without_importing(db, accounts):
-    shown = importing.preview(csv_file(CONVERSATIONS), Kind.CONVERSATIONS, limit=1)
-    assert [c.external_id for c in shown.records] == ["c-1"]
-    assert [p.body for p in shown.records[0].parts][0] == "Hi,\nCan we export to CSV?"
-    assert shown.mapping["account"] == "account"
-    assert count(db, Conversation) == 0
