@@ -15,16 +15,19 @@ words, so both find the same accounts in the same data; they part only at the ed
 one word and lets a phrase skip stop words).
 
 The modules: `query` parses the query language, `backends` runs it on SQLite or PostgreSQL,
-`ranking` searches and ranks the accounts, `enrolling` enrolls the accounts found in a cohort, and
-`problem_searches` keeps the searches saved on a beta. This package exports what the rest of
+`ranking` searches and ranks the accounts, `enrolling` enrolls the accounts found in a cohort,
+`problem_searches` keeps the searches saved on a beta, and `conversations` opens the conversation
+a piece of evidence comes from, the search marked in it. This package exports what the rest of
 Shipcall uses.
 """
 
+from cohorts.finder.conversations import ShownConversation, open_conversation
 from cohorts.finder.enrolling import enroll_adopters
 from cohorts.finder.problem_searches import (
     list_problem_searches,
     matching_account_ids,
     save_problem_search,
+    saved_as,
 )
 from cohorts.finder.query import InvalidQuery, clean_text, fts5_match, parse_query
 from cohorts.finder.ranking import MAX_LIMIT, Criteria, search
@@ -33,12 +36,15 @@ __all__ = [
     "MAX_LIMIT",
     "Criteria",
     "InvalidQuery",
+    "ShownConversation",
     "clean_text",
     "enroll_adopters",
     "fts5_match",
     "list_problem_searches",
     "matching_account_ids",
+    "open_conversation",
     "parse_query",
     "save_problem_search",
+    "saved_as",
     "search",
 ]

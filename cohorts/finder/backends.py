@@ -26,6 +26,7 @@ from sqlalchemy import (
     case,
     cast,
     column,
+    exists,
     extract,
     func,
     literal,
@@ -97,6 +98,12 @@ class Backend(Protocol):
         """Return a short passage of each part, the matches between START and STOP markers."""
         ...
 
+    def marked_bodies(
+        self, session: Session, query: Query, part_ids: Collection[int]
+    ) -> dict[int, str]:
+        """Return the whole text of each part that matches, the matches between the markers."""
+        ...
+
 
 class _Sqlite:
     """FTS5: the external-content table part_search holds customer parts only."""
@@ -144,6 +151,18 @@ class _Sqlite:
         )
         rows = session.execute(
             select(self.index.c.rowid, snippet).where(
+                self._match(self.index, [query]), self.index.c.rowid.in_(part_ids)
+            )
+        )
+        return dict(rows.all())
+
+    def marked_bodies(
+        self, session: Session, query: Query, part_ids: Collection[int]
+    ) -> dict[int, str]:
+        """Mark with FTS5's highlight(): the index's own tokenizer and stemmer say what matched."""
+        marked = func.highlight(literal_column("part_search"), 0, START, STOP)
+        rows = session.execute(
+            select(self.index.c.rowid, marked).where(
                 self._match(self.index, [query]), self.index.c.rowid.in_(part_ids)
             )
         )
@@ -208,10 +227,8 @@ class _Postgres:
         """
         session.execute(select(func.set_config("work_mem", self.work_mem, True)))
 
-    def marked_snippets(
-        self, session: Session, query: Query, part_ids: Collection[int]
-    ) -> dict[int, str]:
-        """Quote with ts_headline: short messages whole, longer ones around the best match.
+    def _marking(self, query: Query) -> ColumnElement:
+        """Return the tsquery that marks a part's matches, for a statement over the parts.
 
         The index unaccents before stemming but ts_headline cannot, so a search for "cafe" would
         leave "Café" unmarked: the message's own accented words that unaccent to a searched word
@@ -235,10 +252,16 @@ class _Postgres:
             .scalar_subquery()
         )
         highlighted = self.tsquery(query)
+        return func.tsquery_or(highlighted, func.coalesce(accented, highlighted))
+
+    def marked_snippets(
+        self, session: Session, query: Query, part_ids: Collection[int]
+    ) -> dict[int, str]:
+        """Quote with ts_headline: short messages whole, longer ones around the best match."""
         headline = func.ts_headline(
             self.english,
             func.replace(_parts.c.body, "<", self.hidden_lt),
-            func.tsquery_or(highlighted, func.coalesce(accented, highlighted)),
+            self._marking(query),
             case((func.length(_parts.c.body) <= self.short_body, self.whole), else_=self.passage),
         )
         rows = session.execute(
@@ -248,6 +271,26 @@ class _Postgres:
             part_id: _with_ellipses(marked.replace(self.hidden_lt, "<"), body)
             for part_id, body, marked in rows
         }
+
+    def marked_bodies(
+        self, session: Session, query: Query, part_ids: Collection[int]
+    ) -> dict[int, str]:
+        """Mark with ts_headline over the whole text, stemmed by the index's own configuration."""
+        headline = func.ts_headline(
+            self.english,
+            func.replace(_parts.c.body, "<", self.hidden_lt),
+            self._marking(query),
+            self.whole,
+        )
+        entries = _entries.alias()
+        matches = exists().where(
+            entries.c.part_id == _parts.c.id,
+            entries.c.vector.bool_op("@@")(self.tsquery(query)),
+        )
+        rows = session.execute(
+            select(_parts.c.id, headline).where(_parts.c.id.in_(part_ids), matches)
+        )
+        return {part_id: marked.replace(self.hidden_lt, "<") for part_id, marked in rows}
 
 
 def _with_ellipses(marked: str, body: str) -> str:

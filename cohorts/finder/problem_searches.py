@@ -5,6 +5,8 @@ Samples of accounts that never asked leave out the accounts matching any of a be
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import Select, false, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -14,7 +16,7 @@ from betas.auth.permissions import require_edit
 from betas.errors import Conflict
 from betas.models import Beta
 from cohorts.finder.backends import backend_for
-from cohorts.finder.query import clean_text, parse_query
+from cohorts.finder.query import Query, clean_text, parse_query
 from cohorts.models import Account, ProblemSearch
 
 
@@ -29,6 +31,12 @@ def list_problem_searches(session: Session, beta: Beta) -> list[ProblemSearch]:
     )
 
 
+def saved_as(searches: Iterable[ProblemSearch], query: Query) -> ProblemSearch | None:
+    """Return the saved search that means the same as `query`, whatever its spacing or case."""
+    wanted = str(query)
+    return next((s for s in searches if str(parse_query(s.query)) == wanted), None)
+
+
 def save_problem_search(session: Session, actor: Actor, beta: Beta, text: str) -> ProblemSearch:
     """Save a query on the beta as a problem search: who matches it had the problem already.
 
@@ -37,13 +45,12 @@ def save_problem_search(session: Session, actor: Actor, beta: Beta, text: str) -
     """
     require_edit(actor.user, beta)
     text = clean_text(text or "")
-    query = parse_query(text)
-    for saved in list_problem_searches(session, beta):
-        if str(parse_query(saved.query)) == str(query):
-            raise Conflict(
-                f"Beta {beta.key} has this problem search already: {saved.query!r}.",
-                [{"field": "query", "message": "Saved already."}],
-            )
+    saved = saved_as(list_problem_searches(session, beta), parse_query(text))
+    if saved is not None:
+        raise Conflict(
+            f"Beta {beta.key} has this problem search already: {saved.query!r}.",
+            [{"field": "query", "message": "Saved already."}],
+        )
     problem_search = ProblemSearch(beta_id=beta.id, query=text, created_by=actor.user)
     try:
         with session.begin_nested():

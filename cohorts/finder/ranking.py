@@ -125,11 +125,12 @@ def _within(scan: Scan, filters: _Filters) -> list[ColumnElement[bool]]:
 
 @dataclass(frozen=True)
 class Evidence:
-    """A matching message: its conversation, when it was written, and the quote, highlighted."""
+    """A matching message: its conversation and part, when it was written, the quote marked."""
 
     conversation: str
     at: datetime
     snippet: Markup
+    part_id: int
 
     @property
     def quote(self) -> str:
@@ -150,6 +151,11 @@ class AccountMatch:
     evidence: list[Evidence] = field(default_factory=list)
     membership: Membership | None = None
     other_betas: list[str] = field(default_factory=list)
+
+    @property
+    def taken(self) -> str:
+        """Say where the account is in this beta already ("already in Wave 1"), or ''."""
+        return f"already in {self.membership.cohort.name}" if self.membership else ""
 
     def reason(self, zone: ZoneInfo) -> str:
         """Return why the account is an early adopter, citing the evidence."""
@@ -226,7 +232,12 @@ def search(
             ),
         )
         match.evidence.append(
-            Evidence(row.conversation, row.part_at, highlight(snippets.get(row.part_id, "")))
+            Evidence(
+                row.conversation,
+                row.part_at,
+                highlight(snippets.get(row.part_id, "")),
+                row.part_id,
+            )
         )
     found = list(matches.values())
     _add_memberships(session, beta, found)

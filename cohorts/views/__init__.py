@@ -5,4 +5,4 @@ from flask import Blueprint
 cohorts = Blueprint("cohorts", __name__)
 
 # Each module adds its routes to the blueprint above.
-from cohorts.views import accounts, finder, imports, samples, waves  # noqa: E402, F401
+from cohorts.views import accounts, conversations, finder, imports, samples, waves  # noqa: E402, F401

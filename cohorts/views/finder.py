@@ -57,6 +57,7 @@ def _render_finder(
                 web.show_refusal(search_form, exc)
         if result is None:
             status = 400
+    problem_searches = finder.list_problem_searches(session, beta)
     return render_template(
         "cohorts/finder.html",
         beta=beta,
@@ -65,7 +66,8 @@ def _render_finder(
         enroll=enroll_form or _enroll_form(beta),
         save_form=ProblemSearchForm(query=search_form.query.data),
         closed=web.closed_reason(beta),
-        problem_searches=finder.list_problem_searches(session, beta),
+        problem_searches=problem_searches,
+        saved_search=finder.saved_as(problem_searches, result.query) if result else None,
     ), status
 
 
@@ -98,7 +100,8 @@ def _flash_enrollment(cohort: Cohort, enrollment: Enrollment) -> None:
         flash(f"Skipped {_names(accounts)}: {reason}.", "info")
 
 
-@cohorts.post("/betas/<key>/finder/enroll")
+@cohorts.route("/betas/<key>/finder/enroll", methods=["GET", "POST"])
+@web.reload_goes_to(lambda key: url_for("cohorts.finder_page", key=key))
 @role_required(*EDITORS)
 def finder_enroll(key):
     """Enroll the ticked accounts, or the top ones, in an early-adopter cohort, citing evidence."""
@@ -124,11 +127,12 @@ def finder_enroll(key):
         )
         if done:
             _flash_enrollment(*done.value)
-            return redirect(url_for("cohorts.finder_page", key=beta.key, **search_form.args()))
-    else:
-        # The form sits below the results, out of sight: say at the top why nothing happened.
-        errors = [e for field in (*search_form, *form) for e in field.errors]
-        flash(f"Nothing was enrolled: {errors[0] if errors else 'see the form below.'}", "error")
+            # Without a fragment of its own the browser keeps the form's #enroll-form and lands
+            # below the messages that say who joined; #top is the top of any page.
+            return redirect(
+                url_for("cohorts.finder_page", key=beta.key, _anchor="top", **search_form.args())
+            )
+    # The form's action ends in #enroll-form: the browser opens it, its error summary first.
     page, _status = _render_finder(beta, search_form, form)
     return page, 422
 

@@ -90,3 +90,75 @@ def test_a_pm_imports_searches_and_enrolls_the_top_three_with_their_reasons(live
     expect(acme).to_contain_text("2026-10-20")
     expect(acme.get_by_text("active")).to_be_visible()
     expect(members.filter(has_text="umbrella")).to_have_count(0)
+
+
+def search(page, query: str) -> None:
+    page.goto("/betas/inbox-reports/finder")
+    page.get_by_label("Search what customers wrote").fill(query)
+    page.get_by_role("button", name="Search").click()
+
+
+@pytest.mark.browser
+def test_a_pm_selects_all_reads_the_evidence_and_sees_who_is_in_already(live, page, sign_in):
+    sign_in("pat@example.com", Role.PM)
+    running_beta(live, "pat@example.com")
+    import_file(page, "Accounts: one row", "accounts.csv", ACCOUNTS)
+    import_file(page, "Conversations: one row per message", "conversations.csv", CONVERSATIONS)
+    history = page.locator("#import-history tbody tr")
+    expect(history).to_have_count(2)
+    expect(history.first).to_contain_text("Pat")
+    expect(history.first).to_contain_text("conversations.csv")
+
+    search(page, "export")
+    boxes = page.locator("#finder-results tbody input[type=checkbox]")
+    expect(boxes).to_have_count(3)
+    select_all = page.get_by_label("Select all")
+    select_all.check()
+    for n in range(3):
+        expect(boxes.nth(n)).to_be_checked()
+    select_all.uncheck()
+    expect(page.locator("#finder-results tbody input:checked")).to_have_count(0)
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    page.get_by_label("New cohort name").fill("First askers")
+    page.get_by_role("button", name="Enroll selected").click()
+    expect(page.get_by_role("status").first).to_contain_text("Enrolled 2 accounts")
+
+    search(page, "export")
+    expect(page.locator("#finder-results tbody input:disabled")).to_have_count(2)
+    expect(page.locator("#finder-results")).to_contain_text("already in First askers")
+    page.get_by_label("Select all").check()
+    expect(page.locator("#finder-results tbody input:checked")).to_have_count(1)
+
+    page.locator("#finder-results").get_by_role("link", name="c1").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Conversation c1")
+    parts = page.locator("#parts li")
+    expect(parts).to_have_count(2)
+    expect(parts.first).to_contain_text("Customer")
+    expect(parts.first.locator("mark")).to_have_text("export")
+    expect(parts.nth(1)).to_contain_text("Teammate")
+    expect(parts.nth(1).locator("mark")).to_have_count(0)
+    page.get_by_role("link", name="Back to Acme").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Acme")
+
+
+@pytest.mark.browser
+def test_without_javascript_the_finder_still_enrolls_the_ticked_accounts(
+    live, browser, page, sign_in
+):
+    sign_in("pat@example.com", Role.PM)
+    running_beta(live, "pat@example.com")
+    import_file(page, "Accounts: one row", "accounts.csv", ACCOUNTS)
+    import_file(page, "Conversations: one row per message", "conversations.csv", CONVERSATIONS)
+
+    context = browser.new_context(base_url=live.url, java_script_enabled=False)
+    context.set_default_timeout(5_000)
+    context.add_cookies(page.context.cookies())
+    plain = context.new_page()
+    search(plain, "export")
+    expect(plain.get_by_label("Select all")).to_be_hidden()
+    plain.locator("#finder-results tbody input[type=checkbox]").first.check()
+    plain.get_by_label("New cohort name").fill("By hand")
+    plain.get_by_role("button", name="Enroll selected").click()
+    expect(plain.get_by_role("status").first).to_contain_text("Enrolled 1 account in By hand")
+    context.close()
