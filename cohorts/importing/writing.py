@@ -57,19 +57,26 @@ class ImportClashed(Conflict):
     code = "import_clashed"
 
 
-class _AccountWriter:
-    """Create or update accounts by external_id: names replaced, attributes merged."""
+class _Writer:
+    """Write one kind of record in batches, counting what is created and what is updated.
 
-    batch_size = ACCOUNT_BATCH
-    noun = "account"
-    id_field = "external_id"
-    again = "list each account once"
+    With `writes=False` it only checks the records against the database and counts (a preview).
+    """
 
     def __init__(self, session: Session, *, writes: bool = True):
         self.session = session
         self.writes = writes
         self.created = 0
         self.updated = 0
+
+
+class _AccountWriter(_Writer):
+    """Create or update accounts by external_id: names replaced, attributes merged."""
+
+    batch_size = ACCOUNT_BATCH
+    noun = "account"
+    id_field = "external_id"
+    again = "list each account once"
 
     def write(self, batch: list[AccountRecord], problems: _Problems) -> None:
         if problems and self.writes:
@@ -114,7 +121,7 @@ class _AccountWriter:
             self.session.execute(update(Account), changed)
 
 
-class _ConversationWriter:
+class _ConversationWriter(_Writer):
     """Create or replace conversations by external_id, with their tags and parts."""
 
     batch_size = CONVERSATION_BATCH
@@ -123,10 +130,7 @@ class _ConversationWriter:
     again = "keep all rows of a conversation together and list it once"
 
     def __init__(self, session: Session, *, writes: bool = True):
-        self.session = session
-        self.writes = writes
-        self.created = 0
-        self.updated = 0
+        super().__init__(session, writes=writes)
         self.account_ids: dict[str, int] = {}
 
     def _find_accounts(self, external_ids: set[str]) -> None:
