@@ -166,6 +166,27 @@ def _check_framing(values: dict) -> None:
         )
 
 
+# What launch required of the framing stays stated once launched: reworded, never cleared.
+KEPT_SINCE_LAUNCH = {"problem": "the problem", "learning_goals": "the learning goals"}
+
+
+def _check_kept(beta: Beta, values: dict) -> None:
+    if beta.state == BetaState.DRAFT:
+        return
+    cleared = [n for n in KEPT_SINCE_LAUNCH if n in values and not (values[n] or "").strip()]
+    if cleared:
+        what = " and ".join(KEPT_SINCE_LAUNCH[n] for n in cleared)
+        it = "them" if len(cleared) > 1 else "it"
+        raise Invalid(
+            f"Launch required {what}: a launched beta keeps {it}. Reword {it}, but do not clear "
+            f"{it}.",
+            [
+                {"field": n, "message": "Required since launch: reword it, but keep it."}
+                for n in cleared
+            ],
+        )
+
+
 def _check_key(session: Session, key: str, beta: Beta | None = None) -> None:
     if not is_slug(key):
         raise Invalid(
@@ -227,7 +248,8 @@ def update_beta(session: Session, actor: Actor, beta: Beta, **values) -> Beta:
     """Change a beta's framing.
 
     Refuses anyone but its owner or an admin, a key change once launched, a deadline change once
-    launched (that is what extensions are for), and any change once decided.
+    launched (that is what extensions are for), clearing what launch required, and any change
+    once decided.
     """
     require_edit(actor.user, beta)
     if beta.state == BetaState.DECIDED:
@@ -246,6 +268,7 @@ def update_beta(session: Session, actor: Actor, beta: Beta, **values) -> Beta:
             "A running beta's deadline moves only by an extension with a reason.",
             [{"field": "decision_deadline", "message": "Extend the deadline instead."}],
         )
+    _check_kept(beta, values)
     _check_framing(values)
     changes = _apply(beta, values)
     if key != beta.key:

@@ -407,6 +407,16 @@ def test_patch_of_a_running_betas_deadline_is_409_and_changes_nothing(
     assert fields_of(assert_error(response, 409, "conflict")) == ["decision_deadline"]
 
 
+@pytest.mark.parametrize("field", ["problem", "learning_goals"])
+def test_patch_clearing_what_a_running_beta_launched_with_is_422_on_it(
+    client, unchanged, headers, make_beta, pm, field
+):
+    make_beta(owner=pm, key="live", state=BetaState.RUNNING)
+    with unchanged():
+        response = client.patch(f"{API}/betas/live", json={field: " "}, headers=headers)
+    assert fields_of(assert_error(response, 422, "validation_failed")) == [field]
+
+
 def test_patch_of_another_pms_beta_is_403_and_changes_nothing(
     client, unchanged, headers, make_beta, make_user
 ):

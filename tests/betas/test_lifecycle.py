@@ -111,6 +111,22 @@ def test_key_and_deadline_are_fixed_once_launched(db, make_beta, unchanged):
         )
 
 
+def test_a_launched_beta_keeps_what_launch_required(db, make_beta, unchanged):
+    beta = make_beta(state=BetaState.RUNNING)
+    with unchanged(), pytest.raises(Invalid) as refused:
+        lifecycle.update_beta(db, actor(beta.owner), beta, problem="  ", learning_goals="")
+    assert [d["field"] for d in refused.value.details] == ["problem", "learning_goals"]
+    assert "Launch required the problem and the learning goals" in refused.value.message
+    lifecycle.update_beta(db, actor(beta.owner), beta, problem="Reworded.", learning_goals="Why?")
+    assert (beta.problem, beta.learning_goals) == ("Reworded.", "Why?")
+
+
+def test_a_draft_may_clear_its_problem(db, make_beta):
+    beta = make_beta()
+    lifecycle.update_beta(db, actor(beta.owner), beta, problem="")
+    assert beta.problem == ""
+
+
 def test_a_draft_may_change_its_key(db, make_beta):
     beta = make_beta(key="first")
     lifecycle.update_beta(db, actor(beta.owner), beta, key="second")

@@ -114,6 +114,21 @@ def test_a_running_beta_keeps_its_key_and_deadline_whatever_is_posted(db, make_b
     assert (beta.key, beta.decision_deadline, beta.name) == (beta.key, deadline, "Renamed")
 
 
+def test_a_running_betas_problem_cannot_be_cleared_on_its_page(
+    db, make_beta, login, post, unchanged
+):
+    beta = make_beta(state=BetaState.RUNNING)
+    login(beta.owner)
+    data = frame(key=beta.key, problem="", learning_goals="Still asking.")
+    with unchanged():
+        response = post(f"/betas/{beta.key}/edit", {**data, "owner": beta.owner_id})
+    html = response.get_data(as_text=True)
+    assert 'id="problem-error">Required since launch: reword it, but keep it.' in html
+    assert "Still asking." in html
+    db.refresh(beta)
+    assert beta.problem == "Teams cannot see how fast they answer."
+
+
 def test_add_a_metric_then_launch(db, client, make_beta, login, post):
     beta = make_beta(framed=False, problem="A problem", learning_goals="A goal")
     login(beta.owner)
