@@ -156,7 +156,11 @@ class Betas(MethodView):
     def post(self, data):
         """Frame a new draft beta (PMs and admins)."""
         key = data.pop("key")
-        return commit(lambda s: lifecycle.create_beta(s, current_actor(), key, **_framing(data)))
+        return commit(
+            lambda s: lifecycle.create_beta(
+                s, current_actor(), key, today=configured_today(), **_framing(data)
+            )
+        )
 
 
 @blp.route("/betas/<key>")
@@ -184,7 +188,11 @@ class BetaItem(MethodView):
     def patch(self, data, key):
         """Change a beta's framing (its owner or an admin)."""
         beta = lifecycle.get_beta(get_session(), key)
-        return commit(lambda s: lifecycle.update_beta(s, current_actor(), beta, **_framing(data)))
+        return commit(
+            lambda s: lifecycle.update_beta(
+                s, current_actor(), beta, today=configured_today(), **_framing(data)
+            )
+        )
 
 
 @blp.route("/betas/<key>/metrics", methods=["POST"])

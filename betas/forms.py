@@ -146,7 +146,7 @@ class BetaForm(FlaskForm):
     decision_deadline = DateField(
         "Decision deadline",
         validators=[Optional()],
-        description="The day the ship / no-ship call is made. Required to launch.",
+        description="The day the ship / no-ship call is made: today or later. Required to launch.",
     )
 
 

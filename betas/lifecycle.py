@@ -229,12 +229,23 @@ def _plain(value):
     return value
 
 
-def create_beta(session: Session, actor: Actor, key: str, **values) -> Beta:
-    """Frame a new draft beta; refuses viewers, a malformed or taken key, a non-PM owner."""
+def _check_deadline_ahead(values: dict, today: date) -> None:
+    deadline = values.get("decision_deadline")
+    if deadline is not None and deadline < today:
+        problem = deadline_passed(deadline)
+        raise Invalid(problem["message"], [problem])
+
+
+def create_beta(session: Session, actor: Actor, key: str, *, today: date, **values) -> Beta:
+    """Frame a new draft beta.
+
+    Refuses viewers, a malformed or taken key, a non-PM owner, and a deadline before `today`.
+    """
     if not can_frame(actor.user):
         raise Forbidden("Only PMs and admins can frame betas.")
     _check_key(session, key)
     values.setdefault("owner", actor.user)
+    _check_deadline_ahead(values, today)
     _check_framing(values)
     beta = Beta(key=key, state=BetaState.DRAFT)
     _apply(beta, values)
@@ -244,12 +255,12 @@ def create_beta(session: Session, actor: Actor, key: str, **values) -> Beta:
     return beta
 
 
-def update_beta(session: Session, actor: Actor, beta: Beta, **values) -> Beta:
+def update_beta(session: Session, actor: Actor, beta: Beta, *, today: date, **values) -> Beta:
     """Change a beta's framing.
 
-    Refuses anyone but its owner or an admin, a key change once launched, a deadline change once
-    launched (that is what extensions are for), clearing what launch required, and any change
-    once decided.
+    Refuses anyone but its owner or an admin, a draft's deadline before `today`, a key change once
+    launched, a deadline change once launched (that is what extensions are for), clearing what
+    launch required, and any change once decided.
     """
     require_edit(actor.user, beta)
     if beta.state == BetaState.DECIDED:
@@ -268,6 +279,8 @@ def update_beta(session: Session, actor: Actor, beta: Beta, **values) -> Beta:
             "A running beta's deadline moves only by an extension with a reason.",
             [{"field": "decision_deadline", "message": "Extend the deadline instead."}],
         )
+    if beta.state == BetaState.DRAFT:
+        _check_deadline_ahead(values, today)
     _check_kept(beta, values)
     _check_framing(values)
     changes = _apply(beta, values)
@@ -377,18 +390,20 @@ def metrics_set(_session: Session, beta: Beta, _today: date) -> list[dict[str, s
     return [{"field": "metrics", "message": "Add at least one success metric with a target."}]
 
 
+def deadline_passed(deadline: date) -> dict[str, str]:
+    """Say that a decision deadline has passed, as framing and launch both refuse it."""
+    return {
+        "field": "decision_deadline",
+        "message": f"The decision deadline {deadline} has passed; choose today or later.",
+    }
+
+
 def deadline_ahead(_session: Session, beta: Beta, today: date) -> list[dict[str, str]]:
     """Require a decision deadline that has not passed."""
     if beta.decision_deadline is None:
         return [{"field": "decision_deadline", "message": "Set a decision deadline."}]
     if beta.decision_deadline < today:
-        return [
-            {
-                "field": "decision_deadline",
-                "message": f"The decision deadline {beta.decision_deadline} has passed; "
-                "choose a later date.",
-            }
-        ]
+        return [deadline_passed(beta.decision_deadline)]
     return []
 
 

@@ -43,7 +43,9 @@ def new():
         form.owner.data = current_user.id
     if form.validate_on_submit():
         done = web.commit(
-            lambda s: lifecycle.create_beta(s, current_actor(), form.key.data, **_framing(form)),
+            lambda s: lifecycle.create_beta(
+                s, current_actor(), form.key.data, today=web.configured_today(), **_framing(form)
+            ),
             form=form,
             success=lambda beta: (
                 f"Beta {beta.name} is framed as a draft. Add a success metric next."
@@ -69,7 +71,12 @@ def edit(key):
         form.decision_deadline.data = beta.decision_deadline
     if form.validate_on_submit() and web.commit(
         lambda s: lifecycle.update_beta(
-            s, current_actor(), beta, key=form.key.data, **_framing(form)
+            s,
+            current_actor(),
+            beta,
+            key=form.key.data,
+            today=web.configured_today(),
+            **_framing(form),
         ),
         form=form,
         success="Saved.",

@@ -258,6 +258,24 @@ def test_create_with_an_invalid_value_is_422_validation_failed_naming_the_field(
     assert field in error["message"]
 
 
+def test_a_deadline_that_has_passed_is_422_on_it_when_framing_or_changing_a_draft(
+    client, unchanged, headers, make_beta, pm, days
+):
+    make_beta(owner=pm, key="draft")
+    yesterday = {"decision_deadline": iso(days(-1))}
+    with unchanged():
+        created = client.post(
+            f"{API}/betas", json={"key": "b", "name": "B", **yesterday}, headers=headers
+        )
+        changed = client.patch(f"{API}/betas/draft", json=yesterday, headers=headers)
+    for response in (created, changed):
+        error = assert_error(response, 422, "validation_failed")
+        assert fields_of(error) == ["decision_deadline"]
+        assert "has passed; choose today or later." in error["message"]
+    today = {"decision_deadline": iso(days(0))}
+    assert client.patch(f"{API}/betas/draft", json=today, headers=headers).status_code == 200
+
+
 def test_create_with_a_blank_name_is_422_on_name(client, unchanged, headers):
     with unchanged():
         response = client.post(f"{API}/betas", json={"key": "x", "name": "   "}, headers=headers)

@@ -21,7 +21,12 @@ def actor(user):
 def test_a_pm_frames_a_draft_and_owns_it(db, make_user):
     pm = make_user(Role.PM)
     beta = lifecycle.create_beta(
-        db, actor(pm), "inbox-reports", name="Inbox reports", business_outcomes=["retention"]
+        db,
+        actor(pm),
+        "inbox-reports",
+        name="Inbox reports",
+        business_outcomes=["retention"],
+        today=TODAY,
     )
     assert (beta.state, beta.owner, beta.business_outcomes) == (BetaState.DRAFT, pm, ["retention"])
     assert [e.action for e in beta_history(db, beta)] == ["beta.created"]
@@ -30,14 +35,14 @@ def test_a_pm_frames_a_draft_and_owns_it(db, make_user):
 def test_viewers_cannot_frame_betas(db, make_user, unchanged):
     viewer = make_user(Role.VIEWER)
     with unchanged(), pytest.raises(Forbidden):
-        lifecycle.create_beta(db, actor(viewer), "x", name="X")
+        lifecycle.create_beta(db, actor(viewer), "x", name="X", today=TODAY)
 
 
 @pytest.mark.parametrize("key", ["Inbox", "inbox reports", "-inbox", "inbox--x", "", "ö"])
 def test_a_key_is_a_slug(db, make_user, key, unchanged):
     pm = make_user()
     with unchanged(), pytest.raises(Invalid) as refused:
-        lifecycle.create_beta(db, actor(pm), key, name="X")
+        lifecycle.create_beta(db, actor(pm), key, name="X", today=TODAY)
     assert refused.value.details[0]["field"] == "key"
 
 
@@ -45,13 +50,13 @@ def test_a_taken_key_is_a_conflict(db, make_user, make_beta, unchanged):
     make_beta(key="inbox-reports")
     pm = make_user()
     with unchanged(), pytest.raises(Conflict):
-        lifecycle.create_beta(db, actor(pm), "inbox-reports", name="Again")
+        lifecycle.create_beta(db, actor(pm), "inbox-reports", name="Again", today=TODAY)
 
 
 def test_a_viewer_cannot_own_a_beta(db, make_user, unchanged):
     pm, viewer = make_user(), make_user(Role.VIEWER)
     with unchanged(), pytest.raises(Invalid) as refused:
-        lifecycle.create_beta(db, actor(pm), "x", name="X", owner=viewer)
+        lifecycle.create_beta(db, actor(pm), "x", name="X", owner=viewer, today=TODAY)
     assert refused.value.details[0]["field"] == "owner"
 
 
@@ -59,14 +64,16 @@ def test_only_the_owner_or_an_admin_edits(db, make_user, make_beta, unchanged):
     beta = make_beta()
     other_pm = make_user(Role.PM)
     with unchanged(), pytest.raises(Forbidden):
-        lifecycle.update_beta(db, actor(other_pm), beta, name="Mine now")
-    lifecycle.update_beta(db, actor(make_user(Role.ADMIN)), beta, name="Renamed")
+        lifecycle.update_beta(db, actor(other_pm), beta, name="Mine now", today=TODAY)
+    lifecycle.update_beta(db, actor(make_user(Role.ADMIN)), beta, name="Renamed", today=TODAY)
     assert beta.name == "Renamed"
 
 
 def test_an_edit_records_what_changed(db, make_beta):
     beta = make_beta(name="Old")
-    lifecycle.update_beta(db, actor(beta.owner), beta, name="New", problem=beta.problem)
+    lifecycle.update_beta(
+        db, actor(beta.owner), beta, name="New", problem=beta.problem, today=TODAY
+    )
     entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "beta.updated"))
     assert entry.details == {"changes": {"name": ["Old", "New"]}}
     assert entry.user == beta.owner
@@ -100,36 +107,69 @@ def test_a_framed_beta_launches_and_is_recorded(db, make_beta, unchanged):
         lifecycle.launch(db, actor(beta.owner), beta, TODAY)
 
 
+def test_framing_refuses_a_deadline_that_has_passed_as_launch_does(db, make_beta, unchanged):
+    draft = make_beta(framed=False)
+    yesterday = TODAY - timedelta(days=1)
+    passed = {
+        "field": "decision_deadline",
+        "message": "The decision deadline 2026-11-22 has passed; choose today or later.",
+    }
+    with unchanged(), pytest.raises(Invalid) as refused:
+        lifecycle.create_beta(
+            db, actor(draft.owner), "x", name="X", decision_deadline=yesterday, today=TODAY
+        )
+    assert refused.value.details == [passed]
+    with unchanged(), pytest.raises(Invalid) as refused:
+        lifecycle.update_beta(
+            db, actor(draft.owner), draft, decision_deadline=yesterday, today=TODAY
+        )
+    assert refused.value.details == [passed]
+    draft.decision_deadline = yesterday
+    with unchanged(), pytest.raises(LaunchRefused) as refused:
+        lifecycle.launch(db, actor(draft.owner), draft, TODAY)
+    assert passed in refused.value.details
+    lifecycle.update_beta(db, actor(draft.owner), draft, decision_deadline=TODAY, today=TODAY)
+    assert draft.decision_deadline == TODAY
+
+
 def test_key_and_deadline_are_fixed_once_launched(db, make_beta, unchanged):
     beta = make_beta(state=BetaState.RUNNING)
     with unchanged(), pytest.raises(Conflict) as refused:
-        lifecycle.update_beta(db, actor(beta.owner), beta, key="other-key")
+        lifecycle.update_beta(db, actor(beta.owner), beta, key="other-key", today=TODAY)
     assert refused.value.details[0]["field"] == "key"
     with unchanged(), pytest.raises(Conflict):
         lifecycle.update_beta(
-            db, actor(beta.owner), beta, decision_deadline=beta.decision_deadline + timedelta(1)
+            db,
+            actor(beta.owner),
+            beta,
+            decision_deadline=beta.decision_deadline + timedelta(1),
+            today=TODAY,
         )
 
 
 def test_a_launched_beta_keeps_what_launch_required(db, make_beta, unchanged):
     beta = make_beta(state=BetaState.RUNNING)
     with unchanged(), pytest.raises(Invalid) as refused:
-        lifecycle.update_beta(db, actor(beta.owner), beta, problem="  ", learning_goals="")
+        lifecycle.update_beta(
+            db, actor(beta.owner), beta, problem="  ", learning_goals="", today=TODAY
+        )
     assert [d["field"] for d in refused.value.details] == ["problem", "learning_goals"]
     assert "Launch required the problem and the learning goals" in refused.value.message
-    lifecycle.update_beta(db, actor(beta.owner), beta, problem="Reworded.", learning_goals="Why?")
+    lifecycle.update_beta(
+        db, actor(beta.owner), beta, problem="Reworded.", learning_goals="Why?", today=TODAY
+    )
     assert (beta.problem, beta.learning_goals) == ("Reworded.", "Why?")
 
 
 def test_a_draft_may_clear_its_problem(db, make_beta):
     beta = make_beta()
-    lifecycle.update_beta(db, actor(beta.owner), beta, problem="")
+    lifecycle.update_beta(db, actor(beta.owner), beta, problem="", today=TODAY)
     assert beta.problem == ""
 
 
 def test_a_draft_may_change_its_key(db, make_beta):
     beta = make_beta(key="first")
-    lifecycle.update_beta(db, actor(beta.owner), beta, key="second")
+    lifecycle.update_beta(db, actor(beta.owner), beta, key="second", today=TODAY)
     assert lifecycle.get_beta(db, "second") is beta
 
 

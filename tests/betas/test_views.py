@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
+from betas import lifecycle
 from betas.models import AuditEntry, Beta, BetaState, Role
 
 
@@ -70,6 +71,25 @@ def test_a_taken_key_is_shown_on_the_key_field(
         html = post("/betas/new", {**frame(), "owner": pm.id}).get_data(as_text=True)
     assert 'id="key-error">This key is taken; choose another.' in html
     assert count(db, Beta) == 1
+
+
+def test_a_deadline_that_has_passed_is_refused_on_its_field(
+    app, db, make_user, make_beta, login, post, unchanged
+):
+    today = lifecycle.today_in(app.config["SHIPCALL"].zone)
+    yesterday = (today - timedelta(days=1)).isoformat()
+    passed = f'id="decision_deadline-error">The decision deadline {yesterday} has passed; '
+    pm = login(make_user(Role.PM))
+    with unchanged():
+        response = post("/betas/new", {**frame(decision_deadline=yesterday), "owner": pm.id})
+    assert passed + "choose today or later." in response.get_data(as_text=True)
+    draft = make_beta(owner=pm)
+    data = {**frame(key=draft.key, decision_deadline=yesterday), "owner": pm.id}
+    with unchanged():
+        response = post(f"/betas/{draft.key}/edit", data)
+    assert passed + "choose today or later." in response.get_data(as_text=True)
+    data = {**frame(decision_deadline=today.isoformat()), "owner": pm.id}
+    assert post("/betas/new", data).status_code == 302
 
 
 def test_a_viewer_posting_to_a_pm_page_gets_403(
