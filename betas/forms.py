@@ -22,12 +22,13 @@ from wtforms.validators import (
     EqualTo,
     InputRequired,
     Length,
-    NumberRange,
     Optional,
+    ValidationError,
 )
 
 from betas.auth.tokens import SCOPES
 from betas.auth.users import PASSWORD_MIN
+from betas.lifecycle import target_out_of_range
 from betas.models import (
     NAME_MAX,
     TARGET_MAX,
@@ -161,7 +162,10 @@ class MetricForm(FlaskForm):
         description="In plain words, e.g. 'opened the new report twice in a week'.",
     )
     target = DecimalField(
-        "Target", places=2, validators=[InputRequired(), NumberRange(min=0, max=TARGET_MAX)]
+        "Target",
+        places=2,
+        validators=[InputRequired()],
+        description=f"0 to 100 for a percentage, 0 to {TARGET_MAX:,} for a count.",
     )
     unit = SelectField(
         "Unit",
@@ -177,6 +181,14 @@ class MetricForm(FlaskForm):
             SelectChoice(Direction.AT_MOST.value, "at most"),
         ],
     )
+
+    def validate_target(self, field: DecimalField) -> None:
+        """Say the range of the chosen unit, as the lifecycle does."""
+        if field.data is None or self.unit.data not in {u.value for u in MetricUnit}:
+            return  # not a number, or no unit: their own fields say so
+        allowed = target_out_of_range(field.data, self.unit.data)
+        if allowed:
+            raise ValidationError(f"{allowed.capitalize()}.")
 
 
 class ExtensionForm(FlaskForm):

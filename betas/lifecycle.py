@@ -311,21 +311,20 @@ def add_metric(
         raise Conflict("This beta has been decided; its metrics are part of the record now.")
     if not name.strip():
         raise Invalid("Give the metric a name.", [{"field": "name", "message": "Required."}])
-    # Round as the column stores it, so what the caller is told is what is kept.
-    target = Decimal(str(target)).quantize(Decimal("0.01"))
+    target = Decimal(str(target))
     unit = MetricUnit(unit)
-    ceiling = 100 if unit == MetricUnit.PERCENT else TARGET_MAX
-    if not 0 <= target <= ceiling:
+    allowed = target_out_of_range(target, unit)
+    if allowed:
         raise Invalid(
-            f"A target is a number from 0 to {ceiling:,}"
-            + (" for a percentage." if unit == MetricUnit.PERCENT else "."),
-            [{"field": "target", "message": f"Between 0 and {ceiling:,}."}],
+            f"A target is a number {allowed}.",
+            [{"field": "target", "message": f"{allowed.capitalize()}."}],
         )
     metric = SuccessMetric(
         name=name.strip(),
         stage=MetricStage(stage),
         counts=(counts or "").strip(),
-        target=target,
+        # Round as the column stores it, so what the caller is told is what is kept.
+        target=target.quantize(Decimal("0.01")),
         unit=unit,
         direction=Direction(direction),
     )
@@ -341,6 +340,18 @@ def add_metric(
         target=f"{describe_target(metric)}",
     )
     return metric
+
+
+def target_out_of_range(target: Decimal, unit: MetricUnit | str) -> str:
+    """Say the range of the unit ('from 0 to 100 for a percentage') if the target is outside it.
+
+    Return '' for a target in range.
+    """
+    unit = MetricUnit(unit)
+    ceiling, what = (100, "a percentage") if unit == MetricUnit.PERCENT else (TARGET_MAX, "a count")
+    if target.is_finite() and 0 <= target <= ceiling:
+        return ""
+    return f"from 0 to {ceiling:,} for {what}"
 
 
 def remove_metric(session: Session, actor: Actor, beta: Beta, metric_id: int) -> None:

@@ -529,6 +529,28 @@ def test_a_percent_target_above_100_is_422_on_target_and_adds_nothing(
     assert count(db, SuccessMetric, SuccessMetric.beta_id == beta.id) == metrics_before
 
 
+@pytest.mark.parametrize(
+    ("unit", "target", "said"),
+    [
+        ("percent", -5, "From 0 to 100 for a percentage."),
+        ("count", -1, "From 0 to 1,000,000,000 for a count."),
+        ("count", 1e30, "From 0 to 1,000,000,000 for a count."),
+    ],
+)
+def test_a_target_out_of_range_is_told_the_range_of_its_unit(
+    client, unchanged, headers, make_beta, pm, unit, target, said
+):
+    make_beta(owner=pm, key="b")
+    with unchanged():
+        response = client.post(
+            f"{API}/betas/b/metrics",
+            json={**METRIC, "unit": unit, "target": target},
+            headers=headers,
+        )
+    error = assert_error(response, 422, "validation_failed")
+    assert error["details"] == [{"field": "target", "message": said}]
+
+
 def test_a_percent_target_of_exactly_100_is_accepted(client, headers, make_beta, pm):
     make_beta(owner=pm, key="b")
     response = client.post(

@@ -2,6 +2,7 @@
 
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from betas import lifecycle
@@ -183,10 +184,32 @@ def test_a_bad_metric_keeps_what_was_typed(db, client, make_beta, login, post, u
         response = post(f"/betas/{beta.key}/metrics", metric)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "Between 0 and 100." in html
+    assert 'id="target-error">From 0 to 100 for a percentage.' in html
     assert 'value="Weekly use"' in html and "opened it twice" in html
     db.refresh(beta)
     assert beta.metrics == []
+
+
+@pytest.mark.parametrize(
+    ("target", "unit", "said"),
+    [
+        ("-5", "percent", "From 0 to 100 for a percentage."),
+        ("100.01", "percent", "From 0 to 100 for a percentage."),
+        ("-1", "count", "From 0 to 1,000,000,000 for a count."),
+        ("1000000001", "count", "From 0 to 1,000,000,000 for a count."),
+        ("NaN", "count", "From 0 to 1,000,000,000 for a count."),
+    ],
+)
+def test_a_target_out_of_range_is_told_the_range_of_its_unit(
+    make_beta, login, post, unchanged, target, unit, said
+):
+    beta = make_beta()
+    login(beta.owner)
+    metric = {"name": "Use", "stage": "adoption", "target": target, "unit": unit}
+    with unchanged():
+        response = post(f"/betas/{beta.key}/metrics", {**metric, "direction": "at_least"})
+    assert response.status_code == 422
+    assert f'id="target-error">{said}</p>' in response.get_data(as_text=True)
 
 
 def test_a_refused_launch_lists_everything_missing(db, client, make_beta, login, post, unchanged):
