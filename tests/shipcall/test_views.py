@@ -106,3 +106,32 @@ def test_a_registered_launch_requirement_is_on_the_checklist_and_refuses_launch(
     assert "Link a feedback sheet to Inbox reports first." in response.get_data(as_text=True)
     db.refresh(beta)
     assert beta.state == BetaState.DRAFT
+
+
+def launch_card(html: str) -> str:
+    card = html[html.index('id="launch"') :]
+    return card[: card.index("</section>")]
+
+
+def test_the_launch_button_waits_while_the_checklist_lists_what_is_missing(
+    db, client, make_beta, login
+):
+    beta = make_beta(framed=False)
+    login(beta.owner)
+    card = launch_card(client.get(f"/betas/{beta.key}").get_data(as_text=True))
+    assert "Describe the problem this beta sets out to solve." in card
+    assert (
+        '<button type="button" class="secondary" disabled aria-describedby="launch-note">'
+        "Launch beta</button>"
+    ) in card
+    assert '<p class="hint" id="launch-note">Launch once everything above is done.</p>' in card
+    assert "/launch" not in card  # nothing to send yet
+
+
+def test_a_framed_draft_offers_launch_as_its_primary_action(client, make_beta, login):
+    beta = make_beta()
+    login(beta.owner)
+    card = launch_card(client.get(f"/betas/{beta.key}").get_data(as_text=True))
+    assert f'action="/betas/{beta.key}/launch"' in card
+    assert '<button type="submit" class="">Launch beta</button>' in card
+    assert "disabled" not in card and "Launch once" not in card
