@@ -24,6 +24,11 @@ from betas.forms import RoleForm, SignInForm, TokenForm, UserForm, user_choices
 from betas.models import ApiToken, Role, User
 
 people = Blueprint("people", __name__)
+SETUP_LINK_NOT_VALID = (
+    "This setup link is not valid: this server did not make it, or it is more than "
+    f"{users.SETUP_LINK_MAX_AGE.days} days old. Run flask --app wsgi users setup-link on the "
+    "server for a new one."
+)
 
 
 def setup_url() -> str:
@@ -84,9 +89,11 @@ def sign_out():
 def setup():
     """Create the first admin, through the link the server printed on its first run."""
     token = request.args.get("token", "")
-    valid = users.setup_token_valid(current_app.config["SECRET_KEY"], token)
-    if not valid or users.has_users(get_session()):
-        abort(404)
+    if not users.setup_token_valid(current_app.config["SECRET_KEY"], token):
+        abort(404, description=SETUP_LINK_NOT_VALID)
+    if users.has_users(get_session()):
+        # A genuine link that has done its one job: say so, and where to go instead.
+        return render_template("auth/setup_used.html"), 410
     form = UserForm()
     del form.role  # the first user is always an admin
     if form.validate_on_submit():

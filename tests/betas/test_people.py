@@ -1,6 +1,7 @@
 """People and access in the browser: sign-in, sign-out, setup, roles, CSRF, headers, admin pages."""
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -119,13 +120,39 @@ def test_the_setup_link_creates_the_first_admin_once(app, db, client, unchanged)
     assert (admin.email, admin.role) == ("ada@example.com", Role.ADMIN)
     assert client.get("/").status_code == 200
     with unchanged():
-        assert client.get(link).status_code == 404
+        assert client.get(link).status_code == 410
+        again = {**form, "email": "eve@example.com", "csrf_token": csrf_token(client, "/")}
+        assert client.post(link, data=again).status_code == 410
 
 
-def test_a_forged_setup_link_is_not_found(client, unchanged):
+def test_a_used_setup_link_says_so_and_leads_to_sign_in(app, client, make_user, unchanged):
+    make_user(Role.ADMIN)
+    link = "/setup?token=" + users.setup_token(app.config["SECRET_KEY"])
     with unchanged():
-        assert client.get("/setup?token=forged").status_code == 404
-        assert client.get("/setup").status_code == 404
+        response = client.get(link)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 410
+    assert "This setup link was used" in html
+    assert '<a class="button" href="/sign-in">Sign in</a>' in html
+    assert "Create the first admin" not in html
+
+
+def test_a_forged_or_expired_setup_link_is_not_found_and_says_so(
+    app, client, make_user, monkeypatch, unchanged
+):
+    with monkeypatch.context() as past:
+        eight_days_ago = time.time() - 8 * 24 * 3600
+        past.setattr(time, "time", lambda: eight_days_ago)
+        expired = users.setup_token(app.config["SECRET_KEY"])
+    for with_users in (False, True):
+        if with_users:
+            make_user(Role.ADMIN)
+        for link in ["/setup?token=forged", "/setup", f"/setup?token={expired}"]:
+            with unchanged():
+                response = client.get(link)
+            assert response.status_code == 404, link
+            assert "This setup link is not valid" in response.get_data(as_text=True)
+            assert "more than 7 days old" in response.get_data(as_text=True)
 
 
 def test_setup_keeps_what_was_typed_when_passwords_differ(app, client, db, unchanged):

@@ -91,4 +91,7 @@ def test_the_first_admin_sets_shipcall_up_through_a_link_that_works_once(live, p
     assert session_cookie(page)["secure"] is True
 
     again = page.goto(setup_link)
-    assert again is not None and again.status == 404
+    assert again is not None and again.status == 410
+    expect(page.get_by_role("heading", name="This setup link was used")).to_be_visible()
+    page.get_by_role("main").get_by_role("link", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Betas")).to_be_visible()  # Ada is signed in
