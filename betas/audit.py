@@ -1,13 +1,23 @@
-"""The audit trail: every change says who made it, what it was, and when."""
+"""The audit trail: every change says who made it, what it was, and when; and how it reads.
+
+Each action reads as one sentence ("Pat launched the beta"): the wording of every action lives
+here, in SENTENCES, with a readable fallback for an action that has none.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from betas.models import ApiToken, AuditEntry, Beta, User
+from betas.wording import plural
+
+HISTORY_PAGE_SIZE = 50
+# Longer values (a problem statement, a reason) are cut to this many characters when shown.
+SHOWN_MAX = 80
 
 
 @dataclass(frozen=True)
@@ -43,13 +53,179 @@ def record(
     return entry
 
 
-def beta_history(session: Session, beta: Beta) -> list[AuditEntry]:
-    """Return a beta's audit entries, newest first."""
-    return list(
+@dataclass(frozen=True)
+class HistoryPage:
+    """One page of a beta's history, newest first, and whether older entries follow."""
+
+    entries: list[AuditEntry]
+    page: int
+    has_older: bool
+
+
+def beta_history(
+    session: Session, beta: Beta, page: int = 1, per_page: int = HISTORY_PAGE_SIZE
+) -> HistoryPage:
+    """Return page `page` (from 1) of a beta's audit entries, newest first."""
+    page = max(1, page)
+    rows = list(
         session.scalars(
             select(AuditEntry)
             .where(AuditEntry.beta_id == beta.id)
             .options(selectinload(AuditEntry.user), selectinload(AuditEntry.token))
             .order_by(AuditEntry.id.desc())
+            .limit(per_page + 1)  # one more tells whether there is an older page
+            .offset((page - 1) * per_page)
         )
     )
+    return HistoryPage(rows[:per_page], page, len(rows) > per_page)
+
+
+# How an entry reads
+
+
+def shown(value: object) -> str:
+    """Say a recorded value in words, cut to SHOWN_MAX characters."""
+    if value is None or value == "" or value == []:
+        return "nothing"
+    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    text = " ".join(text.split())  # a multi-line problem statement reads on one line
+    return text if len(text) <= SHOWN_MAX else text[: SHOWN_MAX - 1].rstrip() + "…"
+
+
+def quoted(value: object) -> str:
+    """Say a text someone typed, cut short and in quotes."""
+    return f"“{shown(value)}”"
+
+
+def who(entry: AuditEntry) -> str:
+    """Name who acted: the user, through which token; Shipcall itself for the server's own."""
+    if entry.user is None:
+        return "Shipcall"
+    if entry.token is not None:
+        return f"{entry.user.display_name} (through the API token {quoted(entry.token.name)})"
+    return entry.user.display_name
+
+
+FIELD_NAMES = {
+    "key": "the key",
+    "name": "the name",
+    "problem": "the problem",
+    "learning_goals": "the learning goals",
+    "customer_outcome": "the customer outcome",
+    "business_outcomes": "the business outcomes",
+    "risk": "the risk",
+    "owner": "the owner",
+    "decision_deadline": "the decision deadline",
+}
+TYPED = frozenset({"name", "problem", "learning_goals", "customer_outcome"})
+
+
+def _change(field: str, old: object, new: object) -> str:
+    what = FIELD_NAMES.get(field, f"the {field.replace('_', ' ')}")
+    say = quoted if field in TYPED else shown
+    if shown(old) == "nothing":
+        return f"set {what} to {say(new)}"
+    if shown(new) == "nothing":
+        return f"cleared {what} (it was {say(old)})"
+    return f"changed {what} from {say(old)} to {say(new)}"
+
+
+def _in_a_row(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _because(details: dict) -> str:
+    reason = details.get("reason")
+    return f": {shown(reason)}" if reason else ""
+
+
+def _updated(entry: AuditEntry, d: dict) -> str:
+    changes = d.get("changes") or {}
+    if not changes:
+        return f"{who(entry)} changed the framing"
+    parts = [_change(field, *old_new) for field, old_new in changes.items()]
+    return f"{who(entry)} {_in_a_row(parts)}"
+
+
+def _launched(entry: AuditEntry, d: dict) -> str:
+    deadline = d.get("deadline")
+    return f"{who(entry)} launched the beta" + (f", to decide by {deadline}" if deadline else "")
+
+
+def _enrolled(entry: AuditEntry, d: dict) -> str:
+    cohort = shown(d.get("cohort"))
+    if d.get("status") == "invited":
+        return f"{who(entry)} invited {entry.object_id} to {cohort}{_because(d)}"
+    return f"{who(entry)} enrolled {entry.object_id} in {cohort}{_because(d)}"
+
+
+def _sampled(entry: AuditEntry, d: dict) -> str:
+    size = plural(int(d.get("size") or 0), "account")
+    pool = plural(int(d.get("pool_size") or 0), "account")
+    return (
+        f"{who(entry)} drew a random sample of {size} for {entry.object_id} from a pool of "
+        f"{pool} (seed {shown(d.get('seed'))})"
+    )
+
+
+def _token_created(entry: AuditEntry, d: dict) -> str:
+    return (
+        f"{who(entry)} created the API token {quoted(d.get('name'))}, acting as "
+        f"{shown(d.get('user'))} with {shown(d.get('scopes'))}"
+    )
+
+
+Sentence = Callable[[AuditEntry, dict], str]
+SENTENCES: dict[str, Sentence] = {
+    "beta.created": lambda e, d: f"{who(e)} framed the beta {quoted(d.get('name'))} as a draft",
+    "beta.updated": _updated,
+    "beta.launched": _launched,
+    "beta.extended": lambda e, d: (
+        f"{who(e)} extended the deadline from {shown(d.get('old'))} to {shown(d.get('new'))}"
+        f"{_because(d)}"
+    ),
+    "metric.added": lambda e, d: (
+        f"{who(e)} added the metric {quoted(d.get('name'))}: {shown(d.get('target'))}"
+    ),
+    "metric.removed": lambda e, d: f"{who(e)} removed the metric {quoted(d.get('name'))}",
+    "cohort.created": lambda e, d: (
+        f"{who(e)} added the cohort {e.object_id} ({shown(d.get('kind')).replace('_', ' ')})"
+    ),
+    "cohort.sampled": _sampled,
+    "problem_search.saved": lambda e, d: (
+        f"{who(e)} saved the problem search {quoted(d.get('query'))}"
+    ),
+    "member.enrolled": _enrolled,
+    "member.readded_after_opt_out": lambda e, d: (
+        f"{who(e)} added {e.object_id} back to {shown(d.get('cohort'))} after it had opted out"
+        f"{_because(d)}"
+    ),
+    "member.moved": lambda e, d: (
+        f"{who(e)} moved {e.object_id} from {shown(d.get('old'))} to {shown(d.get('new'))}"
+        f"{_because(d)}"
+    ),
+    "member.opted_out": lambda e, d: f"{who(e)} opted out {e.object_id}",
+    "member.notified": lambda e, d: f"{who(e)} marked {e.object_id} as notified",
+    "member.accepted": lambda e, d: f"{who(e)} recorded that {e.object_id} accepted the invitation",
+    "member.declined": lambda e, d: f"{who(e)} recorded that {e.object_id} declined the invitation",
+    "user.created": lambda e, d: f"{who(e)} added the user {e.object_id} as {shown(d.get('role'))}",
+    "user.role_changed": lambda e, d: (
+        f"{who(e)} changed the role of {e.object_id} from {shown(d.get('old'))} to "
+        f"{shown(d.get('new'))}"
+    ),
+    "user.activated": lambda e, d: f"{who(e)} reactivated {e.object_id}",
+    "user.deactivated": lambda e, d: f"{who(e)} deactivated {e.object_id}",
+    "token.created": _token_created,
+    "token.revoked": lambda e, d: f"{who(e)} revoked the API token {quoted(d.get('name'))}",
+}
+
+
+def _unknown(entry: AuditEntry, details: dict) -> str:
+    what = entry.action.replace(".", " ").replace("_", " ")
+    said = "; ".join(f"{k.replace('_', ' ')}: {shown(v)}" for k, v in sorted(details.items()))
+    return f"{who(entry)}: {what}, on {entry.object_id}" + (f" ({said})" if said else "")
+
+
+def describe(entry: AuditEntry) -> str:
+    """Say an audit entry as a sentence, e.g. 'Pat opted out acme-42'."""
+    return SENTENCES.get(entry.action, _unknown)(entry, entry.details or {})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 
 from betas import lifecycle, web
 from betas.audit import beta_history
@@ -26,11 +26,15 @@ def dashboard():
 
 @hub.get("/betas/<key>")
 def beta(key):
-    """Show a beta: framing, launch checklist, cohorts, metrics, deadline and history."""
-    return render_beta(lifecycle.get_beta(get_session(), key))
+    """Show a beta: framing, launch checklist, cohorts, metrics, deadline and history.
+
+    `?history=N` shows the Nth page of its history (newest first).
+    """
+    page = request.args.get("history", 1, type=int)
+    return render_beta(lifecycle.get_beta(get_session(), key), history_page=page)
 
 
-def render_beta(beta: Beta, **failed_forms) -> str:
+def render_beta(beta: Beta, history_page: int = 1, **failed_forms) -> str:
     """Render a beta's page; a form that failed is passed in so it keeps what was typed."""
     session = get_session()
     forms = {
@@ -47,7 +51,7 @@ def render_beta(beta: Beta, **failed_forms) -> str:
         "shipcall/beta.html",
         beta=beta,
         problems=problems,
-        history=beta_history(session, beta),
+        history=beta_history(session, beta, history_page),
         cohorts=waves.list_cohorts(session, beta),
         cohort_counts=roster.cohort_counts(session, beta),
         action=web.ActionForm(),

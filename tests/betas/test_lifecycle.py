@@ -29,7 +29,7 @@ def test_a_pm_frames_a_draft_and_owns_it(db, make_user):
         today=TODAY,
     )
     assert (beta.state, beta.owner, beta.business_outcomes) == (BetaState.DRAFT, pm, ["retention"])
-    assert [e.action for e in beta_history(db, beta)] == ["beta.created"]
+    assert [e.action for e in beta_history(db, beta).entries] == ["beta.created"]
 
 
 def test_viewers_cannot_frame_betas(db, make_user, unchanged):
@@ -102,7 +102,7 @@ def test_a_framed_beta_launches_and_is_recorded(db, make_beta, unchanged):
     beta = make_beta(deadline=TODAY)
     lifecycle.launch(db, actor(beta.owner), beta, TODAY)
     assert beta.state == BetaState.RUNNING and beta.launched_at is not None
-    assert beta_history(db, beta)[0].action == "beta.launched"
+    assert beta_history(db, beta).entries[0].action == "beta.launched"
     with unchanged(), pytest.raises(Conflict):
         lifecycle.launch(db, actor(beta.owner), beta, TODAY)
 
@@ -205,7 +205,7 @@ def test_an_extension_moves_the_deadline_with_a_reason(db, make_beta):
         TODAY - timedelta(days=3),
         "Waiting on 3 calls",
     )
-    assert beta_history(db, beta)[0].details["reason"] == "Waiting on 3 calls"
+    assert beta_history(db, beta).entries[0].details["reason"] == "Waiting on 3 calls"
 
 
 def test_extensions_are_limited(db, make_beta, unchanged):

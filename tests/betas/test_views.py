@@ -38,7 +38,7 @@ def test_a_pm_frames_a_beta_in_the_browser(db, client, make_user, login, post):
     html = client.get("/betas/inbox-reports").get_data(as_text=True)
     assert "Teams cannot see how fast they answer." in html
     assert "Add at least one success metric with a target." in html
-    assert "beta created" in html
+    assert f"{pm.display_name} framed the beta “Inbox reports” as a draft" in html
 
 
 def test_the_form_explains_both_risks(client, make_user, login):

@@ -1,9 +1,13 @@
 """The hub pages: the dashboard and a beta's page, what they show and what they cost."""
 
+import re
 from datetime import date, timedelta
 
+from betas import lifecycle
+from betas.audit import HISTORY_PAGE_SIZE, Actor, record
 from betas.models import BetaState, Role
 from betas.web import LAUNCH_REQUIREMENTS
+from cohorts import memberships
 from cohorts.models import Account, Cohort, CohortKind, Membership, MembershipStatus
 
 
@@ -135,3 +139,82 @@ def test_a_framed_draft_offers_launch_as_its_primary_action(client, make_beta, l
     assert f'action="/betas/{beta.key}/launch"' in card
     assert '<button type="submit" class="">Launch beta</button>' in card
     assert "disabled" not in card and "Launch once" not in card
+
+
+def history_of(html: str) -> list[str]:
+    """Return the history's lines as they read, newest first, without their times."""
+    section = html[html.index('<section id="history">') :]
+    section = section[: section.index("</section>")]
+    lines = re.findall(r"</time>\s*(.*?)</li>", section, re.S)
+    return [" ".join(line.split()) for line in lines]
+
+
+def test_the_history_reads_as_sentences_naming_the_account(
+    app, db, client, make_user, make_beta, login
+):
+    pat = make_user(Role.PM)
+    pat.name = "Pat"
+    beta = make_beta(owner=pat, problem="Slow <b>answers</b>.")
+    today = lifecycle.today_in(app.config["SHIPCALL"].zone)
+    deadline = beta.decision_deadline
+    pat_acts = Actor(pat)
+    lifecycle.update_beta(db, pat_acts, beta, problem="Slow first answers.", today=today)
+    lifecycle.launch(db, pat_acts, beta, today)
+    lifecycle.extend(
+        db,
+        pat_acts,
+        beta,
+        new_deadline=deadline + timedelta(days=7),
+        reason="Two calls left",
+        today=today,
+        max_extensions=2,
+    )
+    cohort = Cohort(beta=beta, slug="early", name="Early", kind=CohortKind.EARLY_ADOPTERS)
+    db.add_all([cohort, Account(external_id="acme-42", name="Acme")])
+    db.flush()
+    memberships.enroll(db, pat_acts, beta, cohort, ["acme-42"], "asked twice", today)
+    memberships.opt_out(db, pat_acts, beta, "acme-42")
+    db.flush()
+    login(pat)
+    history = history_of(client.get(f"/betas/{beta.key}").get_data(as_text=True))
+    assert history == [
+        "Pat opted out acme-42",
+        "Pat enrolled acme-42 in early: asked twice",
+        f"Pat extended the deadline from {deadline} to {deadline + timedelta(days=7)}: "
+        "Two calls left",
+        f"Pat launched the beta, to decide by {deadline}",
+        "Pat changed the problem from “Slow &lt;b&gt;answers&lt;/b&gt;.” to “Slow first answers.”",
+    ]
+
+
+def test_the_history_pages_newest_first_with_links_that_reload(db, client, make_beta, login):
+    beta = make_beta()
+    login(beta.owner)
+    total = 2 * HISTORY_PAGE_SIZE + 3
+    for n in range(total):
+        record(db, Actor(beta.owner), "metric.removed", beta, beta=beta, name=f"m{n}")
+    db.flush()
+    page = f"/betas/{beta.key}"
+
+    html = client.get(page).get_data(as_text=True)
+    lines = history_of(html)
+    assert len(lines) == HISTORY_PAGE_SIZE and lines[0].endswith(f"“m{total - 1}”")
+    assert f'href="{page}?history=2#history" rel="next">Older</a>' in html
+    assert 'rel="prev"' not in html
+
+    html = client.get(f"{page}?history=2").get_data(as_text=True)
+    lines = history_of(html)
+    assert lines[0].endswith(f"“m{total - 1 - HISTORY_PAGE_SIZE}”")
+    assert f'href="{page}#history" rel="prev">Newer</a>' in html
+    assert f'href="{page}?history=3#history" rel="next">Older</a>' in html
+
+    html = client.get(f"{page}?history=3").get_data(as_text=True)
+    assert [line[-4:] for line in history_of(html)] == ["“m2”", "“m1”", "“m0”"]
+    assert f'href="{page}?history=2#history" rel="prev">Newer</a>' in html
+    assert 'rel="next"' not in html
+
+    for odd in ["0", "-1", "many"]:
+        assert history_of(client.get(f"{page}?history={odd}").get_data(as_text=True)) == (
+            history_of(client.get(page).get_data(as_text=True))
+        )
+    assert "Nothing this far back." in client.get(f"{page}?history=9").get_data(as_text=True)
