@@ -240,6 +240,31 @@ def test_an_admin_creates_a_token_seen_once_and_stored_hashed(
     assert tokens.token_for(app.extensions["shipcall.db"], secret) is None
 
 
+def test_a_new_tokens_secret_has_a_copy_button_from_a_script_file(
+    app, client, make_user, login, post
+):
+    admin = login(make_user(Role.ADMIN))
+    assert "copy.js" not in client.get("/admin/tokens").get_data(as_text=True)
+    response = post(
+        "/admin/tokens", {"name": "product", "user": admin.id, "scopes": ["members:read"]}
+    )
+    html = response.get_data(as_text=True)
+    assert '<script src="/static/copy.js" defer></script>' in html
+    assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/copy.js" defer>']
+    # Without JavaScript the button stays hidden, and the secret is plain, selectable text.
+    assert re.search(
+        r'<code id="new-token">[^<]+</code>\s*<button type="button" class="secondary" '
+        r'data-copy="new-token" data-copy-status="new-token-copied" hidden>Copy</button>\s*'
+        r'<span id="new-token-copied" role="status"></span>',
+        html,
+    )
+    assert "script-src 'self';" in response.headers["Content-Security-Policy"]
+    script = client.get("/static/copy.js")
+    assert script.status_code == 200
+    code = script.get_data(as_text=True)
+    assert "navigator.clipboard.writeText" in code and '"Copied"' in code
+
+
 def test_a_token_needs_a_scope(db, client, make_user, login, post, unchanged):
     admin = login(make_user(Role.ADMIN))
     with unchanged():
