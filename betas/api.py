@@ -194,6 +194,18 @@ class BetaItem(MethodView):
             )
         )
 
+    @require_scope("betas:write")
+    @refuses(
+        NO_BETA,
+        NOT_EDITOR,
+        Refusal.of(Conflict, "The beta is not a draft: a launched beta is part of the record."),
+    )
+    @blp.response(204)
+    def delete(self, key):
+        """Delete a draft (its owner or an admin); 409 conflict for a launched beta."""
+        beta = lifecycle.get_beta(get_session(), key)
+        commit(lambda s: lifecycle.delete_beta(s, current_actor(), beta))
+
 
 @blp.route("/betas/<key>/metrics", methods=["POST"])
 @require_scope("betas:write")

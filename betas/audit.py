@@ -184,6 +184,9 @@ SENTENCES: dict[str, Sentence] = {
         f"{who(e)} extended the deadline from {shown(d.get('old'))} to {shown(d.get('new'))}"
         f"{_because(d)}"
     ),
+    "beta.deleted": lambda e, d: (
+        f"{who(e)} deleted the draft beta {e.object_id} ({quoted(d.get('name'))})"
+    ),
     "metric.added": lambda e, d: (
         f"{who(e)} added the metric {quoted(d.get('name'))}: {shown(d.get('target'))}"
     ),

@@ -151,6 +151,22 @@ class BetaForm(FlaskForm):
     )
 
 
+class DeleteBetaForm(FlaskForm):
+    """Deleting a draft, confirmed by typing its key."""
+
+    confirm_key = StringField("Key", validators=[DataRequired(message="Type the key to confirm.")])
+
+    def __init__(self, key: str, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.key = key
+        self.confirm_key.label.text = f"Type the key {key} to confirm"
+
+    def validate_confirm_key(self, field: StringField) -> None:
+        """Ask for the beta's key exactly, so that no other draft goes by mistake."""
+        if field.data.strip() != self.key:
+            raise ValidationError(f"This is not the key: type {self.key}.")
+
+
 class MetricForm(FlaskForm):
     """A success metric and its target."""
 

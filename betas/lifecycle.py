@@ -293,6 +293,28 @@ def update_beta(session: Session, actor: Actor, beta: Beta, *, today: date, **va
     return beta
 
 
+def deletion_refusal(beta: Beta) -> str:
+    """Say why a beta cannot be deleted, or '' for a draft, which can."""
+    if beta.state == BetaState.DRAFT:
+        return ""
+    return (
+        f"{beta.name} is {beta.state.value}: a launched beta is part of the record, so it cannot "
+        "be deleted."
+    )
+
+
+def delete_beta(session: Session, actor: Actor, beta: Beta) -> None:
+    """Delete a draft with its metrics; refuses a launched beta, which is part of the record."""
+    require_edit(actor.user, beta)
+    refusal = deletion_refusal(beta)
+    if refusal:
+        raise Conflict(refusal)
+    # Not on the beta: its own entries go with it (ON DELETE CASCADE), this one must outlive it.
+    record(session, actor, "beta.deleted", beta, name=beta.name)
+    session.delete(beta)
+    session.flush()
+
+
 def add_metric(
     session: Session,
     actor: Actor,

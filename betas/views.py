@@ -1,4 +1,4 @@
-"""The framing pages: frame a beta, edit it, its metrics, launch and deadline extensions.
+"""The framing pages: frame a beta, edit or delete it, its metrics, launch, deadline extensions.
 
 Each change is shown on the beta's hub page (the roof draws it); a form that fails renders that
 page again with the form's errors and everything typed.
@@ -13,7 +13,7 @@ from betas import lifecycle, web
 from betas.auth.permissions import EDITORS
 from betas.auth.web import current_actor, role_required
 from betas.db import get_session
-from betas.forms import BetaForm, ExtensionForm, MetricForm, user_choices
+from betas.forms import BetaForm, DeleteBetaForm, ExtensionForm, MetricForm, user_choices
 from betas.models import BetaState, User
 
 betas = Blueprint("betas", __name__)
@@ -83,6 +83,27 @@ def edit(key):
     ):
         return _to_beta(beta)
     return render_template("betas/form.html", form=form, beta=beta)
+
+
+@betas.route("/betas/<key>/delete", methods=["GET", "POST"])
+@role_required(*EDITORS)
+def delete(key):
+    """Delete a draft, once its key is typed to confirm; a launched beta is refused."""
+    beta = web.editable_beta(key)
+    form = DeleteBetaForm(beta.key)
+    refusal, status = lifecycle.deletion_refusal(beta), 200
+    if form.validate_on_submit():
+        done = web.commit(
+            lambda s: lifecycle.delete_beta(s, current_actor(), beta),
+            show=False,  # the page says why
+            success=f"The draft {beta.name} is deleted.",
+        )
+        if done:
+            return redirect(url_for("hub.dashboard"))
+        refusal, status = done.refusal.message, done.refusal.status
+    elif form.errors:
+        status = 422
+    return render_template("betas/delete.html", form=form, beta=beta, refusal=refusal), status
 
 
 @betas.route("/betas/<key>/metrics", methods=["GET", "POST"])

@@ -482,6 +482,44 @@ def test_patch_of_an_unknown_beta_is_404(client, unchanged, headers):
         )
 
 
+# Deleting
+
+
+def test_delete_removes_a_draft_with_204_and_audits_it_with_the_token(
+    client, db, headers, make_beta, pm
+):
+    make_beta(owner=pm, key="b", name="B")
+    response = client.delete(f"{API}/betas/b", headers=headers)
+    assert response.status_code == 204 and response.get_data() == b""
+    assert count(db, Beta) == 0
+    entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "beta.deleted"))
+    assert (entry.object_id, entry.beta_id, entry.details) == ("b", None, {"name": "B"})
+    assert entry.token == token_of(db, headers)
+    assert_error(client.get(f"{API}/betas/b", headers=headers), 404, "not_found")
+
+
+@pytest.mark.parametrize("state", [BetaState.RUNNING, BetaState.DECIDED])
+def test_delete_of_a_launched_beta_is_409_and_changes_nothing(
+    client, unchanged, headers, make_beta, pm, state
+):
+    make_beta(owner=pm, key="b", state=state)
+    with unchanged():
+        error = assert_error(client.delete(f"{API}/betas/b", headers=headers), 409, "conflict")
+    assert "cannot be deleted" in error["message"]
+
+
+def test_delete_needs_the_write_scope_and_the_beta(
+    client, unchanged, bearer, headers, make_beta, make_user, pm
+):
+    make_beta(owner=pm, key="b")
+    make_beta(key="theirs")
+    read_only = bearer(pm, scopes=("betas:read",))
+    with unchanged():
+        assert_error(client.delete(f"{API}/betas/b", headers=read_only), 403, "forbidden")
+        assert_error(client.delete(f"{API}/betas/theirs", headers=headers), 403, "forbidden")
+        assert_error(client.delete(f"{API}/betas/nope", headers=headers), 404, "not_found")
+
+
 # Metrics
 
 
@@ -1070,7 +1108,7 @@ def test_unknown_api_paths_and_methods_answer_in_the_error_shape(
     make_beta(key="b")
     with unchanged():
         assert_error(client.get(f"{API}/nothing", headers=headers), 404, "not_found")
-        assert_error(client.delete(f"{API}/betas/b", headers=headers), 405, "method_not_allowed")
+        assert_error(client.put(f"{API}/betas/b", headers=headers), 405, "method_not_allowed")
 
 
 def test_the_openapi_document_is_public_and_lists_every_path(client):
@@ -1087,5 +1125,5 @@ def test_the_openapi_document_is_public_and_lists_every_path(client):
         f"{API}/betas/{{key}}/extensions",
     }
     assert set(document["paths"][f"{API}/betas"]) >= {"get", "post"}
-    assert set(document["paths"][f"{API}/betas/{{key}}"]) >= {"get", "patch"}
+    assert set(document["paths"][f"{API}/betas/{{key}}"]) >= {"get", "patch", "delete"}
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"

@@ -78,6 +78,12 @@ def test_every_action_recorded_today_reads_as_a_sentence():
         ),
         ("Pat opted out acme-42", "member.opted_out", "acme-42", {"old": "active"}),
         (
+            "Pat deleted the draft beta old-idea (“Old idea”)",
+            "beta.deleted",
+            "old-idea",
+            {"name": "Old idea"},
+        ),
+        (
             "Pat invited acme-42 to early: asked for reports twice",
             "member.enrolled",
             "acme-42",

@@ -4,12 +4,12 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from betas import lifecycle
 from betas.audit import Actor, beta_history
 from betas.errors import Conflict, ExtensionRefused, Forbidden, Invalid, LaunchRefused
-from betas.models import AuditEntry, BetaState, Role
+from betas.models import AuditEntry, Beta, BetaState, Role, SuccessMetric
 
 TODAY = date(2026, 11, 23)
 
@@ -130,6 +130,37 @@ def test_framing_refuses_a_deadline_that_has_passed_as_launch_does(db, make_beta
     assert passed in refused.value.details
     lifecycle.update_beta(db, actor(draft.owner), draft, decision_deadline=TODAY, today=TODAY)
     assert draft.decision_deadline == TODAY
+
+
+def test_a_deleted_draft_goes_with_its_metrics_and_the_audit_keeps_a_line(db, make_beta):
+    beta = make_beta(key="old-idea", name="Old idea")
+    lifecycle.update_beta(db, actor(beta.owner), beta, name="Older idea", today=TODAY)
+    lifecycle.delete_beta(db, actor(beta.owner), beta)
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(Beta)) == 0
+    assert db.scalar(select(func.count()).select_from(SuccessMetric)) == 0
+    entries = db.scalars(select(AuditEntry).where(AuditEntry.object_id == "old-idea")).all()
+    assert [(e.action, e.beta_id, e.details) for e in entries] == [
+        ("beta.deleted", None, {"name": "Older idea"})
+    ]
+    assert entries[0].user == beta.owner
+
+
+@pytest.mark.parametrize("state", [BetaState.RUNNING, BetaState.DECIDED])
+def test_a_launched_beta_cannot_be_deleted(db, make_beta, state, unchanged):
+    beta = make_beta(name="Inbox reports", state=state)
+    with unchanged(), pytest.raises(Conflict) as refused:
+        lifecycle.delete_beta(db, actor(beta.owner), beta)
+    assert refused.value.message == (
+        f"Inbox reports is {state.value}: a launched beta is part of the record, so it cannot be "
+        "deleted."
+    )
+
+
+def test_only_the_owner_or_an_admin_deletes_a_draft(db, make_user, make_beta, unchanged):
+    beta, other_pm = make_beta(), make_user(Role.PM)
+    with unchanged(), pytest.raises(Forbidden):
+        lifecycle.delete_beta(db, actor(other_pm), beta)
 
 
 def test_key_and_deadline_are_fixed_once_launched(db, make_beta, unchanged):

@@ -44,6 +44,7 @@ BODIES = {
 RULES = {
     ("POST", "/betas"): {409: {"conflict"}},
     ("PATCH", "/betas/{key}"): {409: {"conflict"}},
+    ("DELETE", "/betas/{key}"): {409: {"conflict"}},
     ("POST", "/betas/{key}/launch"): {409: {"conflict", "launch_refused"}},
     ("POST", "/betas/{key}/extensions"): {409: {"extension_refused"}},
     ("POST", "/accounts"): {409: {"import_clashed"}, 413: {"too_large"}, 422: {"import_failed"}},

@@ -102,6 +102,7 @@ def test_a_viewer_posting_to_a_pm_page_gets_403(
         assert client.get("/betas/new").status_code == 403
         assert post("/betas/new", frame(key="viewer-beta")).status_code == 403
         assert post(f"/betas/{beta.key}/launch").status_code == 403
+        assert post(f"/betas/{beta.key}/delete", {"confirm_key": beta.key}).status_code == 403
     assert client.get(f"/betas/{beta.key}").status_code == 200
     assert count(db, Beta) == 1
 
@@ -112,6 +113,8 @@ def test_a_pm_cannot_change_another_pms_beta(client, make_user, make_beta, login
     with unchanged():
         assert client.get(f"/betas/{beta.key}/edit").status_code == 403
         assert post(f"/betas/{beta.key}/metrics", {"name": "x"}).status_code == 403
+        assert client.get(f"/betas/{beta.key}/delete").status_code == 403
+        assert post(f"/betas/{beta.key}/delete", {"confirm_key": beta.key}).status_code == 403
 
 
 def test_an_admin_edits_any_beta(db, client, make_user, make_beta, login, post):
@@ -322,3 +325,43 @@ def test_a_forms_post_url_opened_again_lands_on_its_page(client, make_beta, logi
         response = client.get(f"/betas/{beta.key}/{path}")
         assert response.status_code == 302
         assert response.headers["Location"] == f"/betas/{beta.key}#{anchor}"
+
+
+def test_a_draft_is_deleted_once_its_key_is_typed(db, client, make_beta, login, post, unchanged):
+    beta = make_beta(key="old-idea", name="Old idea")
+    login(beta.owner)
+    assert 'href="/betas/old-idea/delete">Delete draft</a>' in client.get(
+        "/betas/old-idea"
+    ).get_data(as_text=True)
+    page = client.get("/betas/old-idea/delete").get_data(as_text=True)
+    assert '<form method="post" novalidate class="stacked" id="delete-form">' in page
+    assert "Type the key old-idea to confirm" in page
+    for typed, said in [("", "Type the key to confirm."), ("old", "This is not the key")]:
+        with unchanged():
+            response = post("/betas/old-idea/delete", {"confirm_key": typed})
+        html = response.get_data(as_text=True)
+        assert response.status_code == 422
+        assert 'class="error-summary"' in html and f'id="confirm_key-error">{said}' in html
+    response = post("/betas/old-idea/delete", {"confirm_key": "old-idea"})
+    assert (response.status_code, response.headers["Location"]) == (302, "/")
+    assert "The draft Old idea is deleted." in client.get("/").get_data(as_text=True)
+    assert count(db, Beta) == 0
+    assert db.scalar(select(AuditEntry.action).where(AuditEntry.object_id == "old-idea")) == (
+        "beta.deleted"
+    )
+
+
+def test_a_running_beta_cannot_be_deleted_and_says_why(
+    db, client, make_beta, login, post, unchanged
+):
+    beta = make_beta(key="live", name="Live", state=BetaState.RUNNING)
+    login(beta.owner)
+    assert "Delete draft" not in client.get("/betas/live").get_data(as_text=True)
+    reason = "Live is running: a launched beta is part of the record, so it cannot be deleted."
+    page = client.get("/betas/live/delete").get_data(as_text=True)
+    assert reason in page and "delete-form" not in page
+    with unchanged():
+        response = post("/betas/live/delete", {"confirm_key": "live"})
+    assert response.status_code == 409
+    assert reason in response.get_data(as_text=True)
+    assert count(db, Beta) == 1
