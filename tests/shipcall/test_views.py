@@ -218,3 +218,46 @@ def test_the_history_pages_newest_first_with_links_that_reload(db, client, make_
             history_of(client.get(page).get_data(as_text=True))
         )
     assert "Nothing this far back." in client.get(f"{page}?history=9").get_data(as_text=True)
+
+
+def nav_of(html: str) -> str:
+    nav = html[html.index("<nav>") :]
+    return nav[: nav.index("</nav>")]
+
+
+def test_the_nav_marks_the_section_of_the_page(client, make_user, make_beta, login):
+    login(make_user(Role.ADMIN))
+    beta = make_beta()
+    for path, section in [
+        ("/", "Betas"),
+        (f"/betas/{beta.key}", "Betas"),
+        (f"/betas/{beta.key}/edit", "Betas"),
+        ("/imports", "Import"),
+        ("/accounts", "Accounts"),
+        ("/betas/new", "Frame a beta"),
+        ("/admin/users", "Users"),
+        ("/admin/tokens", "API tokens"),
+    ]:
+        current = re.findall(
+            r'<a href="[^"]*" aria-current="page">([^<]*)</a>',
+            nav_of(client.get(path).get_data(as_text=True)),
+        )
+        assert current == [section], path
+
+
+def test_the_empty_dashboard_says_what_to_do_first(client, make_user, login):
+    login(make_user(Role.PM))
+    html = client.get("/").get_data(as_text=True)
+    steps = html[html.index('id="first-steps"') :]
+    assert '<a href="/betas/new">Frame a beta</a>' in steps
+    assert '<a href="/imports">Import accounts and conversations</a>' in steps
+    main = html[html.index("<main>") :]
+    assert main.count('href="/betas/new"') == 1  # the first step, not also a button above it
+
+
+def test_the_empty_dashboard_tells_a_viewer_who_can_start(client, make_user, login):
+    login(make_user(Role.VIEWER))
+    html = client.get("/").get_data(as_text=True)
+    steps = html[html.index('id="first-steps"') :]
+    assert "PMs and admins frame betas and import accounts and conversations" in steps
+    assert 'href="/betas/new"' not in html and 'href="/imports"' not in html
