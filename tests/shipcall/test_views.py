@@ -42,7 +42,7 @@ def test_the_dashboard_lists_betas_most_urgent_first_with_members(
     html = client.get("/").get_data(as_text=True)
     assert html.index("Late") < html.index("Later") < html.index("Draft")
     row = html[html.index(">Later<") :]
-    assert '<td class="num">3</td>' in row[: row.index("</tr>")]
+    assert '<td class="num">3 active members</td>' in row[: row.index("</tr>")]
     assert "20 days left" in html
 
 
@@ -261,3 +261,39 @@ def test_the_empty_dashboard_tells_a_viewer_who_can_start(client, make_user, log
     steps = html[html.index('id="first-steps"') :]
     assert "PMs and admins frame betas and import accounts and conversations" in steps
     assert 'href="/betas/new"' not in html and 'href="/imports"' not in html
+
+
+def test_counts_on_the_dashboard_and_a_betas_page_say_member_or_members(
+    db, client, make_beta, login
+):
+    one = make_beta(key="one", state=BetaState.RUNNING, deadline=date.today() + timedelta(days=1))
+    login(one.owner)
+    add_members(db, one, 1)
+    add_members(db, one, 2, slug="wave-2")
+    add_members(db, one, 1, MembershipStatus.OPTED_OUT, slug="wave-2-out")
+    db.add(Cohort(beta=one, slug="later", name="Later", kind=CohortKind.MANUAL))
+    make_beta(key="late", state=BetaState.RUNNING, deadline=date.today() - timedelta(days=1))
+    db.flush()
+    dashboard = client.get("/").get_data(as_text=True)
+    assert '<td class="num">3 active members</td>' in dashboard
+    assert '<td class="num">0 active members</td>' in dashboard
+    assert "1 day left" in dashboard and "overdue by 1 day<" in dashboard
+    page = " ".join(client.get("/betas/one").get_data(as_text=True).split())
+    assert "early adopters · 1 member: 1 active</span>" in page
+    assert "early adopters · 2 members: 2 active</span>" in page
+    assert "early adopters · 1 member: 1 opted out</span>" in page
+    assert "manual · no members yet</span>" in page
+    assert "Extend the deadline (2 extensions left of 2)" in page
+    for days in (10, 20):
+        lifecycle.extend(
+            db,
+            Actor(one.owner),
+            one,
+            new_deadline=date.today() + timedelta(days=days),
+            reason="More calls",
+            today=date.today(),
+            max_extensions=2,
+        )
+    db.flush()
+    page = " ".join(client.get("/betas/one").get_data(as_text=True).split())
+    assert "No extension left (2 extensions allowed): it is time to decide." in page
