@@ -207,7 +207,7 @@ SENTENCES: dict[str, Sentence] = {
         f"{who(e)} moved {e.object_id} from {shown(d.get('old'))} to {shown(d.get('new'))}"
         f"{_because(d)}"
     ),
-    "member.opted_out": lambda e, d: f"{who(e)} opted out {e.object_id}",
+    "member.opted_out": lambda e, d: f"{who(e)} opted out {e.object_id}{_because(d)}",
     "member.notified": lambda e, d: f"{who(e)} marked {e.object_id} as notified",
     "member.accepted": lambda e, d: f"{who(e)} recorded that {e.object_id} accepted the invitation",
     "member.declined": lambda e, d: f"{who(e)} recorded that {e.object_id} declined the invitation",

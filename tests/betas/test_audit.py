@@ -76,7 +76,13 @@ def test_every_action_recorded_today_reads_as_a_sentence():
             "inbox-reports",
             {"old": "2026-12-31", "new": "2027-01-15", "reason": "Two calls left"},
         ),
-        ("Pat opted out acme-42", "member.opted_out", "acme-42", {"old": "active"}),
+        ("Pat opted out acme-42", "member.opted_out", "acme-42", {"old": "active", "reason": ""}),
+        (
+            "Pat opted out acme-42: moved to a competitor",
+            "member.opted_out",
+            "acme-42",
+            {"old": "active", "reason": "moved to a competitor"},
+        ),
         (
             "Pat deleted the draft beta old-idea (“Old idea”)",
             "beta.deleted",
