@@ -102,7 +102,8 @@ class BetaListSchema(Schema):
 # The refusals that several routes share
 BAD_FRAMING = Refusal.of(
     Invalid,
-    "The name is blank, no user has the owner's email, or the owner is not an active PM or admin.",
+    "The name is blank, no user has the owner's email, the owner is not an active PM or admin, "
+    "or a draft's decision deadline has passed.",
 )
 DECIDED = Refusal.of(Conflict, "The beta has been decided: its record no longer changes.")
 
@@ -182,6 +183,7 @@ class BetaItem(MethodView):
         Refusal.of(Conflict, "The key is taken, or fixed since launch."),
         Refusal.of(Conflict, "A running beta's deadline moves only by an extension."),
         BAD_FRAMING,
+        Refusal.of(Invalid, "The problem or learning goals of a launched beta would be cleared."),
     )
     @blp.arguments(BetaChangesSchema(partial=True))
     @blp.response(200, BetaSchema)

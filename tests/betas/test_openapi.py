@@ -317,3 +317,11 @@ def test_the_body_errors_are_documented(document, probe, method, path):
     ):
         assert response.status_code == status, response.get_data(as_text=True)[:300]
         assert_documented(document, method, path, response)
+
+
+def test_framing_documents_a_passed_deadline_and_a_cleared_problem(document):
+    for method, path in (("POST", "/betas"), ("PATCH", "/betas/{key}")):
+        invalid = operation(document, method, path)["responses"]["422"]["description"]
+        assert "a draft's decision deadline has passed" in invalid, method
+    invalid = operation(document, "PATCH", "/betas/{key}")["responses"]["422"]["description"]
+    assert "The problem or learning goals of a launched beta would be cleared." in invalid
