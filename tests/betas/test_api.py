@@ -276,6 +276,22 @@ def test_a_deadline_that_has_passed_is_422_on_it_when_framing_or_changing_a_draf
     assert client.patch(f"{API}/betas/draft", json=today, headers=headers).status_code == 200
 
 
+def test_the_deadline_is_read_against_today_in_the_configured_zone(
+    client, unchanged, headers, monkeypatch
+):
+    monkeypatch.setattr(lifecycle, "today_in", lambda _zone, _now=None: date(2030, 1, 10))
+    beta = {"key": "b", "name": "B"}
+    with unchanged():
+        passed = client.post(
+            f"{API}/betas", json={**beta, "decision_deadline": "2030-01-09"}, headers=headers
+        )
+    assert fields_of(assert_error(passed, 422, "validation_failed")) == ["decision_deadline"]
+    today = client.post(
+        f"{API}/betas", json={**beta, "decision_deadline": "2030-01-10"}, headers=headers
+    )
+    assert today.status_code == 201
+
+
 def test_create_with_a_blank_name_is_422_on_name(client, unchanged, headers):
     with unchanged():
         response = client.post(f"{API}/betas", json={"key": "x", "name": "   "}, headers=headers)

@@ -93,6 +93,19 @@ def test_a_deadline_that_has_passed_is_refused_on_its_field(
     assert post("/betas/new", data).status_code == 302
 
 
+def test_the_deadline_is_read_against_today_in_the_configured_zone(
+    make_user, login, post, monkeypatch, unchanged
+):
+    # Far from the server's own date: the page must ask the configured zone for today.
+    monkeypatch.setattr(lifecycle, "today_in", lambda _zone, _now=None: date(2030, 1, 10))
+    pm = login(make_user(Role.PM))
+    with unchanged():
+        response = post("/betas/new", {**frame(decision_deadline="2030-01-09"), "owner": pm.id})
+    assert "The decision deadline 2030-01-09 has passed" in response.get_data(as_text=True)
+    data = {**frame(decision_deadline="2030-01-10"), "owner": pm.id}
+    assert post("/betas/new", data).status_code == 302
+
+
 def test_a_viewer_posting_to_a_pm_page_gets_403(
     db, client, make_user, make_beta, login, post, unchanged
 ):
