@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,10 +26,18 @@ from sqlalchemy import (
     Engine,
     Enum,
     MetaData,
+    Result,
+    String,
+    Table,
     TypeDecorator,
+    bindparam,
     create_engine,
     event,
+    func,
+    select,
 )
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -103,6 +112,36 @@ def enum_type(cls: type[enum.Enum], name: str) -> Enum:
 def _sha1(text: str | None) -> bytes | None:
     """Return the SHA-1 digest of a text's UTF-8 bytes (SQLite's shipcall_sha1)."""
     return None if text is None else hashlib.sha1(text.encode()).digest()
+
+
+Insert = sqlite.Insert | postgresql.Insert
+
+
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: list[dict],
+    complete: Callable[[Insert], Insert] = lambda insert: insert,
+) -> Result:
+    """Insert many rows with one INSERT of the session's dialect; return its result.
+
+    `complete` adds to that INSERT what the caller needs: ON CONFLICT, RETURNING (the dialect's
+    own insert has both). Every row has the same keys. PostgreSQL takes the rows as one array per
+    column, unnested: a thousand rows as a multi-row VALUES cost psycopg more to parse and send
+    than the database to insert, and a plain executemany runs one statement per row. SQLite takes
+    them as an executemany (a multi-row VALUES when RETURNING is asked).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return session.execute(complete(sqlite.insert(table)), rows)
+    names = list(rows[0])
+    # Cast to the columns' types, though not to a length: casting to varchar(n) cuts silently.
+    arrays = [
+        bindparam(name, type_=ARRAY(String() if isinstance(kind, String) else kind))
+        for name, kind in ((name, table.c[name].type) for name in names)
+    ]
+    source = func.unnest(*arrays).table_valued(*names).render_derived()
+    insert = complete(postgresql.insert(table).from_select(names, select(source)))
+    return session.execute(insert, {name: [row[name] for row in rows] for name in names})
 
 
 def create_db_engine(url: str) -> Engine:

@@ -1,11 +1,13 @@
 """The database layer: SQLite settings, and writers that never meet "database is locked"."""
 
 import threading
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, text
+from sqlalchemy.exc import DataError
 
-from betas.db import Database, get_session
+from betas.db import Database, UTCDateTime, get_session, insert_rows
 from tests.helpers import is_postgres
 
 
@@ -88,3 +90,44 @@ def test_the_standing_reader_replaces_a_connection_the_server_dropped(database_u
         admin.execute(select(func.pg_terminate_backend(first)))
     assert pid() != first
     database.engine.dispose()
+
+
+# Many rows in one INSERT of the session's dialect
+
+SCRATCH = MetaData()
+WORDS = Table(
+    "insert_rows_words",
+    SCRATCH,
+    Column("id", Integer, primary_key=True),
+    Column("word", String(5), unique=True, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+)
+
+
+@pytest.fixture
+def words(db):
+    """Make a table of its own inside the test's transaction, which drops it again."""
+    WORDS.create(db.connection())
+    return WORDS
+
+
+def test_insert_rows_inserts_them_all_with_the_clauses_asked(db, words):
+    seen = datetime(2026, 10, 2, 14, 30, tzinfo=UTC)
+    rows = [{"word": word, "seen_at": seen} for word in ("apple", "pear", "fig")]
+
+    def skip_known(insert):
+        return insert.on_conflict_do_nothing().returning(words.c.word)
+
+    assert sorted(insert_rows(db, words, rows, skip_known).scalars()) == ["apple", "fig", "pear"]
+    again = [{"word": "fig", "seen_at": seen}, {"word": "kiwi", "seen_at": seen}]
+    assert insert_rows(db, words, again, skip_known).scalars().all() == ["kiwi"]
+    stored = db.execute(select(words.c.word, words.c.seen_at).order_by(words.c.id)).all()
+    assert stored == [("apple", seen), ("pear", seen), ("fig", seen), ("kiwi", seen)]
+
+
+def test_insert_rows_refuses_a_value_too_long_rather_than_cut_it(db, words, database_url):
+    if not is_postgres(database_url):
+        pytest.skip("SQLite keeps any length")
+    rows = [{"word": "pineapple", "seen_at": datetime.now(UTC)}]
+    with pytest.raises(DataError), db.begin_nested():
+        insert_rows(db, words, rows)
