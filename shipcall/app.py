@@ -23,6 +23,8 @@ from cohorts import api as cohorts_api
 from cohorts import cli as cohorts_cli
 from cohorts import views as cohorts_views
 from shipcall import views
+from usage import api as usage_api
+from usage import cli as usage_cli
 
 MAX_REQUEST_BYTES = 1024 * 1024
 CONTENT_SECURITY_POLICY = (
@@ -51,11 +53,12 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     for blueprint in (people.people, views.hub, betas_views.betas, cohorts_views.cohorts):
         app.register_blueprint(blueprint)
     api = apikit.init_app(app)
-    for blueprint in (betas_api.blp, cohorts_api.blp):
+    for blueprint in (betas_api.blp, cohorts_api.blp, usage_api.blp):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
     betas_cli.init_app(app)
     cohorts_cli.init_app(app)
+    usage_cli.init_app(app)
     _register_error_handlers(app)
     return app
 

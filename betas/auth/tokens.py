@@ -17,7 +17,14 @@ from betas.db import Database, utcnow
 from betas.errors import Invalid, NotFound
 from betas.models import ApiToken, User
 
-SCOPES = ("betas:read", "betas:write", "members:read", "members:write", "data:write")
+SCOPES = (
+    "betas:read",
+    "betas:write",
+    "members:read",
+    "members:write",
+    "data:write",
+    "events:write",
+)
 TOKEN_PREFIX = "shc_"
 # Recording every use would turn each API read into a write; a minute is precise enough.
 LAST_USE_PRECISION = timedelta(minutes=1)

@@ -1,0 +1,12 @@
+"""Usage events: what the product says its accounts did, stored once and rolled up by day.
+
+The package owns the events the product sends (`POST /api/v1/events`, `usage import-events`),
+their kinds (action, object, place), and the per-account, per-kind, per-day rollup that success
+metrics are computed from, kept in step as events arrive and rebuilt on demand (`usage rebuild`).
+
+- `models`: EventKind, UsageEvent, UsageDay;
+- `events`: checking a batch of events, ingesting it once (idempotent by the sender's ids), and
+  importing a JSON Lines file of them;
+- `rollup`: adding new events to the per-day rollup, and rebuilding it from the raw events;
+- `api`, `cli`: the doors.
+"""
