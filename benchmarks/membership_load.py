@@ -116,7 +116,7 @@ def wrk(base: str, prefix: str, token: str, pool: int, extra: str = "", seconds:
     return rps, p99, int(errors.group(1)) if errors else 0
 
 
-def serve(url: str, port: int) -> subprocess.Popen:
+def serve(url: str, port: int, access_log: str = "/dev/null") -> subprocess.Popen:
     """Start gunicorn with 2 workers on `url` and wait until it answers."""
     env = {
         **os.environ,
@@ -133,7 +133,7 @@ def serve(url: str, port: int) -> subprocess.Popen:
             "--config",
             "gunicorn.conf.py",
             "--access-logfile",
-            "/dev/null",
+            access_log,
             "wsgi:app",
         ],
         cwd=ROOT,
