@@ -274,7 +274,7 @@ def _ids(
 
 
 def ingest(session: Session, events: Sequence[Event], zone: ZoneInfo) -> Ingested:
-    """Store checked events once each and add the new ones to the rollup; flush, never commit.
+    """Store checked events once each and add the new ones to the rollup; never commit.
 
     An event whose id was stored before, or came earlier in the batch, is a duplicate: the first
     copy stays. The rollup counts days in `zone`.

@@ -53,8 +53,8 @@ def day_start(day: int, zone: ZoneInfo) -> datetime:
     return datetime.fromordinal(day).replace(tzinfo=zone).astimezone(UTC)
 
 
-def add(session: Session, events: Iterable[EventRow], zone: ZoneInfo) -> int:
-    """Add events to the rollup in one statement; return how many day rows it touched.
+def add(session: Session, events: Iterable[EventRow], zone: ZoneInfo) -> None:
+    """Add events to the rollup in one statement; never commit.
 
     Only events just stored may be added: an event added twice counts twice.
     """
@@ -71,7 +71,7 @@ def add(session: Session, events: Iterable[EventRow], zone: ZoneInfo) -> int:
             elif event.occurred_at > known[2]:
                 known[2] = event.occurred_at
     if not days:
-        return 0
+        return
     starts = {day: day_start(day, zone) for day in {key[2] for key in days}}
     rows = [
         {
@@ -101,7 +101,6 @@ def add(session: Session, events: Iterable[EventRow], zone: ZoneInfo) -> int:
         )
 
     insert_rows(session, table, rows, add_to_existing)
-    return len(rows)
 
 
 def count_events(session: Session) -> int:
@@ -112,7 +111,7 @@ def count_events(session: Session) -> int:
 def rebuild(
     session: Session, zone: ZoneInfo, progress: Callable[[int], object] | None = None
 ) -> Rebuilt:
-    """Count the rollup again from the raw events, in chunks; flush, never commit.
+    """Count the rollup again from the raw events, in chunks; never commit.
 
     `progress` is called with the number of events read since its last call. On PostgreSQL the
     events are locked against new ones until the caller commits: an event stored meanwhile
@@ -131,6 +130,5 @@ def rebuild(
         last_id = chunk[-1].id
         if progress is not None:
             progress(len(chunk))
-    session.flush()
     days = session.scalar(select(func.count()).select_from(UsageDay)) or 0
     return Rebuilt(events, days)

@@ -112,3 +112,13 @@ def test_rebuild_counts_the_days_of_a_new_zone(db):
 def test_rebuilding_nothing_leaves_an_empty_rollup(db):
     assert rollup.rebuild(db, NEW_YORK) == rollup.Rebuilt(events=0, days=0)
     assert str(rollup.Rebuilt(events=1, days=3)) == "1 event in 3 day rows"
+
+
+def test_a_day_sent_in_several_batches_adds_up_and_widens_its_times(db):
+    noon = AGO.replace(hour=12, minute=0, second=0)
+    for hour in (0, 3, -3, 1):  # noon, later, earlier, then neither
+        at = (noon + timedelta(hours=hour)).isoformat()
+        ingest_items(db, [event(occurred_at=at)], ZoneInfo("UTC"))
+    ((events, first_at, last_at),) = rollup_rows(db).values()
+    assert events == 4
+    assert (first_at, last_at) == (noon - timedelta(hours=3), noon + timedelta(hours=3))
