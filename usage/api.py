@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from betas.apidoc import refuses
 from betas.apikit import PREFIX, commit, require_scope
 from betas.web import settings
 from usage import events
@@ -41,6 +42,7 @@ class IngestedSchema(Schema):
 
 @blp.route("/events", methods=["POST"])
 @require_scope("events:write")
+@refuses()
 @blp.arguments(EventBatchSchema)
 @blp.response(200, IngestedSchema)
 def send_events(data):

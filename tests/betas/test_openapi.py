@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from betas.auth import tokens
 from betas.models import Role
 from shipcall.app import MAX_REQUEST_BYTES
 
@@ -18,7 +19,6 @@ API = "/api/v1"
 README = Path(__file__).resolve().parents[2] / "README.md"
 ROW = re.compile(r"^\| `(GET|POST|PUT|PATCH|DELETE) (/\S*)` \| `([a-z]+:[a-z]+)` \|")
 CODE = re.compile(r"^- `([a-z_]+)`: (\S.*)$", re.MULTILINE)
-SCOPES = ("betas:read", "betas:write", "members:read", "members:write", "data:write")
 # A body each operation takes, so that a request with it gets past the schema to the beta.
 BODIES = {
     ("POST", "/betas"): {"key": "probe", "name": "Probe"},
@@ -39,6 +39,7 @@ BODIES = {
     ("POST", "/betas/{key}/cohorts/{slug}/sample"): {"size": 1},
     ("PUT", "/betas/{key}/members/{account}"): {"cohort": "wave-1"},
     ("DELETE", "/betas/{key}/members/{account}"): {"reason": "Asked to leave."},
+    ("POST", "/events"): {"events": []},
 }
 # The refusals of the rules, beyond those of every token and body, that an operation answers.
 RULES = {
@@ -127,7 +128,7 @@ def test_the_operations_the_readme_leaves_out_need_no_token(document):
 
 @pytest.mark.parametrize(("method", "path", "scope"), OPERATIONS, ids=IDS)
 def test_each_operation_requires_the_scope_the_readme_gives(document, method, path, scope):
-    assert scope in SCOPES
+    assert scope in tokens.SCOPES
     assert operation(document, method, path)["security"] == [{"bearer": [scope]}]
 
 
@@ -263,7 +264,7 @@ def probe(client, bearer, make_user):
     """Send a request to an operation, with a token of `scopes`, on a beta that does not exist."""
     admin = make_user(Role.ADMIN)
 
-    def send(method, path, scopes=SCOPES, token=True, **kwargs):
+    def send(method, path, scopes=tokens.SCOPES, token=True, **kwargs):
         url = API + path.format(key="no-such-beta", slug="wave-1", account="acme")
         headers = bearer(admin, scopes) if token else {}
         return client.open(url, method=method, headers=headers, **kwargs)
@@ -283,7 +284,7 @@ def assert_documented(document, method, path, response) -> None:
 
 @pytest.mark.parametrize(("method", "path", "scope"), OPERATIONS, ids=IDS)
 def test_the_token_errors_are_documented(document, probe, method, path, scope):
-    others = tuple(s for s in SCOPES if s != scope)
+    others = tuple(s for s in tokens.SCOPES if s != scope)
     body = BODIES.get((method, path))
     for response in (
         probe(method, path, token=False, json=body),
