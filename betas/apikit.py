@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from betas import apidoc
 from betas.auth import tokens
-from betas.db import get_db, get_session
+from betas.db import get_database, get_session
 from betas.models import KEY_MAX, KEY_PATTERN, SLUG_HINT
 
 PREFIX = "/api/v1"
@@ -116,7 +116,7 @@ def require_scope(scope: str):
             scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
             grant = None
             if scheme.lower() == "bearer" and secret.strip():
-                grant = tokens.token_for(get_db(), secret.strip())
+                grant = tokens.token_for(get_database(), secret.strip())
             if grant is None:
                 return error_response(
                     401,
@@ -143,7 +143,7 @@ def _record_use(grant: tokens.Grant) -> None:
     if session.info.get("write"):
         tokens.record_token_use(session, grant)
         return
-    with get_db().session(write=True) as own:
+    with get_database().session(write=True) as own:
         tokens.record_token_use(own, grant)
         own.commit()
 

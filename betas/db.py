@@ -274,7 +274,7 @@ def _first_row(connection: Connection, sql: str, values) -> tuple | None:
         cursor.close()
 
 
-def get_db() -> Database:
+def get_database() -> Database:
     """Return the app's database."""
     return current_app.extensions["shipcall.db"]
 
@@ -295,7 +295,7 @@ def get_session() -> Session:
     """Return this request's (or CLI command's) session, opening it on first use."""
     if "db_session" not in g:
         write = not (has_request_context() and _request_reads_only())
-        g.db_session = get_db().session(write=write)
+        g.db_session = get_database().session(write=write)
     return g.db_session
 
 

@@ -11,7 +11,7 @@ from betas import lifecycle
 from betas.apidoc import NO_BETA, NOT_EDITOR, Refusal, refuses, unchecked_items
 from betas.apikit import PREFIX, commit, require_scope, slug_field
 from betas.auth.web import current_actor
-from betas.db import get_db, get_session, read_only
+from betas.db import get_database, get_session, read_only
 from betas.errors import BetaNotRunning, BetaOverdue, Conflict, Invalid, NotFound
 from betas.models import NAME_MAX, TEXT_MAX
 from betas.web import configured_today, settings
@@ -594,7 +594,7 @@ class MemberListSchema(Schema):
 @blp.alt_response(304, description="The list has not changed since the ETag you sent.")
 def member_list(key):
     """List a beta's members with a strong ETag; If-None-Match with it answers 304."""
-    beta_id, version = membership_check.members_version(get_db(), key)
+    beta_id, version = membership_check.members_version(get_database(), key)
     etag = f"{beta_id}-{version}"
     if request.if_none_match.contains(etag):
         response = Response(status=304)
@@ -616,7 +616,7 @@ class Member(MethodView):
     def get(self, key, account):
         """Tell whether the account is in the beta; an account never seen is not enrolled."""
         # Serialized by hand, not through the schema (which documents it): this is the hot path.
-        check = membership_check.check_membership(get_db(), key, account)
+        check = membership_check.check_membership(get_database(), key, account)
         return jsonify(
             beta=check.beta,
             account=check.account,
