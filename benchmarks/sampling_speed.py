@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from betas.audit import Actor  # noqa: E402
 from betas.db import Database, alembic_config, utcnow  # noqa: E402
 from betas.models import Beta, BetaState, Role, User  # noqa: E402
-from cohorts import memberships, sampling, waves  # noqa: E402
+from cohorts import memberships, sample_specs, sampling, waves  # noqa: E402
 from cohorts.models import (  # noqa: E402
     Account,
     Author,
@@ -177,7 +177,7 @@ def bench(url: str, count: int, runs: int) -> dict[str, tuple[list[float], sampl
             cohort = waves.get_cohort(session, beta, "random")
             actor = Actor(beta.owner)
             for label, filters, stratify_by in DRAWS:
-                spec = sampling.SampleSpec(SIZE, SEED, filters, stratify_by)
+                spec = sample_specs.SampleSpec(SIZE, SEED, filters, stratify_by)
                 results[label] = timed(
                     lambda spec=spec: sampling.draw_sample(
                         session, actor, beta, cohort, spec, date.today(), dry_run=True

@@ -39,7 +39,7 @@ from cohorts.finder import MAX_LIMIT, Criteria
 from cohorts.importing import FIELDS, Kind
 from cohorts.models import FILE_NAME_MAX, CohortKind
 from cohorts.roster import AccountFilter
-from cohorts.sampling import MAX_SIZE, SEED_PATTERN, NextDraw, SampleSpec
+from cohorts.sample_specs import MAX_SIZE, SEED_PATTERN, NextDraw, SampleSpec
 
 KIND_CHOICES = [
     SelectChoice(CohortKind.EARLY_ADOPTERS.value, "Early adopters: they asked, or hit the problem"),

@@ -11,7 +11,7 @@ from betas.auth.web import current_actor, role_required
 from betas.db import get_session, read_only
 from betas.models import Beta
 from betas.wording import plural
-from cohorts import sampling, waves
+from cohorts import sample_specs, sampling, waves
 from cohorts.forms import ATTRIBUTES_LIST, SampleForm
 from cohorts.models import Cohort
 from cohorts.views import cohorts
@@ -19,15 +19,20 @@ from cohorts.views import cohorts
 FIRST_SHOWN = 20
 
 
-def _sample_form(start: sampling.NextDraw, cohort: Cohort) -> SampleForm:
-    """Return the sample form; a new one continues the cohort (sampling.next_draw)."""
+def _sample_form(start: sample_specs.NextDraw, cohort: Cohort) -> SampleForm:
+    """Return the sample form; a new one continues the cohort (sample_specs.next_draw)."""
     form = SampleForm()
     form.start_from(start, cohort.name)
     return form
 
 
 def _render_sample(
-    beta: Beta, cohort: Cohort, start: sampling.NextDraw, form: SampleForm, sample=None, status=200
+    beta: Beta,
+    cohort: Cohort,
+    start: sample_specs.NextDraw,
+    form: SampleForm,
+    sample=None,
+    status=200,
 ):
     return render_template(
         "cohorts/sample.html",
@@ -50,7 +55,7 @@ def sample_page(key, slug):
     session = get_session()
     beta = lifecycle.get_beta(session, key)
     cohort = waves.get_cohort(session, beta, slug)
-    start = sampling.next_draw(session, beta, cohort)
+    start = sample_specs.next_draw(session, beta, cohort)
     form = _sample_form(start, cohort)
     if not form.is_submitted():
         return _render_sample(beta, cohort, start, form)
@@ -85,7 +90,7 @@ def sample_draw(key, slug):
     beta = web.editable_beta(key)
     session = get_session()
     cohort = waves.get_cohort(session, beta, slug)
-    start = sampling.next_draw(session, beta, cohort)
+    start = sample_specs.next_draw(session, beta, cohort)
     form = _sample_form(start, cohort)
     if not form.validate():
         return _render_sample(beta, cohort, start, form, status=422)

@@ -11,7 +11,7 @@ import pytest
 
 from betas.audit import Actor
 from betas.models import Role
-from cohorts import memberships, roster, sampling, waves
+from cohorts import memberships, roster, sample_specs, sampling, waves
 from cohorts.models import CohortKind
 
 DRAW_FORM = re.compile(
@@ -106,7 +106,7 @@ def test_the_preview_lists_the_first_accounts_in_draw_order(db, client, beta, lo
         Actor(beta.owner),
         beta,
         waves.get_cohort(db, beta, "random"),
-        sampling.SampleSpec(3, "order"),
+        sample_specs.SampleSpec(3, "order"),
         date.today(),
         dry_run=True,
     ).accounts

@@ -17,7 +17,7 @@ from betas.auth.users import create_user
 from betas.db import Database, alembic_config
 from betas.errors import Forbidden, Invalid
 from betas.models import AuditEntry, Beta, BetaState, Role
-from cohorts import attributes, memberships, roster, sampling
+from cohorts import attributes, memberships, roster, sample_specs, sampling
 from cohorts.models import (
     Account,
     Author,
@@ -29,7 +29,7 @@ from cohorts.models import (
     MembershipStatus,
     ProblemSearch,
 )
-from cohorts.sampling import SampleSpec
+from cohorts.sample_specs import SampleSpec
 
 TODAY = date.today()
 
@@ -487,7 +487,7 @@ def test_only_the_owner_or_an_admin_draws(db, sample_beta, make_user, accounts, 
     ("spec", "field"),
     [
         (SampleSpec(0), "size"),
-        (SampleSpec(sampling.MAX_SIZE + 1), "size"),
+        (SampleSpec(sample_specs.MAX_SIZE + 1), "size"),
         (SampleSpec(1, "a seed with spaces"), "seed"),
         (SampleSpec(1, filters={'pl"an': ["pro"]}), "filters"),
         (SampleSpec(1, filters={"plan": [" ", ""]}), "filters"),
@@ -668,11 +668,11 @@ def test_the_next_draw_continues_the_cohort_and_its_plan(db, sample_beta, accoun
     beta, cohort = sample_beta
     accounts(10, plan="pro")
     cohort.planned_size = 5
-    start = sampling.next_draw(db, beta, cohort)
+    start = sample_specs.next_draw(db, beta, cohort)
     assert (start.seed, start.latest, start.members, start.to_plan) == (None, {}, 0, 5)
     assert start.attributes == ["plan"] and start.not_here is None
     draw(db, beta, cohort, SampleSpec(3, "next", stratify_by="plan"))
-    start = sampling.next_draw(db, beta, cohort)
+    start = sample_specs.next_draw(db, beta, cohort)
     assert (start.seed, start.latest["stratify_by"], start.members, start.to_plan) == (
         "next",
         "plan",
@@ -680,9 +680,9 @@ def test_the_next_draw_continues_the_cohort_and_its_plan(db, sample_beta, accoun
         2,
     )
     draw(db, beta, cohort, SampleSpec(4))
-    assert sampling.next_draw(db, beta, cohort).to_plan == 0
+    assert sample_specs.next_draw(db, beta, cohort).to_plan == 0
     cohort.planned_size = None
-    assert sampling.next_draw(db, beta, cohort).to_plan is None
+    assert sample_specs.next_draw(db, beta, cohort).to_plan is None
 
 
 def test_the_next_draw_into_another_kind_of_cohort_points_to_the_sample_cohorts(
@@ -690,7 +690,7 @@ def test_the_next_draw_into_another_kind_of_cohort_points_to_the_sample_cohorts(
 ):
     beta, cohort = sample_beta
     manual = make_cohort(beta, "by-hand", CohortKind.MANUAL)
-    start = sampling.next_draw(db, beta, manual)
+    start = sample_specs.next_draw(db, beta, manual)
     assert start.not_here == (
         "By Hand is a manual cohort: random samples are drawn into random-sample cohorts."
     )
