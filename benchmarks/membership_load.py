@@ -28,13 +28,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy import create_engine, insert, select, text
-from sqlalchemy.engine import make_url
+from scratch import scratch_postgres
+from sqlalchemy import insert, select, text
 
 from betas.audit import Actor
 from betas.auth.tokens import create_token
 from betas.auth.users import create_user
-from betas.config import normalize_database_url
 from betas.db import Database, alembic_config
 from betas.models import Beta, BetaState, Role
 from cohorts.models import Account, Cohort, CohortKind, Membership
@@ -210,18 +209,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         measure(f"sqlite:///{folder}/load.db", "SQLite", args.seconds)
     if args.postgres:
-        server = normalize_database_url(args.postgres)
-        admin = create_engine(server, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {SCRATCH} WITH (FORCE)"))
-            conn.execute(text(f"CREATE DATABASE {SCRATCH}"))
-        try:
-            url = make_url(server).set(database=SCRATCH).render_as_string(hide_password=False)
+        with scratch_postgres(args.postgres, SCRATCH) as url:
             measure(url, "PostgreSQL", args.seconds)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS {SCRATCH} WITH (FORCE)"))
-            admin.dispose()
 
 
 if __name__ == "__main__":

@@ -26,10 +26,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scratch import scratch_postgres  # noqa: E402
 
 from betas.audit import Actor  # noqa: E402
 from betas.db import Database, alembic_config, utcnow  # noqa: E402
@@ -61,24 +63,6 @@ DRAWS = [
     ("500, plan in pro/team", {"plan": ["pro", "team"]}, None),
     ("500, stratified by plan", {}, "plan"),
 ]
-
-
-def create_scratch() -> str:
-    """Create the scratch PostgreSQL database afresh; return its URL."""
-    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{SCRATCH}"'))
-    admin.dispose()
-    return make_url(POSTGRES_ADMIN).set(database=SCRATCH).render_as_string(hide_password=False)
-
-
-def drop_scratch() -> None:
-    """Drop the scratch PostgreSQL database."""
-    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def account_rows(count: int) -> Iterator[list[dict]]:
@@ -205,10 +189,8 @@ def main() -> None:
     print(f"load average at the start: {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs", flush=True)
     with tempfile.TemporaryDirectory(prefix="shipcall-sample-") as folder:
         sqlite = bench(f"sqlite:///{folder}/sample.db", args.accounts, args.runs)
-    try:
-        postgres = bench(create_scratch(), args.accounts, args.runs)
-    finally:
-        drop_scratch()
+    with scratch_postgres(POSTGRES_ADMIN, SCRATCH) as url:
+        postgres = bench(url, args.accounts, args.runs)
     print(f"\nSample of {SIZE} from about {args.accounts:,} accounts, best of {args.runs} runs:")
     print(f"{'draw':<26} {'SQLite':>8} {'PostgreSQL':>11} {'same accounts':>14}")
     for label, _, _ in DRAWS:
