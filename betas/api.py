@@ -21,6 +21,7 @@ from betas.errors import (
     Forbidden,
     Invalid,
     LaunchRefused,
+    NotFound,
 )
 from betas.models import (
     NAME_MAX,
@@ -55,6 +56,21 @@ class MetricSchema(Schema):
     direction = fields.Str(
         load_default=Direction.AT_LEAST.value, validate=validate.OneOf(_values(Direction))
     )
+    # Checked by the lifecycle, as every door gives it, with a detail per field (rule.events.0).
+    rule = fields.Dict(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": 'Which events count and when an account counts: {"events": '
+            '[{"action", "object", "place"?}] (1 to 10), "at_least": 1 to 1,000,000, "per": '
+            '"event" | "day", "window_days": 7 | 14 | 28 | null (since joining)}; null: not '
+            "instrumented (a beta launches only when every metric has one)."
+        },
+    )
+
+
+class MetricChangesSchema(MetricSchema):
+    """Some fields of a metric to change."""
 
 
 class ExtensionSchema(Schema):
@@ -106,6 +122,9 @@ BAD_FRAMING = Refusal.of(
     "or a draft's decision deadline has passed.",
 )
 DECIDED = Refusal.of(Conflict, "The beta has been decided: its record no longer changes.")
+BAD_METRIC = Refusal.of(
+    Invalid, "The name is blank, the target is out of range for its unit, or the rule is not valid."
+)
 
 
 def _framing(data: dict) -> dict:
@@ -215,14 +234,30 @@ class BetaItem(MethodView):
     NO_BETA,
     NOT_EDITOR,
     DECIDED,
-    Refusal.of(Invalid, "The name is blank, or the target is out of range for its unit."),
+    BAD_METRIC,
 )
 @blp.arguments(MetricSchema)
 @blp.response(201, MetricSchema)
 def add_metric(data, key):
-    """Add a success metric with its target."""
+    """Add a success metric with its target and its rule over events."""
     beta = lifecycle.get_beta(get_session(), key)
     return commit(lambda s: lifecycle.add_metric(s, current_actor(), beta, **data))
+
+
+@blp.route("/betas/<key>/metrics/<int:metric_id>", methods=["PATCH"])
+@require_scope("betas:write")
+@refuses(
+    Refusal.of(NotFound, "No beta has this key, or the beta has no metric with this id."),
+    NOT_EDITOR,
+    DECIDED,
+    BAD_METRIC,
+)
+@blp.arguments(MetricChangesSchema(partial=True))
+@blp.response(200, MetricSchema)
+def update_metric(data, key, metric_id):
+    """Change a metric: any of its name, stage, counts, target, unit, direction and rule."""
+    beta = lifecycle.get_beta(get_session(), key)
+    return commit(lambda s: lifecycle.update_metric(s, current_actor(), beta, metric_id, **data))
 
 
 @blp.route("/betas/<key>/launch", methods=["POST"])

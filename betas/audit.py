@@ -116,8 +116,10 @@ FIELD_NAMES = {
     "risk": "the risk",
     "owner": "the owner",
     "decision_deadline": "the decision deadline",
+    "counts": "what counts",
+    "rule": "the rule",
 }
-TYPED = frozenset({"name", "problem", "learning_goals", "customer_outcome"})
+TYPED = frozenset({"name", "problem", "learning_goals", "customer_outcome", "counts"})
 
 
 def _change(field: str, old: object, new: object) -> str:
@@ -189,6 +191,12 @@ SENTENCES: dict[str, Sentence] = {
     ),
     "metric.added": lambda e, d: (
         f"{who(e)} added the metric {quoted(d.get('name'))}: {shown(d.get('target'))}"
+    ),
+    "metric.updated": lambda e, d: (
+        f"{who(e)} changed the metric {quoted(d.get('name'))}: "
+        + _in_a_row([_change(f, *old_new) for f, old_new in (d.get("changes") or {}).items()])
+        if d.get("changes")
+        else f"{who(e)} changed the metric {quoted(d.get('name'))}"
     ),
     "metric.removed": lambda e, d: f"{who(e)} removed the metric {quoted(d.get('name'))}",
     "cohort.created": lambda e, d: (

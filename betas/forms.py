@@ -7,6 +7,7 @@ from wtforms import (
     DateField,
     DecimalField,
     EmailField,
+    IntegerField,
     PasswordField,
     RadioField,
     SelectChoice,
@@ -22,13 +23,16 @@ from wtforms.validators import (
     EqualTo,
     InputRequired,
     Length,
+    NumberRange,
     Optional,
     ValidationError,
 )
 
 from betas.auth.tokens import SCOPES
 from betas.auth.users import PASSWORD_MIN
+from betas.errors import Invalid
 from betas.lifecycle import target_out_of_range
+from betas.metric_rules import AT_LEAST_MAX, PART_MAX, check_rule
 from betas.models import (
     NAME_MAX,
     TARGET_MAX,
@@ -167,8 +171,22 @@ class DeleteBetaForm(FlaskForm):
             raise ValidationError(f"This is not the key: type {self.key}.")
 
 
+RULE_ROWS = 3  # the patterns the form offers; the API takes up to metric_rules.PATTERNS_MAX
+PART_FIELDS = ("action", "object", "place")
+WINDOW_CHOICES = [
+    SelectChoice("7", "the last 7 days"),
+    SelectChoice("14", "the last 14 days"),
+    SelectChoice("28", "the last 28 days"),
+    SelectChoice("", "since the account joined"),
+]
+
+
+def _part_field(label: str) -> StringField:
+    return StringField(label, validators=[Optional(), Length(max=PART_MAX)])
+
+
 class MetricForm(FlaskForm):
-    """A success metric and its target."""
+    """A success metric, its target, and its rule over events (up to RULE_ROWS patterns)."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=NAME_MAX)])
     stage = SelectField("Stage", choices=_choices(MetricStage))
@@ -197,6 +215,62 @@ class MetricForm(FlaskForm):
             SelectChoice(Direction.AT_MOST.value, "at most"),
         ],
     )
+    action_0, object_0, place_0 = (_part_field(f"{part.capitalize()} 1") for part in PART_FIELDS)
+    action_1, object_1, place_1 = (_part_field(f"{part.capitalize()} 2") for part in PART_FIELDS)
+    action_2, object_2, place_2 = (_part_field(f"{part.capitalize()} 3") for part in PART_FIELDS)
+    at_least = IntegerField(
+        "At least",
+        default=1,
+        validators=[Optional(), NumberRange(1, AT_LEAST_MAX)],
+        description="How many matching events (or days with one) make an account count.",
+    )
+    per = SelectField(
+        "Counting",
+        default="event",
+        choices=[SelectChoice("event", "events"), SelectChoice("day", "days with an event")],
+    )
+    window_days = SelectField("Within", default="7", choices=WINDOW_CHOICES)
+
+    def rule_rows(self) -> list[tuple]:
+        """Return the (action, object, place) fields of each row the form offers."""
+        return [tuple(self[f"{part}_{row}"] for part in PART_FIELDS) for row in range(RULE_ROWS)]
+
+    def _filled_rows(self) -> list[int]:
+        return [
+            row
+            for row, fields in enumerate(self.rule_rows())
+            if any((f.data or "").strip() for f in fields)
+        ]
+
+    def rule(self) -> dict | None:
+        """Return the rule typed, as the lifecycle takes it; None when no event is given."""
+        rows = self._filled_rows()
+        if not rows:
+            return None
+        events = []
+        for row in rows:
+            action, object_, place = (self[f"{part}_{row}"].data or "" for part in PART_FIELDS)
+            events.append(
+                {"action": action, "object": object_, **({"place": place} if place.strip() else {})}
+            )
+        window = self.window_days.data
+        return {
+            "events": events,
+            "at_least": self.at_least.data,
+            "per": self.per.data,
+            "window_days": int(window) if window else None,
+        }
+
+    def fill_rule(self, rule: dict | None) -> None:
+        """Show a metric's rule in the form (the edit page)."""
+        if not rule:
+            return
+        for row, pattern in enumerate(rule["events"][:RULE_ROWS]):
+            for part in PART_FIELDS:
+                self[f"{part}_{row}"].data = pattern.get(part, "")
+        self.at_least.data = rule["at_least"]
+        self.per.data = rule["per"]
+        self.window_days.data = str(rule["window_days"] or "")
 
     def validate_target(self, field: DecimalField) -> None:
         """Say the range of the chosen unit, as the lifecycle does."""
@@ -205,6 +279,28 @@ class MetricForm(FlaskForm):
         allowed = target_out_of_range(field.data, self.unit.data)
         if allowed:
             raise ValidationError(f"{allowed.capitalize()}.")
+
+    def validate(self, extra_validators=None) -> bool:
+        """Check the fields, then the rule as the lifecycle will, on the fields it names."""
+        valid = super().validate(extra_validators)
+        if not valid or not self._filled_rows():
+            return valid
+        if self.at_least.data is None:
+            self.at_least.errors = [*self.at_least.errors, "Required with events."]
+            return False
+        try:
+            check_rule(self.rule())
+        except Invalid as exc:
+            rows = self._filled_rows()
+            for detail in exc.details:
+                parts = detail["field"].split(".")  # rule.events.0.action, rule.at_least
+                if parts[1] == "events" and len(parts) == 4:
+                    field = self[f"{parts[3]}_{rows[int(parts[2])]}"]
+                else:
+                    field = self._fields.get(parts[-1], self.action_0)
+                field.errors = [*field.errors, detail["message"]]
+            return False
+        return True
 
 
 class ExtensionForm(FlaskForm):

@@ -29,6 +29,7 @@ from betas.errors import (
     LaunchRefused,
     NotFound,
 )
+from betas.metric_rules import check_rule, describe_rule
 from betas.models import (
     TARGET_MAX,
     Beta,
@@ -326,29 +327,22 @@ def add_metric(
     unit: str,
     direction: str = Direction.AT_LEAST,
     counts: str = "",
+    rule: object = None,
 ) -> SuccessMetric:
-    """Add a success metric; refuses a decided beta and a target out of range."""
+    """Add a success metric; refuses a decided beta, a target out of range and a bad rule."""
     require_edit(actor.user, beta)
     if beta.state == BetaState.DECIDED:
         raise Conflict("This beta has been decided; its metrics are part of the record now.")
-    if not name.strip():
-        raise Invalid("Give the metric a name.", [{"field": "name", "message": "Required."}])
-    target = Decimal(str(target))
-    unit = MetricUnit(unit)
-    allowed = target_out_of_range(target, unit)
-    if allowed:
-        raise Invalid(
-            f"A target is a number {allowed}.",
-            [{"field": "target", "message": f"{allowed.capitalize()}."}],
-        )
-    metric = SuccessMetric(
-        name=name.strip(),
-        stage=MetricStage(stage),
-        counts=(counts or "").strip(),
-        # Round as the column stores it, so what the caller is told is what is kept.
-        target=target.quantize(Decimal("0.01")),
+    metric = SuccessMetric()
+    _set_metric(
+        metric,
+        name=name,
+        stage=stage,
+        counts=counts,
+        target=target,
         unit=unit,
-        direction=Direction(direction),
+        direction=direction,
+        rule=rule,
     )
     beta.metrics.append(metric)
     session.flush()
@@ -360,7 +354,85 @@ def add_metric(
         beta=beta,
         name=metric.name,
         target=f"{describe_target(metric)}",
+        rule=describe_rule(metric.rule),
     )
+    return metric
+
+
+METRIC_FIELDS = ("name", "stage", "counts", "target", "unit", "direction", "rule")
+
+
+def _set_metric(metric: SuccessMetric, **values) -> None:
+    """Check every value given, then set them all on the metric (nothing is set on a refusal)."""
+    name = values.get("name", metric.name)
+    if name is None or not name.strip():
+        raise Invalid("Give the metric a name.", [{"field": "name", "message": "Required."}])
+    target = Decimal(str(values.get("target", metric.target)))
+    unit = MetricUnit(values.get("unit", metric.unit))
+    allowed = target_out_of_range(target, unit)
+    if allowed:
+        raise Invalid(
+            f"A target is a number {allowed}.",
+            [{"field": "target", "message": f"{allowed.capitalize()}."}],
+        )
+    stage = MetricStage(values.get("stage", metric.stage))
+    direction = Direction(values.get("direction", metric.direction or Direction.AT_LEAST))
+    rule = check_rule(values["rule"]) if "rule" in values else metric.rule
+    metric.name = name.strip()
+    metric.stage = stage
+    metric.counts = (values.get("counts", metric.counts) or "").strip()
+    # Round as the column stores it, so what the caller is told is what is kept.
+    metric.target = target.quantize(Decimal("0.01"))
+    metric.unit = unit
+    metric.direction = direction
+    metric.rule = rule
+
+
+def _metric_said(metric: SuccessMetric) -> dict[str, str]:
+    """Say each field of a metric as the audit shows its changes."""
+    return {
+        "name": metric.name,
+        "stage": MetricStage(metric.stage).value,
+        "counts": metric.counts or "",
+        "target": describe_target(metric),
+        "rule": describe_rule(metric.rule),
+    }
+
+
+def get_metric(beta: Beta, metric_id: int) -> SuccessMetric:
+    """Return the beta's metric with this id, or raise NotFound."""
+    metric = next((m for m in beta.metrics if m.id == metric_id), None)
+    if metric is None:
+        raise NotFound(f"Beta {beta.key} has no metric {metric_id}.")
+    return metric
+
+
+def update_metric(
+    session: Session, actor: Actor, beta: Beta, metric_id: int, **values
+) -> SuccessMetric:
+    """Change a metric's fields (any of METRIC_FIELDS); refuses a decided beta and bad values.
+
+    A running beta's metric may change, its rule too: its values are computed again from the
+    events over every day, and the audit keeps what it was.
+    """
+    require_edit(actor.user, beta)
+    metric = get_metric(beta, metric_id)
+    if beta.state == BetaState.DECIDED:
+        raise Conflict("This beta has been decided; its metrics are part of the record now.")
+    unknown = set(values) - set(METRIC_FIELDS)
+    if unknown:
+        raise TypeError(f"Not a field of a metric: {', '.join(sorted(unknown))}")
+    before = _metric_said(metric)
+    _set_metric(metric, **values)
+    after = _metric_said(metric)
+    changes = {
+        field: [before[field], after[field]] for field in before if before[field] != after[field]
+    }
+    if changes:
+        session.flush()
+        record(
+            session, actor, "metric.updated", metric, beta=beta, name=metric.name, changes=changes
+        )
     return metric
 
 
@@ -379,9 +451,7 @@ def target_out_of_range(target: Decimal, unit: MetricUnit | str) -> str:
 def remove_metric(session: Session, actor: Actor, beta: Beta, metric_id: int) -> None:
     """Remove a metric from a draft; a launched beta keeps the metrics it launched with."""
     require_edit(actor.user, beta)
-    metric = next((m for m in beta.metrics if m.id == metric_id), None)
-    if metric is None:
-        raise NotFound(f"Beta {beta.key} has no metric {metric_id}.")
+    metric = get_metric(beta, metric_id)
     if beta.state != BetaState.DRAFT:
         raise Conflict("A launched beta keeps its metrics, so results stay comparable.")
     beta.metrics.remove(metric)
@@ -391,7 +461,7 @@ def remove_metric(session: Session, actor: Actor, beta: Beta, metric_id: int) ->
 
 def describe_target(metric: SuccessMetric) -> str:
     """Say a metric's target in words, e.g. 'at least 40% of enrolled accounts'."""
-    number = f"{metric.target.normalize():f}"
+    number = f"{Decimal(metric.target).normalize():f}"
     what = f"{number}% of enrolled accounts" if metric.unit == MetricUnit.PERCENT else number
     return f"{'at least' if metric.direction == Direction.AT_LEAST else 'at most'} {what}"
 
@@ -423,6 +493,18 @@ def metrics_set(_session: Session, beta: Beta, _today: date) -> list[dict[str, s
     return [{"field": "metrics", "message": "Add at least one success metric with a target."}]
 
 
+def metrics_instrumented(_session: Session, beta: Beta, _today: date) -> list[dict[str, str]]:
+    """Require a rule over events on every metric, so that each is measured from launch."""
+    return [
+        {
+            "field": "metrics",
+            "message": f"The metric {metric.name!r} is not instrumented: give it a rule.",
+        }
+        for metric in beta.metrics
+        if not metric.rule
+    ]
+
+
 def deadline_passed(deadline: date) -> dict[str, str]:
     """Say that a decision deadline has passed, as framing and launch both refuse it."""
     return {
@@ -444,6 +526,7 @@ CORE_REQUIREMENTS: tuple[LaunchRequirement, ...] = (
     problem_stated,
     learning_goals_stated,
     metrics_set,
+    metrics_instrumented,
     deadline_ahead,
 )
 

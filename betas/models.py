@@ -200,6 +200,8 @@ class SuccessMetric(Base):
     direction: Mapped[Direction] = mapped_column(
         enum_type(Direction, "direction"), default=Direction.AT_LEAST
     )
+    # Which events count and when an account counts (betas.metric_rules); None: not instrumented.
+    rule: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     beta: Mapped[Beta] = relationship(back_populates="metrics")

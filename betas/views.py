@@ -124,12 +124,44 @@ def add_metric(key):
             target=form.target.data,
             unit=form.unit.data,
             direction=form.direction.data,
+            rule=form.rule(),
         ),
         form=form,
         success=f"Metric {form.name.data} added.",
     ):
         return _to_beta(beta, "metrics")
     return web.render_beta_page(beta, 422, metric_form=form)
+
+
+@betas.route("/betas/<key>/metrics/<int:metric_id>/edit", methods=["GET", "POST"])
+@role_required(*EDITORS)
+def edit_metric(key, metric_id):
+    """Change a metric: its name, target, what counts, and its rule over events."""
+    beta = web.editable_beta(key)
+    metric = lifecycle.get_metric(beta, metric_id)
+    form = MetricForm(obj=metric)
+    if not form.is_submitted():
+        form.fill_rule(metric.rule)
+    if form.validate_on_submit() and web.commit(
+        lambda s: lifecycle.update_metric(
+            s,
+            current_actor(),
+            beta,
+            metric_id,
+            name=form.name.data,
+            stage=form.stage.data,
+            counts=form.counts.data,
+            target=form.target.data,
+            unit=form.unit.data,
+            direction=form.direction.data,
+            rule=form.rule(),
+        ),
+        form=form,
+        success=f"Metric {form.name.data} saved.",
+    ):
+        return _to_beta(beta, "metrics")
+    status = 422 if form.errors else 200
+    return render_template("betas/metric.html", form=form, beta=beta, metric=metric), status
 
 
 @betas.post("/betas/<key>/metrics/<int:metric_id>/delete")

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
-from betas import audit, lifecycle
+from betas import audit, lifecycle, metric_rules
 from betas.auth import permissions
 from betas.config import Settings
 from betas.db import get_session
@@ -177,6 +177,7 @@ def _template_helpers() -> dict:
         "is_overdue": lambda beta: lifecycle.is_overdue(beta, today),
         "days_left": lambda beta: lifecycle.days_left(beta, today),
         "describe_target": lifecycle.describe_target,
+        "describe_rule": metric_rules.describe_rule,
         "describe_entry": audit.describe,
         "can_edit": lambda beta: permissions.can_edit(current_user, beta),
         "can_frame": lambda: current_user.is_authenticated and permissions.can_frame(current_user),

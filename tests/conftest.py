@@ -22,7 +22,15 @@ from betas.auth.users import create_user
 from betas.config import normalize_database_url
 from betas.db import alembic_config
 from betas.models import Beta, BetaState, MetricStage, MetricUnit, Role, SuccessMetric
-from tests.helpers import CHEAP_HASH, PASSWORD, csrf_token, is_postgres, make_app, snapshot
+from tests.helpers import (
+    CHEAP_HASH,
+    PASSWORD,
+    WEEKLY_USE_RULE,
+    csrf_token,
+    is_postgres,
+    make_app,
+    snapshot,
+)
 
 
 def pytest_addoption(parser):
@@ -155,6 +163,7 @@ def make_beta(db, make_user):
                     stage=MetricStage.ADOPTION,
                     target=40,
                     unit=MetricUnit.PERCENT,
+                    rule=WEEKLY_USE_RULE,
                 )
             )
         db.add(beta)

@@ -12,6 +12,13 @@ from betas.db import UNMAPPED_PREFIXES, Base
 from betas.models import ApiToken
 from shipcall.app import create_app
 
+# The rule of the metric every framed test beta has: weekly use of the new report.
+WEEKLY_USE_RULE = {
+    "events": [{"action": "opened", "object": "report"}],
+    "at_least": 1,
+    "per": "event",
+    "window_days": 7,
+}
 PASSWORD = "correct horse battery staple"
 # One iteration: tests create and check many passwords, and the strong default is for production.
 CHEAP_HASH = "pbkdf2:sha256:1"

@@ -24,7 +24,7 @@ from betas.models import (
     User,
 )
 from shipcall.app import MAX_REQUEST_BYTES
-from tests.helpers import assert_error, fields_of, make_app, token_row
+from tests.helpers import WEEKLY_USE_RULE, assert_error, fields_of, make_app, token_row
 
 API = "/api/v1"
 BETA_FIELDS = {
@@ -42,7 +42,13 @@ BETA_FIELDS = {
     "metrics",
     "extensions",
 }
-METRIC = {"name": "Weekly use", "stage": "adoption", "target": 40, "unit": "percent"}
+METRIC = {
+    "name": "Weekly use",
+    "stage": "adoption",
+    "target": 40,
+    "unit": "percent",
+    "rule": WEEKLY_USE_RULE,
+}
 
 
 # Helpers
@@ -347,6 +353,7 @@ def test_get_returns_the_beta_with_exactly_the_documented_fields(
                 "target": 40.0,
                 "unit": "percent",
                 "direction": "at_least",
+                "rule": WEEKLY_USE_RULE,
             }
         ],
         "extensions": [],
@@ -553,6 +560,7 @@ def test_add_metric_returns_201_and_stores_it(client, db, headers, make_beta, pm
         "target": 40.0,
         "unit": "percent",
         "direction": "at_most",
+        "rule": WEEKLY_USE_RULE,
     }
     assert count(db, SuccessMetric, SuccessMetric.beta_id == beta.id) == 1
     listed = client.get(f"{API}/betas/b", headers=headers).get_json()["metrics"]

@@ -29,6 +29,7 @@ BODIES = {
         "target": 40,
         "unit": "percent",
     },
+    ("PATCH", "/betas/{key}/metrics/{metric_id}"): {},
     ("POST", "/betas/{key}/extensions"): {"new_deadline": "2099-01-01", "reason": "More time."},
     ("POST", "/accounts"): {"accounts": []},
     ("POST", "/conversations"): {"conversations": []},
@@ -47,6 +48,7 @@ RULES = {
     ("PATCH", "/betas/{key}"): {409: {"conflict"}},
     ("DELETE", "/betas/{key}"): {409: {"conflict"}},
     ("POST", "/betas/{key}/launch"): {409: {"conflict", "launch_refused"}},
+    ("PATCH", "/betas/{key}/metrics/{metric_id}"): {409: {"conflict"}},
     ("POST", "/betas/{key}/extensions"): {409: {"extension_refused"}},
     ("POST", "/accounts"): {409: {"import_clashed"}, 413: {"too_large"}, 422: {"import_failed"}},
     ("POST", "/conversations"): {
@@ -265,7 +267,7 @@ def probe(client, bearer, make_user):
     admin = make_user(Role.ADMIN)
 
     def send(method, path, scopes=tokens.SCOPES, token=True, **kwargs):
-        url = API + path.format(key="no-such-beta", slug="wave-1", account="acme")
+        url = API + path.format(key="no-such-beta", slug="wave-1", account="acme", metric_id=1)
         headers = bearer(admin, scopes) if token else {}
         return client.open(url, method=method, headers=headers, **kwargs)
 

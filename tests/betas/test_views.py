@@ -176,10 +176,16 @@ def test_add_a_metric_then_launch(db, client, make_beta, login, post):
         "unit": "percent",
         "direction": "at_least",
         "counts": "opened the report twice",
+        "action_0": "Opened",
+        "object_0": "report ",
+        "at_least": "2",
+        "per": "event",
+        "window_days": "7",
     }
     assert post(f"/betas/{beta.key}/metrics", metric).status_code == 302
     html = client.get(f"/betas/{beta.key}").get_data(as_text=True)
     assert "at least 40% of enrolled accounts" in html
+    assert "at least 2 events of opened report (any place) in the last 7 days" in html
     assert post(f"/betas/{beta.key}/launch").status_code == 302
     db.refresh(beta)
     assert beta.state == BetaState.RUNNING

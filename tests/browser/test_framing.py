@@ -50,11 +50,13 @@ def test_a_pm_signs_in_frames_a_beta_adds_a_metric_launches_it_and_sees_it_runni
     metric.get_by_label("Stage", exact=True).select_option(label="Adoption")
     metric.get_by_label("Target", exact=True).fill("40")
     metric.get_by_label("Unit", exact=True).select_option(label="% of enrolled accounts")
+    metric.get_by_label("Action 1", exact=True).fill("opened")
+    metric.get_by_label("Object 1", exact=True).fill("report")
     metric.get_by_role("button", name="Add metric").click()
     metrics = page.locator("#metrics")
-    expect(metrics.get_by_role("row").filter(has_text="Weekly use")).to_contain_text(
-        "at least 40% of enrolled accounts"
-    )
+    row = metrics.get_by_role("row").filter(has_text="Weekly use")
+    expect(row).to_contain_text("at least 40% of enrolled accounts")
+    expect(row).to_contain_text("at least 1 event of opened report (any place) in the last 7 days")
 
     page.get_by_role("button", name="Launch beta").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Inbox reports running")
