@@ -12,7 +12,7 @@ import enum
 import hashlib
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 import click
@@ -179,11 +179,17 @@ def create_db_engine(url: str) -> Engine:
     return engine
 
 
-class Database:
-    """The engine and the sessions made from it."""
+# A session's info holds the zone whose days the usage rollup counts in (SHIPCALL_TIMEZONE),
+# for what runs inside its flush, where no caller can pass it.
+ZONE = "zone"
 
-    def __init__(self, url: str):
+
+class Database:
+    """The engine and the sessions made from it; each session knows the configured zone."""
+
+    def __init__(self, url: str, zone: tzinfo = UTC):
         self.engine = create_db_engine(url)
+        self.zone = zone
         self._readers = threading.local()
         # id() of a statement given to read_row() -> its SQL and positional names.
         self._sql: dict[int, tuple[str, tuple[str, ...] | None]] = {}
@@ -261,8 +267,8 @@ class Database:
     def session(self, *, write: bool = True) -> Session:
         """Open a session; `write` sessions take SQLite's write lock when they begin."""
         if write:
-            return self._factory(bind=self._writer, info={"write": True})
-        return self._factory(info={"write": False})
+            return self._factory(bind=self._writer, info={"write": True, ZONE: self.zone})
+        return self._factory(info={"write": False, ZONE: self.zone})
 
 
 def _first_row(connection: Connection, sql: str, values) -> tuple | None:
@@ -347,8 +353,8 @@ def check_command():
     command.check(alembic_config(current_app.config["SHIPCALL"].database_url))
 
 
-def init_app(app: Flask, url: str) -> None:
+def init_app(app: Flask, url: str, zone: tzinfo = UTC) -> None:
     """Attach the database to the app: engine, request sessions, `db` commands."""
-    app.extensions["shipcall.db"] = Database(url)
+    app.extensions["shipcall.db"] = Database(url, zone)
     app.teardown_appcontext(_close_session)
     app.cli.add_command(db_cli)

@@ -84,8 +84,11 @@ def _joining_status(beta: Beta) -> MembershipStatus:
 
 def _set_status(membership: Membership, status: MembershipStatus) -> None:
     # When it left tells how recent the account's last beta experience is; rejoining clears it.
+    # When it first became active is when its usage starts to count, and stays so.
     membership.status = status
     membership.left_at = utcnow() if status in LEFT else None
+    if status == MembershipStatus.ACTIVE and membership.joined_at is None:
+        membership.joined_at = utcnow()
 
 
 def _why_skipped(membership: Membership) -> str:
@@ -150,10 +153,10 @@ def _insert_membership(
         beta=beta,
         account=account,
         cohort=cohort,
-        status=_joining_status(beta),
         reason=reason.strip(),
         enrolled_by=actor.user,
     )
+    _set_status(membership, _joining_status(beta))
     try:
         with session.begin_nested():
             session.add(membership)

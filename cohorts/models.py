@@ -151,8 +151,11 @@ class Cohort(TimestampMixin, Base):
 class Membership(Base):
     """An account in a beta: one per account per beta, with the reason it is there.
 
-    `left_at` says when it left (declined, opted out, removed) and is cleared when it rejoins;
-    `opt_out_reason` is what the customer gave, if anything, when opting out.
+    `joined_at` says when it first became active (at enrollment in a low-risk beta, at
+    acceptance in a high-risk one): its account's usage counts for the beta from that moment, and
+    it never moves later. `left_at` says when it left (declined, opted out, removed) and is
+    cleared when it rejoins; `opt_out_reason` is what the customer gave, if anything, when opting
+    out.
     """
 
     __tablename__ = "memberships"
@@ -169,6 +172,7 @@ class Membership(Base):
     enrolled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opt_out_reason: Mapped[str | None] = mapped_column(Text)
 

@@ -46,7 +46,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     _configure(app, settings)
-    db.init_app(app, settings.database_url)
+    db.init_app(app, settings.database_url, settings.zone)
     auth_web.init_app(app)
     csrf.init_app(app)
     web.init_app(app, beta_page=views.render_beta)

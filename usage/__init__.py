@@ -7,6 +7,13 @@ metrics are computed from, kept in step as events arrive and rebuilt on demand (
 - `models`: EventKind, UsageEvent, UsageDay;
 - `events`: checking a batch of events, ingesting it once (idempotent by the sender's ids), and
   importing a JSON Lines file of them;
-- `rollup`: adding new events to the per-day rollup, and rebuilding it from the raw events;
+- `rollup`: adding new events to the per-day rollup (each day split where its account joined a
+  beta), and rebuilding it from the raw events;
+- `join_days`: splitting an account's day when a membership gets its join time (a session
+  event, registered here, when the package is imported);
+- `rules`: which event kinds a metric's rule matches, and does a membership meet it;
+- `values`: metric values per cohort per day against their targets, from the rollup;
 - `api`, `cli`: the doors.
 """
+
+from usage import join_days  # noqa: F401  (registers the session event)

@@ -1,25 +1,36 @@
 """Keep the per-day rollup in step with the events: add the new ones, or count again from all.
 
 Ingest adds the events it inserted, in the same transaction, aggregated in Python to one row per
-account, kind and day of SHIPCALL_TIMEZONE, and upserted in one statement: a row that exists
-gets the counts added and its first and last times widened. `usage rebuild` counts every day
-again from the raw events, after a change of the zone (whose days the rollup uses).
+account, kind, day of SHIPCALL_TIMEZONE and span, and upserted in one statement: a row that
+exists gets the counts added and its first and last times widened. `usage rebuild` counts every
+day again from the raw events, after a change of the zone (whose days the rollup uses).
+
+A day is split where its account joined a beta, so that a beta counts only what the account
+did from then on: a row's `since` is the greatest of the day's start and the account's join
+times that day at or before the event. When a membership gets its join time, the account's
+rows of that day are counted again from its raw events (`recount`, called by `usage.join_days`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import bisect
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import and_, delete, func, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from betas.db import Insert, insert_rows
 from betas.wording import plural
+from cohorts.models import Membership
 from usage.models import UsageDay, UsageEvent
+
+# (account id, day number) -> the join times of the account that day, sorted.
+Joins = Mapping[tuple[int, int], Sequence[datetime]]
 
 # Events read at once by a rebuild: memory stays flat however many there are.
 REBUILD_CHUNK = 10_000
@@ -53,38 +64,94 @@ def day_start(day: int, zone: ZoneInfo) -> datetime:
     return datetime.fromordinal(day).replace(tzinfo=zone).astimezone(UTC)
 
 
-def add(session: Session, events: Iterable[EventRow], zone: ZoneInfo) -> None:
-    """Add events to the rollup in one statement; never commit.
+def day_of(moment: datetime, zone: ZoneInfo) -> int:
+    """Return the day number of the zone's day a moment falls in."""
+    return moment.astimezone(zone).toordinal()
 
-    Only events just stored may be added: an event added twice counts twice.
+
+def _by_account_day(rows: Iterable[tuple[int, datetime]], zone: ZoneInfo) -> dict:
+    joins: dict[tuple[int, int], list[datetime]] = defaultdict(list)
+    for account_id, joined_at in rows:
+        joins[account_id, day_of(joined_at, zone)].append(joined_at)
+    return {key: sorted(set(times)) for key, times in joins.items()}
+
+
+def joins_of(
+    session: Session, account_days: Iterable[tuple[int, int]], zone: ZoneInfo
+) -> dict[tuple[int, int], list[datetime]]:
+    """Return the join times of these accounts on these days, in one statement."""
+    account_days = set(account_days)
+    if not account_days:
+        return {}
+    accounts = {account for account, _ in account_days}
+    days = [day for _, day in account_days]
+    rows = session.execute(
+        select(Membership.account_id, Membership.joined_at).where(
+            Membership.account_id.in_(accounts),
+            Membership.joined_at >= day_start(min(days), zone),
+            Membership.joined_at < day_start(max(days) + 1, zone),
+        )
+    ).all()
+    return {k: v for k, v in _by_account_day(rows, zone).items() if k in account_days}
+
+
+def all_joins(session: Session, zone: ZoneInfo) -> dict[tuple[int, int], list[datetime]]:
+    """Return every join time, by account and day (what a rebuild splits days at)."""
+    rows = session.execute(
+        select(Membership.account_id, Membership.joined_at).where(Membership.joined_at.is_not(None))
+    ).all()
+    return _by_account_day(rows, zone)
+
+
+def span_start(start: datetime, joins: Sequence[datetime], moment: datetime) -> datetime:
+    """Return where the span holding `moment` begins: the last join at or before it, or `start`."""
+    at = bisect.bisect_right(joins, moment)
+    return joins[at - 1] if at else start
+
+
+def add(
+    session: Session, events: Iterable[EventRow], zone: ZoneInfo, joins: Joins | None = None
+) -> None:
+    """Add events to the rollup in one statement (and one to read the join times); never commit.
+
+    Only events just stored may be added: an event added twice counts twice. `joins` spares the
+    read when the caller has them (a rebuild reads them all once).
     """
-    days: dict[tuple[int, int, int], list] = {}
-    for event in events:
-        day = event.occurred_at.astimezone(zone).toordinal()
-        known = days.get((event.account_id, event.kind_id, day))
+    dated = [(event, day_of(event.occurred_at, zone)) for event in events]
+    if not dated:
+        return
+    if joins is None:
+        joins = joins_of(session, {(event.account_id, day) for event, day in dated}, zone)
+    starts: dict[int, datetime] = {}
+    spans: dict[tuple[int, int, int, datetime], list] = {}
+    for event, day in dated:
+        start = starts.get(day)
+        if start is None:
+            start = starts[day] = day_start(day, zone)
+        joined = joins.get((event.account_id, day))
+        since = span_start(start, joined, event.occurred_at) if joined else start
+        key = (event.account_id, event.kind_id, day, since)
+        known = spans.get(key)
         if known is None:
-            days[event.account_id, event.kind_id, day] = [1, event.occurred_at, event.occurred_at]
+            spans[key] = [1, event.occurred_at, event.occurred_at]
         else:
             known[0] += 1
             if event.occurred_at < known[1]:
                 known[1] = event.occurred_at
             elif event.occurred_at > known[2]:
                 known[2] = event.occurred_at
-    if not days:
-        return
-    starts = {day: day_start(day, zone) for day in {key[2] for key in days}}
     rows = [
         {
             "account_id": account_id,
             "kind_id": kind_id,
             "day": day,
-            "since": starts[day],
+            "since": since,
             "events": count,
             "first_at": first_at,
             "last_at": last_at,
         }
         # Sorted, so that two PostgreSQL transactions lock the rows they share in one order.
-        for (account_id, kind_id, day), (count, first_at, last_at) in sorted(days.items())
+        for (account_id, kind_id, day, since), (count, first_at, last_at) in sorted(spans.items())
     ]
     table = UsageDay.__table__
     postgres = session.get_bind().dialect.name == "postgresql"
@@ -120,15 +187,43 @@ def rebuild(
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("LOCK TABLE usage_events IN SHARE MODE"))
     session.execute(delete(UsageDay))
+    joins = all_joins(session, zone)
     read = select(UsageEvent.id, UsageEvent.account_id, UsageEvent.kind_id, UsageEvent.occurred_at)
     events, last_id = 0, 0
     while chunk := session.execute(
         read.where(UsageEvent.id > last_id).order_by(UsageEvent.id).limit(REBUILD_CHUNK)
     ).all():
-        add(session, chunk, zone)
+        add(session, chunk, zone, joins)
         events += len(chunk)
         last_id = chunk[-1].id
         if progress is not None:
             progress(len(chunk))
     days = session.scalar(select(func.count()).select_from(UsageDay)) or 0
     return Rebuilt(events, days)
+
+
+def recount(session: Session, account_days: Iterable[tuple[int, int]], zone: ZoneInfo) -> None:
+    """Count these accounts' days again from their raw events, split at their join times.
+
+    Runs inside a flush (`usage.join_days`): only Core statements, which do not flush again.
+    """
+    account_days = sorted(set(account_days))
+    if not account_days:
+        return
+    table = UsageDay.__table__
+    events = UsageEvent.__table__
+    session.execute(
+        table.delete().where(tuple_(table.c.account_id, table.c.day).in_(account_days))
+    )
+    spans = [
+        and_(
+            events.c.account_id == account_id,
+            events.c.occurred_at >= day_start(day, zone),
+            events.c.occurred_at < day_start(day + 1, zone),
+        )
+        for account_id, day in account_days
+    ]
+    rows = session.execute(
+        select(events.c.account_id, events.c.kind_id, events.c.occurred_at).where(or_(*spans))
+    ).all()
+    add(session, rows, zone)

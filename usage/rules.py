@@ -1,0 +1,135 @@
+"""Match a metric's rule to the events: which event kinds it counts, and who meets it when.
+
+A rule (betas.metric_rules) names event patterns, a number, what is counted (events, or days
+with an event) and a window. Here:
+
+- `matches(rule, kind)` and `matching_kinds(session, rules)`: the event kinds each rule counts (a
+  pattern without a place matches every place);
+- `daily_counts(session, beta_id, kinds, first, last)`: each membership's matching events per
+  day, counted only from its join time (a rollup row counts for it when `since >= joined_at`),
+  in one statement whatever the members and days;
+- `meeting_spans(rule, daily)` and `meets(rule, daily, day)`: the days on which a membership
+  meets the rule: its matching events within the window ending that day (the last 7, 14 or 28
+  days, or every day since it joined) number at least N, or fall on at least N days.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cohorts.models import Membership
+from usage.models import EventKind, UsageDay
+
+Rule = Mapping[str, Any]
+# A membership's matching events per day number, counted from its join time.
+Daily = Mapping[int, int]
+# Days (first, last), inclusive, as day numbers; a last of None: from then on.
+Span = tuple[int, int | None]
+
+
+class KindRow(Protocol):
+    """What matching needs of an event kind."""
+
+    id: int
+    action: str
+    object: str
+    place: str
+
+
+def matches(rule: Rule, kind: KindRow) -> bool:
+    """Tell whether an event kind is one the rule counts."""
+    return any(
+        pattern["action"] == kind.action
+        and pattern["object"] == kind.object
+        and pattern.get("place", kind.place) == kind.place
+        for pattern in rule["events"]
+    )
+
+
+def all_kinds(session: Session) -> list[KindRow]:
+    """Return every event kind (the product has a few dozen), in one statement."""
+    return list(
+        session.execute(
+            select(EventKind.id, EventKind.action, EventKind.object, EventKind.place).order_by(
+                EventKind.action, EventKind.object, EventKind.place
+            )
+        ).all()
+    )
+
+
+def matching_kinds(session: Session, rules: Sequence[Rule]) -> list[list[int]]:
+    """Return the ids of the kinds each rule counts, reading the kinds once for all."""
+    kinds = all_kinds(session)
+    return [[kind.id for kind in kinds if matches(rule, kind)] for rule in rules]
+
+
+def daily_counts(
+    session: Session, beta_id: int, kinds: Iterable[int], first: int, last: int
+) -> dict[int, dict[int, int]]:
+    """Return {membership id: {day: events}} of these kinds from `first` to `last`.
+
+    Only what each account did from the moment its membership joined counts. One statement,
+    aggregated in SQL to a row per membership and day with a matching event.
+    """
+    kinds = list(kinds)
+    if not kinds or last < first:
+        return {}
+    rows = session.execute(
+        select(Membership.id, UsageDay.day, func.sum(UsageDay.events))
+        .join(UsageDay, UsageDay.account_id == Membership.account_id)
+        .where(
+            Membership.beta_id == beta_id,
+            Membership.joined_at.is_not(None),
+            UsageDay.since >= Membership.joined_at,
+            UsageDay.kind_id.in_(kinds),
+            UsageDay.day.between(first, last),
+        )
+        .group_by(Membership.id, UsageDay.day)
+    )
+    counts: dict[int, dict[int, int]] = defaultdict(dict)
+    for membership_id, day, events in rows:
+        counts[membership_id][day] = int(events)
+    return counts
+
+
+def meeting_spans(rule: Rule, daily: Daily) -> list[Span]:
+    """Return the spans of days on which a membership meets the rule, in order.
+
+    The last span may have no end (None): it meets from then on. Time is spent on the
+    membership's days with an event and the days their window ends, never on the days between.
+    """
+    per_day = rule["per"] == "day"
+    window = rule["window_days"]
+    changes: dict[int, int] = defaultdict(int)
+    for day, events in daily.items():
+        if events <= 0:
+            continue
+        amount = 1 if per_day else events
+        changes[day] += amount
+        if window:
+            changes[day + window] -= amount
+    spans: list[Span] = []
+    running, start = 0, None
+    for day in sorted(changes):
+        running += changes[day]
+        if running >= rule["at_least"]:
+            if start is None:
+                start = day
+        elif start is not None:
+            spans.append((start, day - 1))
+            start = None
+    if start is not None:
+        spans.append((start, None))
+    return spans
+
+
+def meets(rule: Rule, daily: Daily, day: int) -> bool:
+    """Tell whether a membership with these daily counts meets the rule on `day`."""
+    return any(
+        start <= day and (end is None or day <= end) for start, end in meeting_spans(rule, daily)
+    )

@@ -1,0 +1,244 @@
+"""Metric values: per metric, per cohort and for all members, every day against the target.
+
+For every metric with a rule, every cohort of the beta and all its members together, and every
+day of SHIPCALL_TIMEZONE from the launch day to today: the members (memberships active at the
+end of that day: joined by then, not left by then, so that leaving later never rewrites
+history; a membership moved between cohorts counts in its current one), the accounts among
+them that meet the rule that day, and the value (their percent of the members, or their count,
+by the metric's unit); and the latest status against the target.
+
+Read from the rollup only, never the raw events: a statement for the memberships, one for the
+cohorts, one for the event kinds, and one per metric aggregated in SQL to a row per membership
+and day with a matching event; the rest is a sweep in Python over those rows, whatever the
+number of members and days.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from betas.models import Beta, Direction, MetricUnit, SuccessMetric
+from cohorts.models import Cohort, Membership
+from usage import rules
+from usage.rollup import day_of
+
+
+class Status(enum.StrEnum):
+    """Where a metric stands against its target on its latest day."""
+
+    MET = "met"
+    NOT_MET = "not_met"
+    NOT_MEASURED = "not_measured"  # no member has sent a matching event yet
+
+
+@dataclass(frozen=True)
+class DayValue:
+    """One day of a series: the members, the accounts that meet the rule, and the value."""
+
+    day: date
+    members: int
+    accounts: int
+    value: float | None  # None on a day without members, for a percent
+
+
+@dataclass
+class Series:
+    """The days of one cohort (or of all members, with no cohort) for one metric."""
+
+    cohort: str | None
+    name: str
+    kind: str | None
+    days: list[DayValue] = field(default_factory=list)
+    met: bool | None = None
+
+    @property
+    def latest(self) -> DayValue | None:
+        """Return the last day of the series, if it has any."""
+        return self.days[-1] if self.days else None
+
+
+@dataclass
+class MetricValues:
+    """A metric's series per cohort and for all members, and its status."""
+
+    metric: SuccessMetric
+    status: Status
+    cohorts: list[Series]
+    all_members: Series
+
+
+@dataclass(frozen=True)
+class Member:
+    """What the sweep needs of a membership: its cohort and the days it is a member."""
+
+    id: int
+    cohort_id: int
+    first: int  # the day it joined
+    last: int | None  # the last day it was a member at the day's end; None: still is
+
+
+def launch_day(beta: Beta, zone: ZoneInfo) -> date | None:
+    """Return the zone's day the beta launched, or None for a draft."""
+    return beta.launched_at.astimezone(zone).date() if beta.launched_at else None
+
+
+def measured_days(
+    beta: Beta, today: date, zone: ZoneInfo, first: date | None = None, last: date | None = None
+) -> tuple[date, date] | None:
+    """Return the days measured: launch to today, narrowed to first..last; None if none."""
+    launched = launch_day(beta, zone)
+    if launched is None:
+        return None
+    first = max(launched, first or launched)
+    last = min(today, last or today)
+    return (first, last) if first <= last else None
+
+
+def members_of(session: Session, beta: Beta, zone: ZoneInfo) -> list[Member]:
+    """Return the beta's memberships that ever joined, with their days, in one statement."""
+    rows = session.execute(
+        select(Membership.id, Membership.cohort_id, Membership.joined_at, Membership.left_at)
+        .where(Membership.beta_id == beta.id, Membership.joined_at.is_not(None))
+        .order_by(Membership.id)
+    )
+    members = []
+    for membership_id, cohort_id, joined_at, left_at in rows:
+        # A member at the end of day D: joined before D's end and left at or after it.
+        last = day_of(left_at, zone) - 1 if left_at is not None else None
+        members.append(Member(membership_id, cohort_id, day_of(joined_at, zone), last))
+    return members
+
+
+def _clip(start: int, end: int | None, first: int, last: int) -> tuple[int, int] | None:
+    start, end = max(start, first), min(last if end is None else end, last)
+    return (start, end) if start <= end else None
+
+
+def _add(diff: list[int], span: tuple[int, int] | None, first: int) -> None:
+    if span is not None:
+        diff[span[0] - first] += 1
+        diff[span[1] - first + 1] -= 1
+
+
+def _value(metric: SuccessMetric, members: int, accounts: int) -> float | None:
+    if metric.unit == MetricUnit.COUNT:
+        return float(accounts)
+    return round(100 * accounts / members, 2) if members else None
+
+
+def _met(metric: SuccessMetric, value: float | None) -> bool | None:
+    if value is None:
+        return None
+    target = Decimal(str(metric.target))
+    if metric.direction == Direction.AT_MOST:
+        return Decimal(str(value)) <= target
+    return Decimal(str(value)) >= target
+
+
+def _series(
+    metric: SuccessMetric,
+    series: Series,
+    members: list[int],
+    accounts: list[int],
+    first: int,
+    measured: bool,
+) -> Series:
+    running_members = running_accounts = 0
+    for offset in range(len(members) - 1):
+        running_members += members[offset]
+        running_accounts += accounts[offset]
+        series.days.append(
+            DayValue(
+                date.fromordinal(first + offset),
+                running_members,
+                running_accounts,
+                _value(metric, running_members, running_accounts),
+            )
+        )
+    latest = series.latest
+    series.met = _met(metric, latest.value) if measured and latest else None
+    return series
+
+
+def _metric_values(
+    metric: SuccessMetric,
+    daily: dict[int, dict[int, int]],
+    members: list[Member],
+    cohorts: list[Cohort],
+    first: int,
+    last: int,
+) -> MetricValues:
+    length = last - first + 2
+    by_cohort = {c.id: ([0] * length, [0] * length) for c in cohorts}
+    everyone = ([0] * length, [0] * length)
+    for member in members:
+        active = _clip(member.first, member.last, first, last)
+        if active is None:
+            continue
+        diffs = [by_cohort[member.cohort_id], everyone]
+        for members_diff, _ in diffs:
+            _add(members_diff, active, first)
+        for start, end in rules.meeting_spans(metric.rule, daily.get(member.id, {})):
+            met = _clip(start, end, *active)
+            for _, accounts_diff in diffs:
+                _add(accounts_diff, met, first)
+    measured = bool(daily)
+    series = [
+        _series(metric, Series(c.slug, c.name, c.kind.value), *by_cohort[c.id], first, measured)
+        for c in cohorts
+    ]
+    all_members = _series(metric, Series(None, "All members", None), *everyone, first, measured)
+    if not measured or all_members.met is None:
+        status = Status.NOT_MEASURED
+    else:
+        status = Status.MET if all_members.met else Status.NOT_MET
+    return MetricValues(metric, status, series, all_members)
+
+
+def metric_values(
+    session: Session,
+    beta: Beta,
+    today: date,
+    zone: ZoneInfo,
+    first: date | None = None,
+    last: date | None = None,
+) -> list[MetricValues]:
+    """Return the values of every metric with a rule, per cohort and all members, per day.
+
+    The days run from the launch day to today, narrowed to `first`..`last` when given. A
+    draft's metrics have no days.
+    """
+    metrics = [m for m in beta.metrics if m.rule]
+    days = measured_days(beta, today, zone, first, last)
+    cohorts = list(
+        session.scalars(
+            select(Cohort).where(Cohort.beta_id == beta.id).order_by(Cohort.position, Cohort.id)
+        )
+    )
+    if days is None:
+        return [
+            MetricValues(
+                m,
+                Status.NOT_MEASURED,
+                [Series(c.slug, c.name, c.kind.value) for c in cohorts],
+                Series(None, "All members", None),
+            )
+            for m in metrics
+        ]
+    start, end = days[0].toordinal(), days[1].toordinal()
+    launched = launch_day(beta, zone).toordinal()
+    members = members_of(session, beta, zone)
+    kinds = rules.matching_kinds(session, [m.rule for m in metrics]) if metrics else []
+    values = []
+    for metric, kind_ids in zip(metrics, kinds, strict=True):
+        # Every day since launch: a window, or "since joining", may reach back before `start`.
+        daily = rules.daily_counts(session, beta.id, kind_ids, launched, end)
+        values.append(_metric_values(metric, daily, members, cohorts, start, end))
+    return values
