@@ -169,3 +169,12 @@ def test_the_list_and_the_samples_read_attribute_names_alike(
     assert (
         "No account has an attribute called &#39;plann&#39;; known attributes: Seat_Count." in html
     )
+
+
+def test_an_accounts_conversations_link_to_their_page(db, client, make_user, login):
+    conversation = converse(db, "acme", "Can we export?")
+    login(make_user(Role.VIEWER))
+    html = client.get("/accounts/acme").get_data(as_text=True)
+    link = f'<a href="/conversations/{conversation.external_id}">{conversation.external_id}</a>'
+    assert link in html
+    assert '<td class="date">' in html  # dates in the tables do not wrap
