@@ -9,18 +9,14 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from betas import clikit
 from betas.auth import tokens, users
 from betas.db import get_session
-from betas.errors import DomainError
 from betas.models import ApiToken, Role, User
 from betas.people import setup_url
 
 users_cli = AppGroup("users", help="Manage the people who sign in.")
 tokens_cli = AppGroup("tokens", help="Manage API tokens.")
-
-
-def _fail(exc: DomainError):
-    raise click.ClickException(exc.message)
 
 
 @users_cli.command("create")
@@ -34,19 +30,16 @@ def create_user(email, role, name, password_stdin):
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    session = get_session()
-    try:
-        user = users.create_user(
-            session,
+    user = clikit.commit(
+        lambda s: users.create_user(
+            s,
             email,
             password,
             Role(role),
             name=name,
             hash_method=current_app.config["SHIPCALL"].password_hash,
         )
-    except DomainError as exc:
-        _fail(exc)
-    session.commit()
+    )
     click.echo(f"Created {user.email} ({user.role.value}).")
 
 
@@ -93,11 +86,7 @@ def create_token(name, scopes, email):
         )
         if user is None:
             raise click.ClickException("Create an admin first: flask --app wsgi users create")
-    try:
-        token, secret = tokens.create_token(session, name, scopes, user, None)
-    except DomainError as exc:
-        _fail(exc)
-    session.commit()
+    token, secret = clikit.commit(lambda s: tokens.create_token(s, name, scopes, user, None))
     click.echo(
         f"Token {token.id} '{token.name}' acts as {user.email} with {' '.join(token.scopes)}."
     )
@@ -119,12 +108,7 @@ def list_tokens():
 @click.argument("token_id", type=int)
 def revoke_token(token_id):
     """Revoke the token with this id."""
-    session = get_session()
-    try:
-        token = tokens.revoke_token(session, token_id, None)
-    except DomainError as exc:
-        _fail(exc)
-    session.commit()
+    token = clikit.commit(lambda s: tokens.revoke_token(s, token_id, None))
     click.echo(f"Token {token.id} '{token.name}' is revoked.")
 
 

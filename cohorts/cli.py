@@ -12,8 +12,8 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from betas.db import get_session
-from cohorts.importing import FIELDS, ImportClashed, ImportFailed, Kind, Origin, import_file
+from betas import clikit
+from cohorts.importing import FIELDS, Kind, Origin, import_file
 
 cohorts_cli = AppGroup("cohorts", help="Import accounts and conversations.")
 
@@ -45,15 +45,15 @@ def _chosen(maps: tuple[str, ...]) -> dict[str, str]:
 def _import(kind: Kind, path: Path, maps: tuple[str, ...]) -> None:
     """Import the file in one transaction, with a progress bar; list the problems on failure."""
     chosen = _chosen(maps)
-    session = get_session()
     progress = click.progressbar(
         length=path.stat().st_size,
         label=f"Importing {kind.value}",
         file=sys.stderr,
     )
-    try:
+
+    def run(session):
         with path.open("rb") as stream, progress as bar:
-            result = import_file(
+            return import_file(
                 session,
                 stream,
                 kind,
@@ -61,15 +61,8 @@ def _import(kind: Kind, path: Path, maps: tuple[str, ...]) -> None:
                 progress=bar.update,
                 origin=Origin.command_line(path.name),
             )
-    except ImportFailed as exc:
-        session.rollback()
-        for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
-        raise click.ClickException(exc.message) from None
-    except ImportClashed as exc:
-        session.rollback()
-        raise click.ClickException(exc.message) from None
-    session.commit()
+
+    result = clikit.commit(run, explain=lambda exc: getattr(exc, "problems", ()))
     click.echo(str(result))
 
 

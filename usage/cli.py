@@ -9,8 +9,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from betas import clikit
 from betas.db import get_session
-from betas.errors import Invalid
 from usage import events, rollup
 
 usage_cli = AppGroup("usage", help="Import usage events and rebuild their daily rollup.")
@@ -29,34 +29,32 @@ def import_events(file: Path) -> None:
 
     The same fields and checks as POST /api/v1/events; events sent before are duplicates.
     """
-    session = get_session()
     zone = current_app.config["SHIPCALL"].zone
     progress = click.progressbar(
         length=file.stat().st_size, label="Importing events", file=sys.stderr
     )
-    try:
+
+    def run(session):
         with file.open("rb") as stream, progress as bar:
-            result = events.import_file(session, stream, zone, progress=bar.update)
-    except Invalid as exc:
-        session.rollback()
-        for detail in exc.details:
-            click.echo(f"  {_problem(detail)}", err=True)
-        raise click.ClickException(exc.message) from None
-    session.commit()
+            return events.import_file(session, stream, zone, progress=bar.update)
+
+    result = clikit.commit(run, explain=lambda exc: [_problem(d) for d in exc.details])
     click.echo(str(result))
 
 
 @usage_cli.command("rebuild")
 def rebuild() -> None:
     """Count the daily rollup again from the raw events (after SHIPCALL_TIMEZONE changes)."""
-    session = get_session()
     zone = current_app.config["SHIPCALL"].zone
     progress = click.progressbar(
-        length=rollup.count_events(session), label="Counting events", file=sys.stderr
+        length=rollup.count_events(get_session()), label="Counting events", file=sys.stderr
     )
-    with progress as bar:
-        result = rollup.rebuild(session, zone, progress=bar.update)
-    session.commit()
+
+    def run(session):
+        with progress as bar:
+            return rollup.rebuild(session, zone, progress=bar.update)
+
+    result = clikit.commit(run)
     click.echo(f"Rebuilt the rollup in {zone.key}: {result}.")
 
 
