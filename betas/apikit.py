@@ -37,12 +37,16 @@ def error_response(status: int, code: str, message: str, details=(), headers=Non
     return jsonify(body), status, headers or {}
 
 
+# The keys of marshmallow's messages that name where the input was, not a field of it.
+LOCATIONS = frozenset({"json", "query", "_schema"})
+
+
 def _flatten(messages, path=()) -> list[dict[str, str]]:
     """Turn marshmallow's nested messages into [{"field": "a.0.b", "message": ...}]."""
     if isinstance(messages, dict):
         out = []
         for key, value in messages.items():
-            out += _flatten(value, (*path, str(key)) if key not in ("json", "_schema") else path)
+            out += _flatten(value, path if key in LOCATIONS else (*path, str(key)))
         return out
     if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
         return [{"field": ".".join(path), "message": m} for m in messages]

@@ -1,14 +1,16 @@
-"""The JSON API for usage events: POST /api/v1/events, the product's way in."""
+"""The JSON API of usage: POST /api/v1/events (the product's way in), and metric values."""
 
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields, validates_schema
 
-from betas.apidoc import refuses
+from betas import lifecycle
+from betas.apidoc import NO_BETA, Refusal, refuses
 from betas.apikit import PREFIX, commit, require_scope
-from betas.web import settings
-from usage import events
+from betas.db import get_session
+from betas.web import configured_today, settings
+from usage import events, values
 
 blp = Blueprint(
     "usage_api", __name__, url_prefix=PREFIX, description="Usage events sent by the product."
@@ -49,3 +51,99 @@ def send_events(data):
     """Store a batch of events once each; 422 validation_failed names every bad field."""
     zone = settings().zone
     return commit(lambda s: events.ingest_items(s, data["events"], zone))
+
+
+# Metric values
+
+
+class ValuesQuerySchema(Schema):
+    """The days asked for: from launch to today unless narrowed."""
+
+    first = fields.Date(data_key="from", load_default=None, metadata={"description": "YYYY-MM-DD"})
+    last = fields.Date(data_key="to", load_default=None, metadata={"description": "YYYY-MM-DD"})
+
+    @validates_schema
+    def _in_order(self, data, **_kwargs):
+        if data["first"] and data["last"] and data["last"] < data["first"]:
+            raise ValidationError("Must be on or after from.", "to")
+
+
+class DayValueSchema(Schema):
+    """One day: the members at its end, the accounts among them that meet the rule, the value."""
+
+    day = fields.Date()
+    members = fields.Int()
+    accounts = fields.Int()
+    value = fields.Float(
+        allow_none=True,
+        metadata={"description": "A percent of the members, or a count; null without members."},
+    )
+
+
+class LatestSchema(DayValueSchema):
+    """The latest day, and whether it meets the target (null: not measured)."""
+
+    met = fields.Bool(allow_none=True)
+
+
+class AllMembersSchema(Schema):
+    """Every member of the beta together."""
+
+    latest = fields.Method("_latest", metadata={"description": "The latest day, as in cohorts."})
+    days = fields.List(fields.Nested(DayValueSchema))
+
+    def _latest(self, series: values.Series) -> dict | None:
+        latest = series.latest
+        if latest is None:
+            return None
+        return LatestSchema().dump({**vars(latest), "met": series.met})
+
+
+class SeriesSchema(AllMembersSchema):
+    """One cohort's days."""
+
+    cohort = fields.Str(metadata={"description": "The cohort's slug."})
+    kind = fields.Str()
+
+
+class MetricValuesSchema(Schema):
+    """A metric, its status against the target, and its days per cohort and for all members."""
+
+    id = fields.Function(lambda v: v.metric.id)
+    name = fields.Function(lambda v: v.metric.name)
+    stage = fields.Function(lambda v: v.metric.stage.value)
+    target = fields.Function(lambda v: float(v.metric.target))
+    unit = fields.Function(lambda v: v.metric.unit.value)
+    direction = fields.Function(lambda v: v.metric.direction.value)
+    status = fields.Function(
+        lambda v: v.status.value, metadata={"description": "met, not_met or not_measured"}
+    )
+    cohorts = fields.List(fields.Nested(SeriesSchema))
+    all_members = fields.Nested(AllMembersSchema)
+
+
+class BetaValuesSchema(Schema):
+    """Every instrumented metric of a beta, per cohort per day, from launch to today."""
+
+    beta = fields.Function(lambda v: v.beta.key)
+    first = fields.Date(data_key="from", allow_none=True)
+    last = fields.Date(data_key="to", allow_none=True)
+    metrics = fields.List(fields.Nested(MetricValuesSchema))
+
+
+@blp.route("/betas/<key>/metrics/values")
+@require_scope("betas:read")
+@refuses(
+    NO_BETA,
+    Refusal(
+        422, "validation_failed", "from or to is not a date (YYYY-MM-DD), or to is before from."
+    ),
+)
+@blp.arguments(ValuesQuerySchema, location="query")
+@blp.response(200, BetaValuesSchema)
+def metric_values(query, key):
+    """Read each metric's values per cohort per day, against its target; 422 on a bad date."""
+    beta = lifecycle.get_beta(get_session(), key)
+    return values.beta_values(
+        get_session(), beta, configured_today(), settings().zone, query["first"], query["last"]
+    )

@@ -74,6 +74,16 @@ class MetricValues:
     all_members: Series
 
 
+@dataclass
+class BetaValues:
+    """A beta's metric values over the days measured (None for a draft, or days out of range)."""
+
+    beta: Beta
+    first: date | None
+    last: date | None
+    metrics: list[MetricValues]
+
+
 @dataclass(frozen=True)
 class Member:
     """What the sweep needs of a membership: its cohort and the days it is a member."""
@@ -242,3 +252,17 @@ def metric_values(
         daily = rules.daily_counts(session, beta.id, kind_ids, launched, end)
         values.append(_metric_values(metric, daily, members, cohorts, start, end))
     return values
+
+
+def beta_values(
+    session: Session,
+    beta: Beta,
+    today: date,
+    zone: ZoneInfo,
+    first: date | None = None,
+    last: date | None = None,
+) -> BetaValues:
+    """Return every metric's values with the days they cover (see metric_values)."""
+    days = measured_days(beta, today, zone, first, last)
+    metrics = metric_values(session, beta, today, zone, first, last)
+    return BetaValues(beta, *(days or (None, None)), metrics)

@@ -2,43 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
-import pytest
+from datetime import UTC, datetime
 
 from betas.audit import Actor
-from betas.models import BetaState
 from cohorts import memberships
-from tests.usage.sending import event
 from usage import values
-from usage.events import ingest_items
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 TODAY = NOW.date()
-
-
-@pytest.fixture
-def launched(db, make_beta, make_cohort, make_account, monkeypatch):
-    """Return a beta launched `days` ago with `size` members who joined then and opened reports."""
-
-    def make(size: int, days: int):
-        start = NOW - timedelta(days=days)
-        beta = make_beta(state=BetaState.RUNNING, launched_at=start)
-        cohort = make_cohort(beta)
-        ids = [make_account().external_id for _ in range(size)]
-        monkeypatch.setattr(memberships, "utcnow", lambda: start)
-        memberships.enroll(db, Actor(beta.owner), beta, cohort, ids, "Asked.", TODAY)
-        monkeypatch.undo()
-        batch = [
-            event(account=account, occurred_at=(start + timedelta(days=d, minutes=1)).isoformat())
-            for account in ids
-            for d in range(days)
-        ]
-        for at in range(0, len(batch), 1000):
-            ingest_items(db, batch[at : at + 1000], UTC)
-        return beta
-
-    return make
 
 
 def series(beta, db) -> list[tuple]:
