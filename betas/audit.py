@@ -177,6 +177,21 @@ def _token_created(entry: AuditEntry, d: dict) -> str:
     )
 
 
+def _feedback_logged(entry: AuditEntry, d: dict) -> str:
+    kind = f" ({shown(d.get('type')).replace('_', ' ')})" if d.get("type") else ""
+    return (
+        f"{who(entry)} logged feedback item {entry.object_id}{kind} from "
+        f"{shown(d.get('account'))}, by {shown(d.get('source')).replace('_', ' ')}"
+    )
+
+
+def _feedback_changed(entry: AuditEntry, d: dict) -> str:
+    changes = d.get("changes") or {}
+    parts = [_change(field, *old_new) for field, old_new in changes.items()]
+    said = _in_a_row(parts) if parts else "changed it"
+    return f"{who(entry)} {said} on feedback item {entry.object_id}"
+
+
 Sentence = Callable[[AuditEntry, dict], str]
 SENTENCES: dict[str, Sentence] = {
     "beta.created": lambda e, d: f"{who(e)} framed the beta {quoted(d.get('name'))} as a draft",
@@ -227,6 +242,9 @@ SENTENCES: dict[str, Sentence] = {
     "user.activated": lambda e, d: f"{who(e)} reactivated {e.object_id}",
     "user.deactivated": lambda e, d: f"{who(e)} deactivated {e.object_id}",
     "token.created": _token_created,
+    "feedback.logged": _feedback_logged,
+    "feedback.changed": _feedback_changed,
+    "feedback.resolved": _feedback_changed,
     "token.revoked": lambda e, d: f"{who(e)} revoked the API token {quoted(d.get('name'))}",
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -14,6 +15,17 @@ INSTANCE_PATH = PROJECT_ROOT / "instance"
 PASSWORD_HASH_METHODS = ("scrypt", "pbkdf2")
 # werkzeug's strong method for new password hashes; tests choose a cheap one.
 DEFAULT_PASSWORD_HASH = "scrypt"
+# What feedback can be, in the guide's words and a few more; a team may name its own.
+DEFAULT_FEEDBACK_TYPES = (
+    "feature_request",
+    "blocker",
+    "comprehension",
+    "usability",
+    "improvement",
+    "question",
+    "praise",
+)
+FEEDBACK_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 class ConfigError(Exception):
@@ -31,6 +43,7 @@ class Settings:
     max_extensions: int = 2
     debug: bool = False
     password_hash: str = DEFAULT_PASSWORD_HASH
+    feedback_types: tuple[str, ...] = DEFAULT_FEEDBACK_TYPES
 
     @property
     def zone(self) -> ZoneInfo:
@@ -53,6 +66,7 @@ class Settings:
             "max_extensions": _integer(env, "SHIPCALL_MAX_EXTENSIONS", 2),
             "debug": env.get("SHIPCALL_DEBUG", "") in {"1", "true", "yes"},
             "password_hash": env.get("SHIPCALL_PASSWORD_HASH") or DEFAULT_PASSWORD_HASH,
+            "feedback_types": _names(env, "SHIPCALL_FEEDBACK_TYPES", DEFAULT_FEEDBACK_TYPES),
         }
         values.update(overrides)
         if "secret_key" not in values:
@@ -73,6 +87,15 @@ class Settings:
                 f"SHIPCALL_PASSWORD_HASH: {self.password_hash!r} is not one of werkzeug's "
                 "methods (scrypt[:n:r:p] or pbkdf2[:hash[:iterations]])"
             )
+        bad = [t for t in self.feedback_types if not FEEDBACK_TYPE.match(t)]
+        if bad or not self.feedback_types:
+            raise ConfigError(
+                "SHIPCALL_FEEDBACK_TYPES: give a comma-separated list of names in lower-case "
+                "letters, digits and underscores (like feature_request,blocker), not "
+                + (", ".join(repr(t) for t in bad) or "an empty list")
+            )
+        if len(set(self.feedback_types)) != len(self.feedback_types):
+            raise ConfigError("SHIPCALL_FEEDBACK_TYPES: a type is listed twice")
 
 
 def _integer(env: Mapping[str, str], name: str, default: int) -> int:
@@ -83,6 +106,13 @@ def _integer(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+def _names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    return tuple(part.strip() for part in raw.split(","))
 
 
 def normalize_database_url(url: str) -> str:

@@ -4,6 +4,7 @@ from alembic import context
 
 import betas.models  # noqa: F401 - registers the tables
 import cohorts.models  # noqa: F401 - registers the tables
+import feedback.models  # noqa: F401 - registers the tables
 import usage.models  # noqa: F401 - registers the tables
 from betas.db import Base, create_db_engine, include_in_schema_compare
 

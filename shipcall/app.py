@@ -22,6 +22,7 @@ from betas.errors import DomainError
 from cohorts import api as cohorts_api
 from cohorts import cli as cohorts_cli
 from cohorts import views as cohorts_views
+from feedback import api as feedback_api
 from shipcall import views
 from usage import api as usage_api
 from usage import cli as usage_cli
@@ -53,7 +54,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     for blueprint in (people.people, views.hub, betas_views.betas, cohorts_views.cohorts):
         app.register_blueprint(blueprint)
     api = apikit.init_app(app)
-    for blueprint in (betas_api.blp, cohorts_api.blp, usage_api.blp):
+    for blueprint in (betas_api.blp, cohorts_api.blp, usage_api.blp, feedback_api.blp):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
     betas_cli.init_app(app)

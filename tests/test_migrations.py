@@ -8,6 +8,7 @@ from sqlalchemy import inspect
 
 import betas.models  # noqa: F401 - registers the tables
 import cohorts.models  # noqa: F401 - registers the tables
+import feedback.models  # noqa: F401 - registers the tables
 import usage.models  # noqa: F401 - registers the tables
 from betas.db import Base, alembic_config, create_db_engine, include_in_schema_compare
 

@@ -24,6 +24,8 @@ SCOPES = (
     "members:write",
     "data:write",
     "events:write",
+    "feedback:read",
+    "feedback:write",
 )
 TOKEN_PREFIX = "shc_"
 # Recording every use would turn each API read into a write; a minute is precise enough.

@@ -9,6 +9,7 @@ from betas import audit
 from betas.models import ApiToken, AuditEntry, User
 
 ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("betas", "cohorts", "usage", "feedback", "shipcall")
 PAT = User(email="pat@example.com", name="Pat")
 
 
@@ -17,9 +18,9 @@ def entry(action: str, object_id: str = "inbox-reports", user=PAT, token=None, *
 
 
 def recorded_actions() -> set[str]:
-    """Every action that a record(...) call in betas/ and cohorts/ can write."""
+    """Every action that a record(...) call in the packages can write."""
     actions = set()
-    for path in [*ROOT.glob("betas/**/*.py"), *ROOT.glob("cohorts/**/*.py")]:
+    for path in (p for package in PACKAGES for p in ROOT.glob(f"{package}/**/*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "record":
                 actions |= {
@@ -32,7 +33,13 @@ def recorded_actions() -> set[str]:
 
 def test_every_action_recorded_today_reads_as_a_sentence():
     actions = recorded_actions()
-    assert {"beta.launched", "member.opted_out", "user.deactivated", "member.declined"} <= actions
+    assert {
+        "beta.launched",
+        "member.opted_out",
+        "user.deactivated",
+        "member.declined",
+        "feedback.logged",
+    } <= actions
     assert sorted(actions - set(audit.SENTENCES)) == []
 
 

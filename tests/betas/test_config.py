@@ -90,3 +90,13 @@ def test_the_pages_and_commands_hash_with_the_apps_setting(
     assert result.exit_code == 0, result.output
     for email in ("page@example.com", "cli@example.com"):
         assert users.find_user(db, email).password_hash.startswith(CHEAP_HASH + "$")
+
+
+def test_feedback_types_are_the_guides_unless_set_and_are_checked():
+    assert "blocker" in Settings.from_env({}, secret_key="k").feedback_types
+    settings = Settings.from_env({"SHIPCALL_FEEDBACK_TYPES": "bug, idea ,praise"}, secret_key="k")
+    settings.validate()
+    assert settings.feedback_types == ("bug", "idea", "praise")
+    for raw in ("Bug,idea", "bug,,idea", "bug,bug", "a-b"):
+        with pytest.raises(ConfigError, match="SHIPCALL_FEEDBACK_TYPES"):
+            Settings.from_env({"SHIPCALL_FEEDBACK_TYPES": raw}, secret_key="k").validate()

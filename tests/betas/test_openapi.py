@@ -41,6 +41,8 @@ BODIES = {
     ("PUT", "/betas/{key}/members/{account}"): {"cohort": "wave-1"},
     ("DELETE", "/betas/{key}/members/{account}"): {"reason": "Asked to leave."},
     ("POST", "/events"): {"events": []},
+    ("POST", "/betas/{key}/feedback"): {"account": "acme", "original": "Where is export?"},
+    ("PATCH", "/feedback/{item_id}"): {"summary": "Export"},
 }
 # The refusals of the rules, beyond those of every token and body, that an operation answers.
 RULES = {
@@ -72,6 +74,9 @@ RULES = {
     ("PUT", "/betas/{key}/members/{account}"): {
         409: {"beta_not_running", "beta_overdue", "opted_out"}
     },
+    ("GET", "/betas/{key}/feedback"): {422: {"validation_failed"}},
+    ("POST", "/betas/{key}/feedback"): {409: {"conflict"}},
+    ("PATCH", "/feedback/{item_id}"): {404: {"not_found"}},
 }
 
 
@@ -267,7 +272,9 @@ def probe(client, bearer, make_user):
     admin = make_user(Role.ADMIN)
 
     def send(method, path, scopes=tokens.SCOPES, token=True, **kwargs):
-        url = API + path.format(key="no-such-beta", slug="wave-1", account="acme", metric_id=1)
+        url = API + path.format(
+            key="no-such-beta", slug="wave-1", account="acme", metric_id=1, item_id=999_999_999
+        )
         headers = bearer(admin, scopes) if token else {}
         return client.open(url, method=method, headers=headers, **kwargs)
 

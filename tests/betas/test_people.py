@@ -197,7 +197,9 @@ def test_an_admin_adds_a_user_changes_a_role_and_deactivates(db, client, make_us
     assert post(f"/admin/users/{pat.id}/active").status_code == 302
     db.expire_all()
     assert (pat.role, pat.is_active) == (Role.VIEWER, False)
-    actions = db.scalars(select(AuditEntry.action).where(AuditEntry.user_id == admin.id)).all()
+    actions = db.scalars(
+        select(AuditEntry.action).where(AuditEntry.user_id == admin.id).order_by(AuditEntry.id)
+    ).all()
     assert actions == ["user.created", "user.role_changed", "user.deactivated"]
 
 

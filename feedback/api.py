@@ -1,0 +1,181 @@
+"""The feedback API: log what customers said, read the log a page at a time, codify and resolve."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from betas import lifecycle
+from betas.apidoc import NO_BETA, Refusal, refuses
+from betas.apikit import PREFIX, commit, require_scope
+from betas.auth.web import current_actor
+from betas.db import get_session
+from betas.errors import Conflict, Forbidden, Invalid, NotFound
+from betas.web import settings
+from feedback import log
+from feedback.models import CODE_MAX, ORIGINAL_MAX, BlockerState, Source
+
+blp = Blueprint(
+    "feedback_api", __name__, url_prefix=PREFIX, description="What beta customers said, codified."
+)
+
+NO_ITEM = Refusal.of(NotFound, "No feedback item has this id.")
+NOT_EDITOR = Refusal.of(
+    Forbidden, "The token's user may not codify this beta's feedback: only its owner or an admin."
+)
+DRAFT = Refusal.of(Conflict, "The beta is a draft: it has no customers to hear from yet.")
+BAD_VALUE = Refusal.of(
+    Invalid,
+    "A value breaks a rule: an unknown account or type, an original that is blank or too long, "
+    "a duplicate_of that is no earlier item of the beta, a resolved blocker without a resolution.",
+)
+
+
+class CodesSchema(Schema):
+    """How an item is codified: its type, summary and reason, and what it repeats."""
+
+    type = fields.Str(allow_none=True, metadata={"description": "One of SHIPCALL_FEEDBACK_TYPES."})
+    summary = fields.Str(allow_none=True, validate=validate.Length(max=CODE_MAX))
+    reason = fields.Str(
+        allow_none=True,
+        validate=validate.Length(max=CODE_MAX),
+        metadata={"description": "The issue, cause or problem actually being expressed."},
+    )
+    duplicate_of = fields.Int(
+        allow_none=True, metadata={"description": "The id of an earlier item of the beta."}
+    )
+
+
+class NewItemSchema(CodesSchema):
+    """What a customer said, word for word; codify it now or later."""
+
+    account = fields.Str(
+        required=True,
+        validate=validate.Length(1, 200),
+        metadata={"description": "The account's id (or its name, when no id matches)."},
+    )
+    original = fields.Str(
+        required=True,
+        validate=validate.Length(1, ORIGINAL_MAX),
+        metadata={"description": "Verbatim; stored exactly as given and never changed."},
+    )
+    source = fields.Str(
+        load_default=Source.OTHER.value, validate=validate.OneOf([s.value for s in Source])
+    )
+
+
+class ChangeSchema(CodesSchema):
+    """What changes on an item; only the fields sent change."""
+
+    blocker_state = fields.Str(validate=validate.OneOf([s.value for s in BlockerState]))
+    resolution = fields.Str(
+        allow_none=True,
+        validate=validate.Length(max=CODE_MAX),
+        metadata={"description": "How a blocker was resolved; required to resolve it."},
+    )
+    original = fields.Raw(
+        load_only=True,
+        metadata={"description": "Refused: what the customer said never changes once logged."},
+    )
+
+    @validates("original")
+    def _never(self, _value, **_kwargs) -> None:
+        raise ValidationError("What the customer said never changes once logged.")
+
+
+class ItemSchema(Schema):
+    """A feedback item, with the context it was said in."""
+
+    id = fields.Int()
+    beta = fields.Function(lambda i: i.beta.key)
+    account = fields.Function(lambda i: i.account.external_id)
+    source = fields.Function(lambda i: i.source.value)
+    original = fields.Str()
+    type = fields.Str(allow_none=True)
+    summary = fields.Str(allow_none=True)
+    reason = fields.Str(allow_none=True)
+    duplicate_of = fields.Int(attribute="duplicate_of_id", allow_none=True)
+    call = fields.Constant(None, metadata={"description": "The call it was said on; none yet."})
+    blocker_state = fields.Function(
+        lambda i: i.blocker_state.value if i.blocker_state else None, allow_none=True
+    )
+    resolution = fields.Str(allow_none=True)
+    cohort = fields.Function(
+        lambda i: i.cohort.slug if i.cohort else None,
+        allow_none=True,
+        metadata={"description": "The account's cohort in the beta when it was logged."},
+    )
+    logged_by = fields.Function(lambda i: i.logged_by.email if i.logged_by else None)
+    logged_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class LogQuerySchema(Schema):
+    """Which items to list."""
+
+    type = fields.Str(load_default="")
+    account = fields.Str(load_default="", metadata={"description": "An account's id."})
+    codified = fields.Bool(
+        load_default=None, allow_none=True, metadata={"description": "true or false."}
+    )
+    cursor = fields.Str(
+        load_default=None, metadata={"description": "The `next` of the page before."}
+    )
+
+
+class LogPageSchema(Schema):
+    """A page of the log, newest first; `next` is the cursor of the next page, or null."""
+
+    items = fields.List(fields.Nested(ItemSchema))
+    next = fields.Str(allow_none=True)
+
+
+@blp.route("/betas/<key>/feedback")
+class BetaFeedback(MethodView):
+    """A beta's feedback log."""
+
+    @require_scope("feedback:read")
+    @refuses(NO_BETA, Refusal.of(Invalid, "The cursor is not one the log gave."))
+    @blp.arguments(LogQuerySchema, location="query")
+    @blp.response(200, LogPageSchema)
+    def get(self, query, key):
+        """List a beta's items, newest first, 50 a page; filter by type, account, codified."""
+        session = get_session()
+        beta = lifecycle.get_beta(session, key)
+        wanted = log.FeedbackFilter(
+            type=query["type"], account=query["account"], codified=query["codified"]
+        )
+        return log.feedback_page(session, beta, wanted, query["cursor"])
+
+    @require_scope("feedback:write")
+    @refuses(NO_BETA, DRAFT, BAD_VALUE)
+    @blp.arguments(NewItemSchema)
+    @blp.response(201, ItemSchema)
+    def post(self, data, key):
+        """Log what a customer said; anyone may log it, codified or not."""
+        beta = lifecycle.get_beta(get_session(), key)
+        types = settings().feedback_types
+        return commit(lambda s: log.log(s, current_actor(), beta, types=types, **data))
+
+
+@blp.route("/feedback/<int:item_id>")
+class Item(MethodView):
+    """One feedback item."""
+
+    @require_scope("feedback:read")
+    @refuses(NO_ITEM)
+    @blp.response(200, ItemSchema)
+    def get(self, item_id):
+        """Read one item."""
+        return log.get_item(get_session(), item_id)
+
+    @require_scope("feedback:write")
+    @refuses(NO_ITEM, NOT_EDITOR, BAD_VALUE)
+    @blp.arguments(ChangeSchema)
+    @blp.response(200, ItemSchema)
+    def patch(self, data, item_id):
+        """Codify, change, resolve or reopen an item: its owner's PM or an admin."""
+        item = log.get_item(get_session(), item_id)
+        types = settings().feedback_types
+        return commit(lambda s: log.edit(s, current_actor(), item, data, types=types))
