@@ -106,7 +106,7 @@ def delete(key):
     return render_template("betas/delete.html", form=form, beta=beta, refusal=refusal), status
 
 
-@betas.route("/betas/<key>/metrics", methods=["GET", "POST"])
+@betas.route("/betas/<key>/metrics/new", methods=["GET", "POST"])
 @web.reload_goes_to(lambda key: url_for("hub.beta", key=key, _anchor="metrics"))
 @role_required(*EDITORS)
 def add_metric(key):

@@ -119,15 +119,15 @@ def members_csv(memberships: Sequence[Membership], zone: ZoneInfo) -> Iterator[s
     yield line(
         [
             *CSV_COLUMNS,
-            *(_safe_cell(f"attribute:{n}" if n in CSV_COLUMNS else n) for n in names),
+            *(safe_cell(f"attribute:{n}" if n in CSV_COLUMNS else n) for n in names),
         ]
     )
     for m in memberships:
         attributes = m.account.attributes or {}
         yield line(
             [
-                _safe_cell(m.account.external_id),
-                _safe_cell(m.account.name),
+                safe_cell(m.account.external_id),
+                safe_cell(m.account.name),
                 m.cohort.slug,
                 m.status.value,
                 when(m.enrolled_at),
@@ -137,8 +137,8 @@ def members_csv(memberships: Sequence[Membership], zone: ZoneInfo) -> Iterator[s
         )
 
 
-def _safe_cell(value: str) -> str:
-    # A cell starting with = + - @ runs as a formula in spreadsheets: quote it as text.
+def safe_cell(value: str) -> str:
+    """Quote a CSV cell as text when it would run as a formula in a spreadsheet (= + - @)."""
     return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
@@ -151,8 +151,8 @@ def _attribute_cell(value: object) -> str:
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, str):
-        return _safe_cell(value)
-    return _safe_cell(json.dumps(value, ensure_ascii=False))
+        return safe_cell(value)
+    return safe_cell(json.dumps(value, ensure_ascii=False))
 
 
 @dataclass(frozen=True)

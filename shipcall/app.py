@@ -26,6 +26,7 @@ from feedback import api as feedback_api
 from shipcall import views
 from usage import api as usage_api
 from usage import cli as usage_cli
+from usage import views as usage_views
 
 MAX_REQUEST_BYTES = 1024 * 1024
 CONTENT_SECURITY_POLICY = (
@@ -51,7 +52,13 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     auth_web.init_app(app)
     csrf.init_app(app)
     web.init_app(app, beta_page=views.render_beta)
-    for blueprint in (people.people, views.hub, betas_views.betas, cohorts_views.cohorts):
+    for blueprint in (
+        people.people,
+        views.hub,
+        betas_views.betas,
+        cohorts_views.cohorts,
+        usage_views.usage,
+    ):
         app.register_blueprint(blueprint)
     api = apikit.init_app(app)
     for blueprint in (betas_api.blp, cohorts_api.blp, usage_api.blp, feedback_api.blp):
@@ -79,7 +86,8 @@ def _configure(app: Flask, settings: Settings) -> None:
 
     @app.after_request
     def security_headers(response):
-        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        # A response with a policy of its own keeps it (a chart's SVG document).
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"

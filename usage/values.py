@@ -15,7 +15,10 @@ number of members and days.
 
 from __future__ import annotations
 
+import csv
 import enum
+import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -24,8 +27,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from betas.errors import NotFound
 from betas.models import Beta, Direction, MetricUnit, SuccessMetric
 from cohorts.models import Cohort, Membership
+from cohorts.roster import safe_cell
 from usage import rules
 from usage.rollup import day_of
 
@@ -219,13 +224,16 @@ def metric_values(
     zone: ZoneInfo,
     first: date | None = None,
     last: date | None = None,
+    metric_id: int | None = None,
 ) -> list[MetricValues]:
-    """Return the values of every metric with a rule, per cohort and all members, per day.
+    """Return the values of every metric with a rule, per cohort and for all members, per day.
 
-    The days run from the launch day to today, narrowed to `first`..`last` when given. A
-    draft's metrics have no days.
+    Only `metric_id`'s when given (NotFound when it has no rule). The days run from the launch
+    day to today, narrowed to `first`..`last` when given. A draft's metrics have no days.
     """
-    metrics = [m for m in beta.metrics if m.rule]
+    metrics = [m for m in beta.metrics if m.rule and metric_id in (None, m.id)]
+    if metric_id is not None and not metrics:
+        raise NotFound(f"Beta {beta.key} has no instrumented metric {metric_id}.")
     days = measured_days(beta, today, zone, first, last)
     cohorts = list(
         session.scalars(
@@ -266,3 +274,39 @@ def beta_values(
     days = measured_days(beta, today, zone, first, last)
     metrics = metric_values(session, beta, today, zone, first, last)
     return BetaValues(beta, *(days or (None, None)), metrics)
+
+
+CSV_COLUMNS = ("metric", "cohort", "day", "members", "accounts", "value")
+
+
+def values_csv(values: BetaValues) -> Iterator[str]:
+    """Yield the series as CSV, a line at a time: a row per metric, cohort and day.
+
+    All members together are the cohort "all members"; a value without members is empty.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def line(row) -> str:
+        writer.writerow(row)
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    yield line(CSV_COLUMNS)
+    for metric in values.metrics:
+        for series in [*metric.cohorts, metric.all_members]:
+            cohort = series.cohort or "all members"
+            for day in series.days:
+                value = "" if day.value is None else f"{day.value:g}"
+                yield line(
+                    [
+                        safe_cell(metric.metric.name),
+                        safe_cell(cohort),
+                        day.day.isoformat(),
+                        day.members,
+                        day.accounts,
+                        value,
+                    ]
+                )

@@ -229,7 +229,7 @@ def test_a_bad_rule_in_the_form_sits_on_its_field_and_nothing_is_saved(
     login(beta.owner)
     with unchanged():
         response = post(
-            f"/betas/{beta.key}/metrics", {**METRIC_FORM, "action_1": "opened", "object_1": ""}
+            f"/betas/{beta.key}/metrics/new", {**METRIC_FORM, "action_1": "opened", "object_1": ""}
         )
     html = response.get_data(as_text=True)
     assert response.status_code == 422

@@ -125,7 +125,7 @@ def test_a_pm_cannot_change_another_pms_beta(client, make_user, make_beta, login
     login(make_user(Role.PM))
     with unchanged():
         assert client.get(f"/betas/{beta.key}/edit").status_code == 403
-        assert post(f"/betas/{beta.key}/metrics", {"name": "x"}).status_code == 403
+        assert post(f"/betas/{beta.key}/metrics/new", {"name": "x"}).status_code == 403
         assert client.get(f"/betas/{beta.key}/delete").status_code == 403
         assert post(f"/betas/{beta.key}/delete", {"confirm_key": beta.key}).status_code == 403
 
@@ -182,7 +182,7 @@ def test_add_a_metric_then_launch(db, client, make_beta, login, post):
         "per": "event",
         "window_days": "7",
     }
-    assert post(f"/betas/{beta.key}/metrics", metric).status_code == 302
+    assert post(f"/betas/{beta.key}/metrics/new", metric).status_code == 302
     html = client.get(f"/betas/{beta.key}").get_data(as_text=True)
     assert "at least 40% of enrolled accounts" in html
     assert "at least 2 events of opened report (any place) in the last 7 days" in html
@@ -203,7 +203,7 @@ def test_a_bad_metric_keeps_what_was_typed(db, client, make_beta, login, post, u
         "counts": "opened it twice",
     }
     with unchanged():
-        response = post(f"/betas/{beta.key}/metrics", metric)
+        response = post(f"/betas/{beta.key}/metrics/new", metric)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert 'id="target-error">From 0 to 100 for a percentage.' in html
@@ -229,7 +229,7 @@ def test_a_target_out_of_range_is_told_the_range_of_its_unit(
     login(beta.owner)
     metric = {"name": "Use", "stage": "adoption", "target": target, "unit": unit}
     with unchanged():
-        response = post(f"/betas/{beta.key}/metrics", {**metric, "direction": "at_least"})
+        response = post(f"/betas/{beta.key}/metrics/new", {**metric, "direction": "at_least"})
     assert response.status_code == 422
     assert f'id="target-error">{said}</p>' in response.get_data(as_text=True)
 
@@ -294,7 +294,7 @@ def test_the_history_names_who_did_what(db, client, make_user, login, post):
     pm = login(make_user(Role.PM))
     post("/betas/new", {**frame(), "owner": pm.id})
     post(
-        "/betas/inbox-reports/metrics",
+        "/betas/inbox-reports/metrics/new",
         {
             "name": "Use",
             "stage": "adoption",
@@ -318,7 +318,7 @@ def test_a_failed_form_opens_with_a_summary_linking_to_its_fields(
     login(beta.owner)
     with unchanged():
         response = post(
-            f"/betas/{beta.key}/metrics",
+            f"/betas/{beta.key}/metrics/new",
             {
                 "name": "",
                 "stage": "adoption",
@@ -334,13 +334,13 @@ def test_a_failed_form_opens_with_a_summary_linking_to_its_fields(
     assert "Fix 2 problems" in summary
     assert 'href="#name"' in summary and 'href="#target"' in summary
     # The form's action ends in its id, so the browser brings the failed form into view.
-    assert f'action="/betas/{beta.key}/metrics#metric-form"' in html
+    assert f'action="/betas/{beta.key}/metrics/new#metric-form"' in html
 
 
 def test_a_forms_post_url_opened_again_lands_on_its_page(client, make_beta, login):
     beta = make_beta(state=BetaState.RUNNING)
     login(beta.owner)
-    for path, anchor in [("metrics", "metrics"), ("extensions", "deadline")]:
+    for path, anchor in [("metrics/new", "metrics"), ("extensions", "deadline")]:
         response = client.get(f"/betas/{beta.key}/{path}")
         assert response.status_code == 302
         assert response.headers["Location"] == f"/betas/{beta.key}#{anchor}"

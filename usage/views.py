@@ -1,0 +1,60 @@
+"""The measure pages of a beta: its Metrics (charts, tables, CSV) and its Instrumentation."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, render_template
+
+from betas import lifecycle, web
+from betas.db import get_session
+from usage import charts, instrumentation, values
+
+usage = Blueprint("usage", __name__)
+
+# The SVG's own policy: its internal <style> applies to it alone; nothing else may load or run.
+SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
+
+
+def _values(key: str) -> values.BetaValues:
+    session = get_session()
+    beta = lifecycle.get_beta(session, key)
+    return values.beta_values(session, beta, web.configured_today(), web.settings().zone)
+
+
+@usage.get("/betas/<key>/metrics")
+def metrics(key):
+    """Show each metric's chart per cohort against its target, and its latest values."""
+    result = _values(key)
+    return render_template("usage/metrics.html", beta=result.beta, values=result)
+
+
+@usage.get("/betas/<key>/metrics/<int:metric_id>.svg")
+def metric_chart(key, metric_id):
+    """Serve a metric's chart, an SVG document shown by the Metrics page in an <img>."""
+    session = get_session()
+    beta = lifecycle.get_beta(session, key)
+    svg = charts.chart_of(session, beta, metric_id, web.configured_today(), web.settings().zone)
+    return Response(
+        svg,
+        mimetype="image/svg+xml",
+        headers={"Content-Security-Policy": SVG_POLICY, "Cache-Control": "no-cache"},
+    )
+
+
+@usage.get("/betas/<key>/metrics.csv")
+def metrics_csv(key):
+    """Download every metric's series: metric, cohort, day, members, accounts, value."""
+    result = _values(key)
+    return Response(
+        values.values_csv(result),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{result.beta.key}-metrics.csv"'},
+    )
+
+
+@usage.get("/betas/<key>/instrumentation")
+def instrumentation_page(key):
+    """Show the event kinds the members sent, and whether each rule matched any yet."""
+    session = get_session()
+    beta = lifecycle.get_beta(session, key)
+    seen = instrumentation.instrumentation(session, beta)
+    return render_template("usage/instrumentation.html", beta=beta, seen=seen)
