@@ -188,6 +188,7 @@ def log(
         source=item.source.value,
         type=item.type,
     )
+    session.flush()
     return item
 
 
@@ -246,11 +247,11 @@ def edit(
         if before[field] != _said(item, field)
     }
     if changes:
-        session.flush()
         action = "feedback.changed"
         if "blocker_state" in changes and item.blocker_state == BlockerState.RESOLVED:
             action = "feedback.resolved"
         record(session, actor, action, item, beta=item.beta, changes=changes)
+        session.flush()
     return item
 
 
@@ -302,6 +303,7 @@ class FeedbackPage:
 
     items: list[FeedbackItem]
     next: str | None
+    repeated_by: Mapping[int, int]  # item id → how many later items repeat it
 
 
 def encode_cursor(item_id: int) -> str:
@@ -381,7 +383,9 @@ def feedback_page(
     )
     more = len(rows) > per_page
     rows = rows[:per_page]
-    return FeedbackPage(rows, encode_cursor(rows[-1].id) if more else None)
+    return FeedbackPage(
+        rows, encode_cursor(rows[-1].id) if more else None, duplicate_counts(session, rows)
+    )
 
 
 def duplicate_counts(session: Session, items: Sequence[FeedbackItem]) -> dict[int, int]:
@@ -394,7 +398,7 @@ def duplicate_counts(session: Session, items: Sequence[FeedbackItem]) -> dict[in
         .where(FeedbackItem.duplicate_of_id.in_(ids))
         .group_by(FeedbackItem.duplicate_of_id)
     )
-    return dict(rows.tuples())
+    return {item_id: n for item_id, n in rows}
 
 
 def item_history(session: Session, item: FeedbackItem) -> list[AuditEntry]:
@@ -410,4 +414,21 @@ def item_history(session: Session, item: FeedbackItem) -> list[AuditEntry]:
             .options(selectinload(AuditEntry.user), selectinload(AuditEntry.token))
             .order_by(AuditEntry.id.desc())
         )
+    )
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """An item with its history, newest first, and how many later items repeat it."""
+
+    item: FeedbackItem
+    history: list[AuditEntry]
+    repeated_by: int
+
+
+def read_item(session: Session, item_id: int) -> ItemRecord:
+    """Return an item with what its page shows, or raise NotFound."""
+    item = get_item(session, item_id)
+    return ItemRecord(
+        item, item_history(session, item), duplicate_counts(session, [item]).get(item.id, 0)
     )

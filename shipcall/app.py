@@ -23,6 +23,7 @@ from cohorts import api as cohorts_api
 from cohorts import cli as cohorts_cli
 from cohorts import views as cohorts_views
 from feedback import api as feedback_api
+from feedback import views as feedback_views
 from shipcall import views
 from usage import api as usage_api
 from usage import cli as usage_cli
@@ -58,6 +59,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         betas_views.betas,
         cohorts_views.cohorts,
         usage_views.usage,
+        feedback_views.feedback,
     ):
         app.register_blueprint(blueprint)
     api = apikit.init_app(app)

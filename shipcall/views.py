@@ -10,6 +10,7 @@ from betas.db import get_session
 from betas.forms import ExtensionForm, MetricForm
 from betas.models import Beta, BetaState
 from cohorts import roster, waves
+from feedback.forms import log_form
 
 hub = Blueprint("hub", __name__)
 
@@ -40,6 +41,7 @@ def render_beta(beta: Beta, history_page: int = 1, **failed_forms) -> str:
     forms = {
         "metric_form": MetricForm(formdata=None),
         "extension_form": ExtensionForm(formdata=None),
+        "feedback_form": log_form(web.settings().feedback_types, formdata=None),
         **failed_forms,
     }
     problems = []

@@ -4,8 +4,7 @@ import pytest
 
 from betas.models import Role
 from cohorts.models import Membership, MembershipStatus
-
-READ_WRITE = ("feedback:read", "feedback:write")
+from tests.feedback.helpers import READ_WRITE
 
 
 @pytest.fixture

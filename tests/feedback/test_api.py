@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 
 from betas.models import AuditEntry, BetaState, Role
 from feedback.models import FeedbackItem
-from tests.feedback.conftest import READ_WRITE
+from tests.feedback.helpers import READ_WRITE
 from tests.helpers import assert_error, fields_of
 
 API = "/api/v1"
