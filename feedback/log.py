@@ -268,14 +268,15 @@ def _said(item: FeedbackItem, field: str) -> object:
 def get_item(session: Session, item_id: int) -> FeedbackItem:
     """Return a feedback item with what it is shown with, or raise NotFound."""
     item = session.scalar(
-        select(FeedbackItem).where(FeedbackItem.id == item_id).options(*_shown_with())
+        select(FeedbackItem).where(FeedbackItem.id == item_id).options(*shown_with())
     )
     if item is None:
         raise NotFound(f"No feedback item {item_id}.")
     return item
 
 
-def _shown_with() -> tuple:
+def shown_with() -> tuple:
+    """Return the loader options of what an item is shown with, in one statement each."""
     return (
         selectinload(FeedbackItem.beta),
         selectinload(FeedbackItem.account),
@@ -325,6 +326,15 @@ def decode_cursor(cursor: str) -> int:
         ) from None
 
 
+def codified_condition():
+    """Return the SQL condition of a codified item: its type, summary and reason are set."""
+    return and_(
+        FeedbackItem.type.is_not(None),
+        FeedbackItem.summary.is_not(None),
+        FeedbackItem.reason.is_not(None),
+    )
+
+
 def _filtered(beta: Beta, wanted: FeedbackFilter) -> Select:
     query = select(FeedbackItem).where(FeedbackItem.beta_id == beta.id)
     if wanted.type:
@@ -345,11 +355,7 @@ def _filtered(beta: Beta, wanted: FeedbackFilter) -> Select:
         )
     if wanted.source:
         query = query.where(FeedbackItem.source == _source(wanted.source))
-    codified = and_(
-        FeedbackItem.type.is_not(None),
-        FeedbackItem.summary.is_not(None),
-        FeedbackItem.reason.is_not(None),
-    )
+    codified = codified_condition()
     if wanted.codified is True:
         query = query.where(codified)
     elif wanted.codified is False:
@@ -378,7 +384,7 @@ def feedback_page(
         query = query.where(FeedbackItem.id < decode_cursor(cursor))
     rows = list(
         session.scalars(
-            query.options(*_shown_with()).order_by(FeedbackItem.id.desc()).limit(per_page + 1)
+            query.options(*shown_with()).order_by(FeedbackItem.id.desc()).limit(per_page + 1)
         )
     )
     more = len(rows) > per_page

@@ -6,7 +6,7 @@ admins. A form that fails renders its page again with everything typed.
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from betas import lifecycle, web
 from betas.auth.permissions import EDITORS
@@ -14,7 +14,7 @@ from betas.auth.web import current_actor, role_required
 from betas.db import get_session
 from betas.errors import DomainError
 from cohorts import waves
-from feedback import log
+from feedback import exporting, log
 from feedback.forms import BlockerForm, CodesForm, FilterForm, log_form
 
 feedback = Blueprint("feedback", __name__)
@@ -68,6 +68,32 @@ def log_page(key):
         args=form.args(),
         first=not request.args.get("after"),
     ), status
+
+
+@feedback.get("/betas/<key>/feedback.csv")
+def export_csv(key):
+    """Download the beta's codified feedback as CSV."""
+    session = get_session()
+    beta = lifecycle.get_beta(session, key)
+    items = exporting.codified_items(session, beta)
+    return Response(
+        exporting.to_csv(items, web.settings().zone),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{beta.key}-feedback.csv"'},
+    )
+
+
+@feedback.get("/betas/<key>/feedback.xlsx")
+def export_xlsx(key):
+    """Download the beta's codified feedback as an XLSX workbook."""
+    session = get_session()
+    beta = lifecycle.get_beta(session, key)
+    items = exporting.codified_items(session, beta)
+    return Response(
+        exporting.to_xlsx(items, web.settings().zone),
+        mimetype=exporting.XLSX_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{beta.key}-feedback.xlsx"'},
+    )
 
 
 def _item_page(item_id: int, status: int = 200, **failed_forms):
