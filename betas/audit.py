@@ -118,8 +118,20 @@ FIELD_NAMES = {
     "decision_deadline": "the decision deadline",
     "counts": "what counts",
     "rule": "the rule",
+    "duplicate_of": "the item it repeats",
 }
-TYPED = frozenset({"name", "problem", "learning_goals", "customer_outcome", "counts"})
+TYPED = frozenset(
+    {
+        "name",
+        "problem",
+        "learning_goals",
+        "customer_outcome",
+        "counts",
+        "summary",
+        "reason",
+        "resolution",
+    }
+)
 
 
 def _change(field: str, old: object, new: object) -> str:
