@@ -74,9 +74,9 @@ class LogForm(CodesForm):
     account = StringField(
         "Account", validators=[Length(max=200)], description="Its id or its name."
     )
+    # No maxlength: a browser would cut a longer paste silently; the service says it is too long.
     original = TextAreaField(
         "What they said",
-        validators=[Length(max=ORIGINAL_MAX)],
         description=f"Paste it word for word (at most {plural(ORIGINAL_MAX, 'character')}).",
     )
     source = SelectField("Where", choices=source_choices(), default=Source.CALL.value)
@@ -148,7 +148,11 @@ class FilterForm(FlaskForm):
 
 
 def log_form(types: Sequence[str], **kwargs) -> LogForm:
-    """Return the quick log form, offering the configured types."""
-    form = LogForm(**kwargs)
+    """Return the quick log form, offering the configured types.
+
+    Its fields are prefixed ("feedback-reason"): the beta's page holds other forms' fields of the
+    same names.
+    """
+    form = LogForm(prefix="feedback", **kwargs)
     form.offer_types(types)
     return form

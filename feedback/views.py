@@ -16,6 +16,7 @@ from betas.errors import DomainError
 from cohorts import waves
 from feedback import exporting, log
 from feedback.forms import BlockerForm, CodesForm, FilterForm, log_form
+from feedback.models import BlockerState
 
 feedback = Blueprint("feedback", __name__)
 
@@ -100,7 +101,11 @@ def _item_page(item_id: int, status: int = 200, **failed_forms):
     record = log.read_item(get_session(), item_id)
     codes_form = CodesForm(formdata=None, obj=record.item)
     codes_form.duplicate_of.data = record.item.duplicate_of_id
-    forms = {"codes_form": codes_form, "blocker_form": BlockerForm(formdata=None), **failed_forms}
+    blocker_form = BlockerForm(formdata=None)
+    resolved = record.item.blocker_state == BlockerState.RESOLVED
+    blocker_form.blocker_state.data = BlockerState.OPEN if resolved else BlockerState.RESOLVED
+    blocker_form.resolution.data = record.item.resolution
+    forms = {"codes_form": codes_form, "blocker_form": blocker_form, **failed_forms}
     forms["codes_form"].offer_types(web.settings().feedback_types)
     page = render_template(
         "feedback/item.html", record=record, item=record.item, beta=record.item.beta, **forms

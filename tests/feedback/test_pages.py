@@ -26,7 +26,12 @@ def test_a_viewer_logs_feedback_from_the_beta_page_word_for_word(
 
     response = post(
         f"/betas/{beta.key}/feedback/new",
-        {"account": "Acme Ltd", "original": TYPED, "source": "call", "type": ""},
+        {
+            "feedback-account": "Acme Ltd",
+            "feedback-original": TYPED,
+            "feedback-source": "call",
+            "feedback-type": "",
+        },
     )
 
     assert response.status_code == 302
@@ -43,12 +48,18 @@ def test_a_refused_log_keeps_every_character_and_stores_nothing(
     with unchanged():
         response = post(
             f"/betas/{beta.key}/feedback/new",
-            {"account": "nobody", "original": TYPED, "source": "email", "summary": " Gone "},
+            {
+                "feedback-account": "nobody",
+                "feedback-original": TYPED + "x" * 20_000,
+                "feedback-source": "email",
+                "feedback-summary": " Gone ",
+            },
         )
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert 'id="account-error">No account has the id or name' in html
-    assert escape(TYPED.replace("\r\n", "\n"), quote=False) in html.replace("\r\n", "\n")
+    assert 'id="feedback-account-error">No account has the id or name' in html
+    typed = escape(TYPED.replace("\r\n", "\n") + "x" * 20_000, quote=False)
+    assert typed in html.replace("\r\n", "\n")
     assert 'value=" Gone "' in html
     assert client.get(f"/betas/{beta.key}/feedback/new").status_code == 302
 
