@@ -212,9 +212,7 @@ def recount(session: Session, account_days: Iterable[tuple[int, int]], zone: Zon
         return
     table = UsageDay.__table__
     events = UsageEvent.__table__
-    session.execute(
-        table.delete().where(tuple_(table.c.account_id, table.c.day).in_(account_days))
-    )
+    session.execute(table.delete().where(tuple_(table.c.account_id, table.c.day).in_(account_days)))
     spans = [
         and_(
             events.c.account_id == account_id,

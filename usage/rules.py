@@ -7,7 +7,8 @@ with an event) and a window. Here:
   pattern without a place matches every place);
 - `daily_counts(session, beta_id, kinds, first, last)`: each membership's matching events per
   day, counted only from its join time (a rollup row counts for it when `since >= joined_at`),
-  in one statement whatever the members and days;
+  in one statement whatever the members and days (`daily_counts_of_each`: for several rules at
+  once, still one statement);
 - `meeting_spans(rule, daily)` and `meets(rule, daily, day)`: the days on which a membership
   meets the rule: its matching events within the window ending that day (the last 7, 14 or 28
   days, or every day since it joined) number at least N, or fall on at least N days.
@@ -19,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from cohorts.models import Membership
@@ -73,27 +74,46 @@ def daily_counts(
 ) -> dict[int, dict[int, int]]:
     """Return {membership id: {day: events}} of these kinds from `first` to `last`.
 
-    Only what each account did from the moment its membership joined counts. One statement,
-    aggregated in SQL to a row per membership and day with a matching event.
+    Only what each account did from the moment its membership joined counts.
     """
-    kinds = list(kinds)
-    if not kinds or last < first:
-        return {}
+    return daily_counts_of_each(session, beta_id, [list(kinds)], first, last)[0]
+
+
+def daily_counts_of_each(
+    session: Session, beta_id: int, kinds: Sequence[Sequence[int]], first: int, last: int
+) -> list[dict[int, dict[int, int]]]:
+    """Return daily_counts for each list of kinds (each rule's), in one statement for all.
+
+    Aggregated in SQL to a row per membership and day with a matching event, a column per list:
+    the rollup is read once, whatever the members, days and rules.
+    """
+    counts: list[dict[int, dict[int, int]]] = [defaultdict(dict) for _ in kinds]
+    every = sorted({kind for listed in kinds for kind in listed})
+    if not every or last < first:
+        return counts
+    days, members = UsageDay.__table__.c, Membership.__table__.c
+    columns = [
+        func.sum(case((days.kind_id.in_(listed), days.events), else_=0)) if listed else literal(0)
+        for listed in kinds
+    ]
     rows = session.execute(
-        select(Membership.id, UsageDay.day, func.sum(UsageDay.events))
-        .join(UsageDay, UsageDay.account_id == Membership.account_id)
-        .where(
-            Membership.beta_id == beta_id,
-            Membership.joined_at.is_not(None),
-            UsageDay.since >= Membership.joined_at,
-            UsageDay.kind_id.in_(kinds),
-            UsageDay.day.between(first, last),
+        select(members.id, days.day, *columns)
+        .select_from(
+            Membership.__table__.join(UsageDay.__table__, days.account_id == members.account_id)
         )
-        .group_by(Membership.id, UsageDay.day)
+        .where(
+            members.beta_id == beta_id,
+            members.joined_at.is_not(None),
+            days.since >= members.joined_at,
+            days.kind_id.in_(every),
+            days.day.between(first, last),
+        )
+        .group_by(members.id, days.day)
     )
-    counts: dict[int, dict[int, int]] = defaultdict(dict)
-    for membership_id, day, events in rows:
-        counts[membership_id][day] = int(events)
+    for membership_id, day, *events in rows:
+        for index, count in enumerate(events):
+            if count:
+                counts[index][membership_id][day] = int(count)
     return counts
 
 
@@ -105,19 +125,26 @@ def meeting_spans(rule: Rule, daily: Daily) -> list[Span]:
     """
     per_day = rule["per"] == "day"
     window = rule["window_days"]
+    at_least = rule["at_least"]
+    days = sorted(day for day, events in daily.items() if events > 0)
+    if window is None:
+        # Since joining nothing leaves the count: it meets from the day it reaches N, for good.
+        running = 0
+        for day in days:
+            running += 1 if per_day else daily[day]
+            if running >= at_least:
+                return [(day, None)]
+        return []
     changes: dict[int, int] = defaultdict(int)
-    for day, events in daily.items():
-        if events <= 0:
-            continue
-        amount = 1 if per_day else events
+    for day in days:
+        amount = 1 if per_day else daily[day]
         changes[day] += amount
-        if window:
-            changes[day + window] -= amount
+        changes[day + window] -= amount
     spans: list[Span] = []
     running, start = 0, None
     for day in sorted(changes):
         running += changes[day]
-        if running >= rule["at_least"]:
+        if running >= at_least:
             if start is None:
                 start = day
         elif start is not None:

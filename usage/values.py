@@ -8,9 +8,9 @@ them that meet the rule that day, and the value (their percent of the members, o
 by the metric's unit); and the latest status against the target.
 
 Read from the rollup only, never the raw events: a statement for the memberships, one for the
-cohorts, one for the event kinds, and one per metric aggregated in SQL to a row per membership
-and day with a matching event; the rest is a sweep in Python over those rows, whatever the
-number of members and days.
+cohorts, one for the event kinds, and one for every metric together, aggregated in SQL to a row
+per membership and day with a matching event (a column per metric); the rest is a sweep in
+Python over those rows, whatever the number of members, days and metrics.
 """
 
 from __future__ import annotations
@@ -200,7 +200,10 @@ def _metric_values(
         diffs = [by_cohort[member.cohort_id], everyone]
         for members_diff, _ in diffs:
             _add(members_diff, active, first)
-        for start, end in rules.meeting_spans(metric.rule, daily.get(member.id, {})):
+        counted = daily.get(member.id)
+        if not counted:
+            continue
+        for start, end in rules.meeting_spans(metric.rule, counted):
             met = _clip(start, end, *active)
             for _, accounts_diff in diffs:
                 _add(accounts_diff, met, first)
@@ -254,12 +257,12 @@ def metric_values(
     launched = launch_day(beta, zone).toordinal()
     members = members_of(session, beta, zone)
     kinds = rules.matching_kinds(session, [m.rule for m in metrics]) if metrics else []
-    values = []
-    for metric, kind_ids in zip(metrics, kinds, strict=True):
-        # Every day since launch: a window, or "since joining", may reach back before `start`.
-        daily = rules.daily_counts(session, beta.id, kind_ids, launched, end)
-        values.append(_metric_values(metric, daily, members, cohorts, start, end))
-    return values
+    # Every day since launch: a window, or "since joining", may reach back before `start`.
+    counts = rules.daily_counts_of_each(session, beta.id, kinds, launched, end)
+    return [
+        _metric_values(metric, daily, members, cohorts, start, end)
+        for metric, daily in zip(metrics, counts, strict=True)
+    ]
 
 
 def beta_values(
