@@ -92,6 +92,7 @@ def overflow(page) -> list[str]:
 @pytest.mark.browser
 def test_no_page_of_the_journey_scrolls_sideways_at_390_px(live, page, sign_in):
     page.set_viewport_size(PHONE)
+    page.set_default_timeout(15_000)  # eighteen pages in a row, on a machine that may be busy
     sign_in("pat@example.com", Role.ADMIN)
     a_running_beta_with_members(live, "pat@example.com")
     paths = [
