@@ -1,4 +1,4 @@
-"""The JSON API of usage: POST /api/v1/events (the product's way in), and metric values."""
+"""The JSON API of usage: POST /api/v1/events (the product's way in), metric values, activity."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from betas import lifecycle
 from betas.apidoc import NO_BETA, Refusal, refuses
 from betas.apikit import PREFIX, commit, require_scope
 from betas.db import get_session
+from betas.errors import NotFound
 from betas.web import configured_today, settings
-from usage import events, values
+from usage import activity, events, values
 
 blp = Blueprint(
     "usage_api", __name__, url_prefix=PREFIX, description="Usage events sent by the product."
@@ -147,3 +148,52 @@ def metric_values(query, key):
     return values.beta_values(
         get_session(), beta, configured_today(), settings().zone, query["first"], query["last"]
     )
+
+
+# What an account has and hasn't done
+
+
+class KindUsageSchema(Schema):
+    """The account's events of one kind since it joined."""
+
+    action = fields.Str()
+    object = fields.Str()
+    place = fields.Str(metadata={"description": "'' for none."})
+    count = fields.Int()
+    days = fields.Int(metadata={"description": "The days with one such event."})
+    last_at = fields.DateTime()
+
+
+class MetricCheckSchema(Schema):
+    """Whether the account counts today for an instrumented metric (meets its rule)."""
+
+    id = fields.Function(lambda c: c.metric.id)
+    name = fields.Function(lambda c: c.metric.name)
+    counts = fields.Bool()
+
+
+class ActivitySchema(Schema):
+    """An account's usage in a beta since it joined, and the metrics it counts for today."""
+
+    account = fields.Str(attribute="membership.account.external_id")
+    joined_at = fields.DateTime(
+        attribute="membership.joined_at",
+        allow_none=True,
+        metadata={"description": "null: invited, never joined."},
+    )
+    last_seen_at = fields.DateTime(
+        allow_none=True, metadata={"description": "Its latest event since joining."}
+    )
+    events = fields.List(fields.Nested(KindUsageSchema))
+    metrics = fields.List(fields.Nested(MetricCheckSchema))
+
+
+@blp.route("/betas/<key>/members/<path:account>/activity")
+@require_scope("members:read")
+@refuses(Refusal.of(NotFound, "No beta has this key, or the account is not in it."))
+@blp.response(200, ActivitySchema)
+def member_activity(key, account):
+    """Read what the account did in the beta since joining, and which metrics it counts for."""
+    session = get_session()
+    beta = lifecycle.get_beta(session, key)
+    return activity.member_activity(session, beta, account, configured_today())

@@ -5,10 +5,6 @@ with an event) and a window. Here:
 
 - `matches(rule, kind)` and `matching_kinds(session, rules)`: the event kinds each rule counts (a
   pattern without a place matches every place);
-- `daily_counts(session, beta_id, kinds, first, last)`: each membership's matching events per
-  day, counted only from its join time (a rollup row counts for it when `since >= joined_at`),
-  in one statement whatever the members and days (`daily_counts_of_each`: for several rules at
-  once, still one statement);
 - `meeting_spans(rule, daily)` and `meets(rule, daily, day)`: the days on which a membership
   meets the rule: its matching events within the window ending that day (the last 7, 14 or 28
   days, or every day since it joined) number at least N, or fall on at least N days.
@@ -17,7 +13,7 @@ with an event) and a window. Here:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import case, func, literal, select
@@ -70,17 +66,28 @@ def matching_kinds(session: Session, rules: Sequence[Rule]) -> list[list[int]]:
 
 
 def daily_counts(
-    session: Session, beta_id: int, kinds: Iterable[int], first: int, last: int
+    session: Session,
+    beta_id: int,
+    kinds: Iterable[int],
+    first: int,
+    last: int,
+    memberships: Collection[int] | None = None,
 ) -> dict[int, dict[int, int]]:
     """Return {membership id: {day: events}} of these kinds from `first` to `last`.
 
-    Only what each account did from the moment its membership joined counts.
+    Only what each account did from the moment its membership joined counts; only the
+    `memberships` given, when given.
     """
-    return daily_counts_of_each(session, beta_id, [list(kinds)], first, last)[0]
+    return daily_counts_of_each(session, beta_id, [list(kinds)], first, last, memberships)[0]
 
 
 def daily_counts_of_each(
-    session: Session, beta_id: int, kinds: Sequence[Sequence[int]], first: int, last: int
+    session: Session,
+    beta_id: int,
+    kinds: Sequence[Sequence[int]],
+    first: int,
+    last: int,
+    memberships: Collection[int] | None = None,
 ) -> list[dict[int, dict[int, int]]]:
     """Return daily_counts for each list of kinds (each rule's), in one statement for all.
 
@@ -89,14 +96,14 @@ def daily_counts_of_each(
     """
     counts: list[dict[int, dict[int, int]]] = [defaultdict(dict) for _ in kinds]
     every = sorted({kind for listed in kinds for kind in listed})
-    if not every or last < first:
+    if not every or last < first or (memberships is not None and not memberships):
         return counts
     days, members = UsageDay.__table__.c, Membership.__table__.c
     columns = [
         func.sum(case((days.kind_id.in_(listed), days.events), else_=0)) if listed else literal(0)
         for listed in kinds
     ]
-    rows = session.execute(
+    query = (
         select(members.id, days.day, *columns)
         .select_from(
             Membership.__table__.join(UsageDay.__table__, days.account_id == members.account_id)
@@ -110,7 +117,9 @@ def daily_counts_of_each(
         )
         .group_by(members.id, days.day)
     )
-    for membership_id, day, *events in rows:
+    if memberships is not None:
+        query = query.where(members.id.in_(list(memberships)))
+    for membership_id, day, *events in session.execute(query):
         for index, count in enumerate(events):
             if count:
                 counts[index][membership_id][day] = int(count)
