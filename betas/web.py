@@ -3,20 +3,22 @@
 Today in the configured zone; the beta the signed-in user may change, and whether it may grow;
 the one helper that runs a service call and commits (or rolls back and shows the refusal); the
 button form and the slug field; this app's launch requirements; the beta's page as the roof
-renders it; the template helpers.
+renders it; the sections and member columns that higher packages add to the account and cohort
+pages; the template helpers.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from flask import Flask, abort, current_app, flash, redirect, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Regexp
@@ -32,6 +34,23 @@ from betas.wording import plural
 T = TypeVar("T")
 LAUNCH_REQUIREMENTS = "shipcall.launch_requirements"
 BETA_PAGE = "shipcall.beta_page"
+ACCOUNT_PANELS = "shipcall.account_panels"
+MEMBER_COLUMNS = "shipcall.member_columns"
+
+# A package's section of the account page: the account's external id → HTML rendered from an
+# autoescaped template ("" for nothing to show).
+AccountPanel = Callable[[str], str]
+# A package's cells on a cohort page's member rows: the beta and its memberships → {membership
+# id: HTML rendered from an autoescaped template}, in a fixed number of statements.
+MemberCells = Callable[[Beta, Sequence[Any]], Mapping[int, str]]
+
+
+@dataclass(frozen=True)
+class MemberColumn:
+    """A column a package adds to a cohort page's member rows: its heading and its cells."""
+
+    heading: str
+    cells: Mapping[int, Markup]
 
 
 def settings() -> Settings:
@@ -162,6 +181,30 @@ def launch_requirements() -> tuple[lifecycle.LaunchRequirement, ...]:
     return tuple(current_app.extensions[LAUNCH_REQUIREMENTS])
 
 
+def register_account_panel(app: Flask, panel: AccountPanel) -> None:
+    """Add a package's section to the account page (when the app is created)."""
+    app.extensions[ACCOUNT_PANELS].append(panel)
+
+
+def account_panels(external_id: str) -> list[Markup]:
+    """Return the sections the packages add to this account's page, in the order registered."""
+    rendered = (panel(external_id) for panel in current_app.extensions[ACCOUNT_PANELS])
+    return [Markup(html) for html in rendered if html]
+
+
+def register_member_column(app: Flask, heading: str, cells: MemberCells) -> None:
+    """Add a package's column to the member rows of the cohort pages (when the app is created)."""
+    app.extensions[MEMBER_COLUMNS].append((heading, cells))
+
+
+def member_columns(beta: Beta, members: Sequence[Any]) -> list[MemberColumn]:
+    """Return the columns the packages add to these member rows, with a cell for each."""
+    return [
+        MemberColumn(heading, {key: Markup(html) for key, html in cells(beta, members).items()})
+        for heading, cells in current_app.extensions[MEMBER_COLUMNS]
+    ]
+
+
 def render_beta_page(beta: Beta, status: int = 200, **failed_forms):
     """Render the beta's hub page, which the roof draws from every package.
 
@@ -189,6 +232,8 @@ def init_app(app: Flask, beta_page: Callable) -> None:
     zone = app.config["SHIPCALL"].zone
     app.extensions[LAUNCH_REQUIREMENTS] = list(lifecycle.CORE_REQUIREMENTS)
     app.extensions[BETA_PAGE] = beta_page
+    app.extensions[ACCOUNT_PANELS] = []
+    app.extensions[MEMBER_COLUMNS] = []
     app.context_processor(_template_helpers)
 
     @app.template_filter("localtime")

@@ -53,6 +53,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     auth_web.init_app(app)
     csrf.init_app(app)
     web.init_app(app, beta_page=views.render_beta)
+    usage_views.init_app(app)
     for blueprint in (
         people.people,
         views.hub,

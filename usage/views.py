@@ -1,12 +1,21 @@
-"""The measure pages of a beta: its Metrics (charts, tables, CSV) and its Instrumentation."""
+"""The measure pages of a beta (Metrics, Instrumentation), and usage's part of other pages.
+
+cohorts' account and cohort pages cannot import usage, which sits above cohorts: `init_app`
+registers, through the web kit, the account page's activity section and the member rows'
+activity column, which those pages render without knowing whose they are.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template
+from collections.abc import Sequence
+
+from flask import Blueprint, Flask, Response, get_template_attribute, render_template
 
 from betas import lifecycle, web
 from betas.db import get_session
-from usage import charts, instrumentation, values
+from betas.models import Beta
+from cohorts.models import Membership
+from usage import activity, charts, instrumentation, values
 
 usage = Blueprint("usage", __name__)
 
@@ -58,3 +67,24 @@ def instrumentation_page(key):
     beta = lifecycle.get_beta(session, key)
     seen = instrumentation.instrumentation(session, beta)
     return render_template("usage/instrumentation.html", beta=beta, seen=seen)
+
+
+def account_panel(external_id: str) -> str:
+    """Render the account's activity in every beta it joined ("" if it joined none)."""
+    found = activity.account_activity(get_session(), external_id, web.configured_today())
+    if not found:
+        return ""
+    return render_template("usage/account_activity.html", activities=found)
+
+
+def member_cells(beta: Beta, members: Sequence[Membership]) -> dict[int, str]:
+    """Render each member's activity for its row: last seen, events, the metrics it counts for."""
+    found = activity.activities(get_session(), beta, members, web.configured_today())
+    cell = get_template_attribute("usage/_activity.html", "member_cell")
+    return {membership_id: cell(a) for membership_id, a in found.items()}
+
+
+def init_app(app: Flask) -> None:
+    """Add the activity to the account page and to the cohort pages' member rows."""
+    web.register_account_panel(app, account_panel)
+    web.register_member_column(app, "Activity", member_cells)

@@ -48,7 +48,7 @@ def account_list():
 
 @cohorts.get("/accounts/<path:external_id>")
 def account_page(external_id):
-    """Show an account: its attributes, every beta it has been in, its conversations."""
+    """Show an account: its attributes, its betas, what other packages add, its conversations."""
     session = get_session()
     account = roster.get_account(session, external_id)
     conversations, total = roster.account_conversations(
@@ -58,6 +58,7 @@ def account_page(external_id):
         "cohorts/account.html",
         account=account,
         history=roster.account_history(session, account),
+        panels=web.account_panels(account.external_id),
         conversations=conversations,
         total=total,
         page=_page(),

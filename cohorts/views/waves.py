@@ -75,6 +75,7 @@ def _render_cohort(key, slug, add_form=None, status=200):
         beta=beta,
         cohort=cohort,
         members=members,
+        columns=web.member_columns(beta, members),
         headcount=roster.headcount(members),
         add_form=add_form or AddMembersForm(formdata=None),
         move_form=move_form,

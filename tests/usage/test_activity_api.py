@@ -43,9 +43,7 @@ def test_a_member_without_events_has_none(client, bearer, joined):
     assert [m["counts"] for m in body["metrics"]] == [False, False]
 
 
-def test_an_unknown_beta_or_an_account_not_in_it_is_not_found(
-    client, bearer, joined, make_account
-):
+def test_an_unknown_beta_or_an_account_not_in_it_is_not_found(client, bearer, joined, make_account):
     make_account("umbrella")
     headers = bearer(scopes=READ)
     for path in ("nope/members/acme", f"{joined.beta.key}/members/umbrella"):
