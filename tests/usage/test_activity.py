@@ -101,3 +101,12 @@ def test_active_members_need_a_day_and_a_rule(db, joined):
         activity.active_members(
             db, joined.beta, metric=joined.beta.metrics[1], days=7, today=joined.today
         )
+
+
+def test_active_members_count_a_rule_met_on_any_of_the_days(db, joined):
+    weekly = joined.beta.metrics[0]
+    # acme's last report was 3 days ago: it meets Weekly use until 3 days from now.
+    later = joined.today + timedelta(days=8)
+    found = activity.active_members(db, joined.beta, metric=weekly, days=7, today=later)
+    assert [a.membership.account.external_id for a in found] == ["acme"]
+    assert not activity.active_members(db, joined.beta, metric=weekly, days=3, today=later)
