@@ -412,8 +412,8 @@ def update_metric(
 ) -> SuccessMetric:
     """Change a metric's fields (any of METRIC_FIELDS); refuses a decided beta and bad values.
 
-    A running beta's metric may change, its rule too: its values are computed again from the
-    events over every day, and the audit keeps what it was.
+    A running beta's metric may change, its rule too (never cleared: launch required it): its
+    values are computed again from the events over every day, and the audit keeps what it was.
     """
     require_edit(actor.user, beta)
     metric = get_metric(beta, metric_id)
@@ -422,6 +422,12 @@ def update_metric(
     unknown = set(values) - set(METRIC_FIELDS)
     if unknown:
         raise TypeError(f"Not a field of a metric: {', '.join(sorted(unknown))}")
+    if beta.state != BetaState.DRAFT and "rule" in values and values["rule"] is None:
+        # Launch required it, as the problem and the learning goals: change it, never clear it.
+        raise Invalid(
+            f"{beta.name} launched with a rule on {metric.name!r}: change the rule, but keep one.",
+            [{"field": "rule", "message": "Required since launch."}],
+        )
     before = _metric_said(metric)
     _set_metric(metric, **values)
     after = _metric_said(metric)

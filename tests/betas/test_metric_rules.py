@@ -289,3 +289,15 @@ def test_only_the_owner_or_an_admin_edits_a_metric(client, make_beta, make_user,
     login(make_user(Role.PM))
     assert client.get(f"/betas/{beta.key}/metrics/{beta.metrics[0].id}/edit").status_code == 403
     assert client.get(f"/betas/{beta.key}/metrics/999/edit").status_code == 403
+
+
+def test_a_running_beta_s_rule_may_change_but_not_be_cleared(client, bearer, make_beta, unchanged):
+    beta = make_beta(state=BetaState.RUNNING)
+    headers = bearer(beta.owner)
+    with unchanged():
+        response = client.patch(
+            f"{API}/betas/{beta.key}/metrics/{beta.metrics[0].id}",
+            json={"rule": None},
+            headers=headers,
+        )
+    assert fields_of(assert_error(response, 422, "validation_failed")) == ["rule"]
