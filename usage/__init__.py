@@ -1,4 +1,4 @@
-"""Usage events: what the product says its accounts did, stored once and rolled up by day.
+"""Usage events: what the product says its accounts did, stored once, rolled up by day, measured.
 
 The package owns the events the product sends (`POST /api/v1/events`, `usage import-events`),
 their kinds (action, object, place), and the per-account, per-kind, per-day rollup that success
@@ -13,7 +13,9 @@ metrics are computed from, kept in step as events arrive and rebuilt on demand (
   event, registered here, when the package is imported);
 - `rules`: which event kinds a metric's rule matches, and does a membership meet it;
 - `values`: metric values per cohort per day against their targets, from the rollup;
-- `api`, `cli`: the doors.
+- `charts`: a metric's chart as SVG; `instrumentation`: the event kinds the members sent;
+- `api`, `cli`, `views`: the doors (the events and values API, the commands, the Metrics and
+  Instrumentation pages).
 """
 
 from usage import join_days  # noqa: F401  (registers the session event)
