@@ -6,8 +6,6 @@ history of betas, and its conversations.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -20,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from betas.errors import Invalid, NotFound
+from betas.exports import csv_lines, safe_cell
 from betas.models import Beta, BetaState, Risk
 from cohorts.attributes import (
     any_spelling,
@@ -103,29 +102,18 @@ def members_csv(memberships: Sequence[Membership], zone: ZoneInfo) -> Iterator[s
         {name for m in memberships for name in m.account.attributes or {}},
         key=lambda name: (name.casefold(), name),
     )
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def line(row) -> str:
-        writer.writerow(row)
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
 
     def when(value) -> str:
         return value.astimezone(zone).isoformat(timespec="seconds") if value else ""
 
-    yield line(
-        [
+    def rows() -> Iterator[list]:
+        yield [
             *CSV_COLUMNS,
             *(safe_cell(f"attribute:{n}" if n in CSV_COLUMNS else n) for n in names),
         ]
-    )
-    for m in memberships:
-        attributes = m.account.attributes or {}
-        yield line(
-            [
+        for m in memberships:
+            attributes = m.account.attributes or {}
+            yield [
                 safe_cell(m.account.external_id),
                 safe_cell(m.account.name),
                 m.cohort.slug,
@@ -134,12 +122,8 @@ def members_csv(memberships: Sequence[Membership], zone: ZoneInfo) -> Iterator[s
                 when(m.notified_at),
                 *(_attribute_cell(attributes.get(n)) for n in names),
             ]
-        )
 
-
-def safe_cell(value: str) -> str:
-    """Quote a CSV cell as text when it would run as a formula in a spreadsheet (= + - @)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    return csv_lines(rows())
 
 
 def _attribute_cell(value: object) -> str:

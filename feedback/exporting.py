@@ -1,6 +1,6 @@
 """Export a beta's codified feedback as CSV or XLSX, every value as text, never as a formula.
 
-In CSV a cell starting with = + - @ is quoted as the members export does (`roster.safe_cell`).
+In CSV a cell starting with = + - @ is quoted as every export does (`betas.exports.safe_cell`).
 In XLSX openpyxl takes a string starting with "=" for a formula; every text cell is written as
 a string instead (its data type set to "s", an inline string), so no formula can reach the
 sheet. XML cannot hold most control characters: they are left out of the XLSX only.
@@ -8,7 +8,6 @@ sheet. XML cannot hold most control characters: they are left out of the XLSX on
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator, Sequence
 from zoneinfo import ZoneInfo
@@ -19,8 +18,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from betas.exports import csv_lines, safe_cell
 from betas.models import Beta
-from cohorts.roster import safe_cell
 from feedback.log import codified_condition, shown_with
 from feedback.models import FeedbackItem
 
@@ -79,13 +78,7 @@ def rows(items: Sequence[FeedbackItem], zone: ZoneInfo) -> Iterator[list[str]]:
 
 def to_csv(items: Sequence[FeedbackItem], zone: ZoneInfo) -> Iterator[str]:
     """Yield the CSV one line at a time."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for row in rows(items, zone):
-        writer.writerow([safe_cell(value) for value in row])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+    return csv_lines([safe_cell(value) for value in row] for row in rows(items, zone))
 
 
 def to_xlsx(items: Sequence[FeedbackItem], zone: ZoneInfo) -> bytes:

@@ -15,9 +15,7 @@ Python over those rows, whatever the number of members, days and metrics.
 
 from __future__ import annotations
 
-import csv
 import enum
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,9 +26,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from betas.errors import NotFound
+from betas.exports import csv_lines, safe_cell
 from betas.models import Beta, Direction, MetricUnit, SuccessMetric
 from cohorts.models import Cohort, Membership
-from cohorts.roster import safe_cell
 from usage import rules
 from usage.rollup import day_of
 
@@ -287,24 +285,15 @@ def values_csv(values: BetaValues) -> Iterator[str]:
 
     All members together are the cohort "all members"; a value without members is empty.
     """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
 
-    def line(row) -> str:
-        writer.writerow(row)
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    yield line(CSV_COLUMNS)
-    for metric in values.metrics:
-        for series in [*metric.cohorts, metric.all_members]:
-            cohort = series.cohort or "all members"
-            for day in series.days:
-                value = "" if day.value is None else f"{day.value:g}"
-                yield line(
-                    [
+    def rows() -> Iterator[list]:
+        yield list(CSV_COLUMNS)
+        for metric in values.metrics:
+            for series in [*metric.cohorts, metric.all_members]:
+                cohort = series.cohort or "all members"
+                for day in series.days:
+                    value = "" if day.value is None else f"{day.value:g}"
+                    yield [
                         safe_cell(metric.metric.name),
                         safe_cell(cohort),
                         day.day.isoformat(),
@@ -312,4 +301,5 @@ def values_csv(values: BetaValues) -> Iterator[str]:
                         day.accounts,
                         value,
                     ]
-                )
+
+    return csv_lines(rows())
