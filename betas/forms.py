@@ -242,6 +242,18 @@ class MetricForm(FlaskForm):
             if any((f.data or "").strip() for f in fields)
         ]
 
+    def metric(self) -> dict:
+        """Return the metric the form describes, as the lifecycle takes it."""
+        return {
+            "name": self.name.data,
+            "stage": self.stage.data,
+            "counts": self.counts.data,
+            "target": self.target.data,
+            "unit": self.unit.data,
+            "direction": self.direction.data,
+            "rule": self.rule(),
+        }
+
     def rule(self) -> dict | None:
         """Return the rule typed, as the lifecycle takes it; None when no event is given."""
         rows = self._filled_rows()

@@ -114,18 +114,7 @@ def add_metric(key):
     beta = web.editable_beta(key)
     form = MetricForm()
     if form.validate_on_submit() and web.commit(
-        lambda s: lifecycle.add_metric(
-            s,
-            current_actor(),
-            beta,
-            name=form.name.data,
-            stage=form.stage.data,
-            counts=form.counts.data,
-            target=form.target.data,
-            unit=form.unit.data,
-            direction=form.direction.data,
-            rule=form.rule(),
-        ),
+        lambda s: lifecycle.add_metric(s, current_actor(), beta, **form.metric()),
         form=form,
         success=f"Metric {form.name.data} added.",
     ):
@@ -143,19 +132,7 @@ def edit_metric(key, metric_id):
     if not form.is_submitted():
         form.fill_rule(metric.rule)
     if form.validate_on_submit() and web.commit(
-        lambda s: lifecycle.update_metric(
-            s,
-            current_actor(),
-            beta,
-            metric_id,
-            name=form.name.data,
-            stage=form.stage.data,
-            counts=form.counts.data,
-            target=form.target.data,
-            unit=form.unit.data,
-            direction=form.direction.data,
-            rule=form.rule(),
-        ),
+        lambda s: lifecycle.update_metric(s, current_actor(), beta, metric_id, **form.metric()),
         form=form,
         success=f"Metric {form.name.data} saved.",
     ):
