@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from betas import lifecycle
+from betas import lifecycle, metrics
 from betas.apidoc import NO_BETA, NOT_EDITOR, Refusal, public, refuses
 from betas.apikit import PREFIX, commit, require_scope, slug_field
 from betas.auth.web import current_actor
@@ -241,7 +241,7 @@ class BetaItem(MethodView):
 def add_metric(data, key):
     """Add a success metric with its target and its rule over events."""
     beta = lifecycle.get_beta(get_session(), key)
-    return commit(lambda s: lifecycle.add_metric(s, current_actor(), beta, **data))
+    return commit(lambda s: metrics.add_metric(s, current_actor(), beta, **data))
 
 
 @blp.route("/betas/<key>/metrics/<int:metric_id>", methods=["PATCH"])
@@ -257,7 +257,7 @@ def add_metric(data, key):
 def update_metric(data, key, metric_id):
     """Change a metric: any of its name, stage, counts, target, unit, direction and rule."""
     beta = lifecycle.get_beta(get_session(), key)
-    return commit(lambda s: lifecycle.update_metric(s, current_actor(), beta, metric_id, **data))
+    return commit(lambda s: metrics.update_metric(s, current_actor(), beta, metric_id, **data))
 
 
 @blp.route("/betas/<key>/launch", methods=["POST"])

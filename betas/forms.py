@@ -31,8 +31,8 @@ from wtforms.validators import (
 from betas.auth.tokens import SCOPES
 from betas.auth.users import PASSWORD_MIN
 from betas.errors import Invalid
-from betas.lifecycle import target_out_of_range
 from betas.metric_rules import AT_LEAST_MAX, PART_MAX, check_rule
+from betas.metrics import target_out_of_range
 from betas.models import (
     NAME_MAX,
     TARGET_MAX,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
-from betas import lifecycle, web
+from betas import lifecycle, metrics, web
 from betas.auth.permissions import EDITORS
 from betas.auth.web import current_actor, role_required
 from betas.db import get_session
@@ -114,7 +114,7 @@ def add_metric(key):
     beta = web.editable_beta(key)
     form = MetricForm()
     if form.validate_on_submit() and web.commit(
-        lambda s: lifecycle.add_metric(s, current_actor(), beta, **form.metric()),
+        lambda s: metrics.add_metric(s, current_actor(), beta, **form.metric()),
         form=form,
         success=f"Metric {form.name.data} added.",
     ):
@@ -127,12 +127,12 @@ def add_metric(key):
 def edit_metric(key, metric_id):
     """Change a metric: its name, target, what counts, and its rule over events."""
     beta = web.editable_beta(key)
-    metric = lifecycle.get_metric(beta, metric_id)
+    metric = metrics.get_metric(beta, metric_id)
     form = MetricForm(obj=metric)
     if not form.is_submitted():
         form.fill_rule(metric.rule)
     if form.validate_on_submit() and web.commit(
-        lambda s: lifecycle.update_metric(s, current_actor(), beta, metric_id, **form.metric()),
+        lambda s: metrics.update_metric(s, current_actor(), beta, metric_id, **form.metric()),
         form=form,
         success=f"Metric {form.name.data} saved.",
     ):
@@ -148,7 +148,7 @@ def remove_metric(key, metric_id):
     beta = web.editable_beta(key)
     if web.ActionForm().validate_on_submit():
         web.commit(
-            lambda s: lifecycle.remove_metric(s, current_actor(), beta, metric_id),
+            lambda s: metrics.remove_metric(s, current_actor(), beta, metric_id),
             success="Metric removed.",
         )
     return _to_beta(beta, "metrics")

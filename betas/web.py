@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
-from betas import audit, lifecycle, metric_rules
+from betas import audit, lifecycle, metric_rules, metrics
 from betas.auth import permissions
 from betas.config import Settings
 from betas.db import get_session
@@ -219,7 +219,7 @@ def _template_helpers() -> dict:
         "today": today,
         "is_overdue": lambda beta: lifecycle.is_overdue(beta, today),
         "days_left": lambda beta: lifecycle.days_left(beta, today),
-        "describe_target": lifecycle.describe_target,
+        "describe_target": metrics.describe_target,
         "describe_rule": metric_rules.describe_rule,
         "describe_entry": audit.describe,
         "can_edit": lambda beta: permissions.can_edit(current_user, beta),

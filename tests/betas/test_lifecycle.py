@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from betas import lifecycle
+from betas import lifecycle, metrics
 from betas.audit import Actor, beta_history
 from betas.errors import Conflict, ExtensionRefused, Forbidden, Invalid, LaunchRefused
 from betas.models import AuditEntry, Beta, BetaState, Role, SuccessMetric
@@ -302,7 +302,7 @@ def test_a_draft_is_not_extended(db, make_beta, unchanged):
 def test_percent_targets_stay_within_0_and_100(db, make_beta, unchanged):
     beta = make_beta()
     with unchanged(), pytest.raises(Invalid):
-        lifecycle.add_metric(
+        metrics.add_metric(
             db,
             actor(beta.owner),
             beta,
@@ -311,7 +311,7 @@ def test_percent_targets_stay_within_0_and_100(db, make_beta, unchanged):
             target=120,
             unit="percent",
         )
-    metric = lifecycle.add_metric(
+    metric = metrics.add_metric(
         db,
         actor(beta.owner),
         beta,
@@ -321,7 +321,7 @@ def test_percent_targets_stay_within_0_and_100(db, make_beta, unchanged):
         unit="percent",
         direction="at_most",
     )
-    assert lifecycle.describe_target(metric) == "at most 10% of enrolled accounts"
+    assert metrics.describe_target(metric) == "at most 10% of enrolled accounts"
 
 
 def test_metrics_are_removed_only_from_drafts(db, make_beta, unchanged):
@@ -329,9 +329,9 @@ def test_metrics_are_removed_only_from_drafts(db, make_beta, unchanged):
     metric_id = beta.metrics[0].id
     beta.state = BetaState.RUNNING
     with unchanged(), pytest.raises(Conflict):
-        lifecycle.remove_metric(db, actor(beta.owner), beta, metric_id)
+        metrics.remove_metric(db, actor(beta.owner), beta, metric_id)
     beta.state = BetaState.DRAFT
-    lifecycle.remove_metric(db, actor(beta.owner), beta, metric_id)
+    metrics.remove_metric(db, actor(beta.owner), beta, metric_id)
     assert beta.metrics == []
 
 

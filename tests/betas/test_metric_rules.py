@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from betas import lifecycle
+from betas import lifecycle, metrics
 from betas.audit import Actor, describe
 from betas.errors import Invalid, LaunchRefused
 from betas.metric_rules import check_rule, describe_rule
@@ -145,11 +145,11 @@ def test_patch_by_another_pm_is_forbidden(client, bearer, make_beta, make_user, 
 def test_a_running_beta_s_rule_may_change_but_a_decided_one_s_may_not(db, make_beta):
     running = make_beta(state=BetaState.RUNNING)
     actor = Actor(running.owner)
-    lifecycle.update_metric(db, actor, running, running.metrics[0].id, rule=RULE)
+    metrics.update_metric(db, actor, running, running.metrics[0].id, rule=RULE)
     assert running.metrics[0].rule == check_rule(RULE)
     decided = make_beta(state=BetaState.DECIDED)
     with pytest.raises(lifecycle.Conflict):
-        lifecycle.update_metric(db, Actor(decided.owner), decided, decided.metrics[0].id, rule=RULE)
+        metrics.update_metric(db, Actor(decided.owner), decided, decided.metrics[0].id, rule=RULE)
 
 
 def test_launch_is_refused_naming_each_metric_without_a_rule(db, make_beta, client, bearer):
@@ -178,7 +178,7 @@ def test_launch_is_refused_naming_each_metric_without_a_rule(db, make_beta, clie
 def test_the_lifecycle_refuses_a_bad_rule_whichever_door_calls_it(db, make_beta):
     beta = make_beta(framed=False)
     with pytest.raises(Invalid) as refused:
-        lifecycle.add_metric(
+        metrics.add_metric(
             db,
             Actor(beta.owner),
             beta,
