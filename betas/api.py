@@ -286,10 +286,13 @@ def launch(key):
     NOT_EDITOR,
     Refusal.of(
         ExtensionRefused,
-        "The beta is not running, or has had every extension the settings allow.",
+        "The beta is not running, has had every extension the settings allow, or is overdue by "
+        "more days than an extension may add.",
     ),
     Refusal.of(
-        Invalid, "The reason is blank, or the new deadline is not after the old one or is past."
+        Invalid,
+        "The reason is blank, or the new deadline is not after the old one, is past, or is more "
+        "than SHIPCALL_MAX_EXTENSION_DAYS after the old one.",
     ),
 )
 @blp.arguments(ExtensionSchema)
@@ -306,6 +309,7 @@ def extend(data, key):
             reason=data["reason"],
             today=configured_today(),
             max_extensions=settings().max_extensions,
+            max_days=settings().max_extension_days,
         )
     )
     return beta

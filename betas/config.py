@@ -6,8 +6,9 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +33,45 @@ class ConfigError(Exception):
     """A setting has a value Shipcall cannot use."""
 
 
+SMTP_PORTS = {"smtp": 587, "smtps": 465}
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where reminders are sent from: SHIPCALL_SMTP_URL taken apart (the password never shown)."""
+
+    host: str
+    port: int
+    # smtps: TLS from the first byte; smtp: STARTTLS when the server offers it.
+    tls: bool
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpServer:
+        """Read `smtp://user:password@host:587` or `smtps://...`; refuse anything else."""
+        # The message never repeats the URL: it may hold the password.
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise ConfigError("SHIPCALL_SMTP_URL: the port is not a number") from exc
+        if parts.scheme not in SMTP_PORTS or not parts.hostname:
+            raise ConfigError(
+                "SHIPCALL_SMTP_URL: give smtp://user:password@host:587 (STARTTLS when offered) "
+                "or smtps://user:password@host:465 (TLS from the start)"
+            )
+        if parts.password is not None and not parts.username:
+            raise ConfigError("SHIPCALL_SMTP_URL: a password needs a user name before it")
+        return cls(
+            host=parts.hostname,
+            port=port or SMTP_PORTS[parts.scheme],
+            tls=parts.scheme == "smtps",
+            username=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything Shipcall can be told by its environment."""
@@ -41,9 +81,25 @@ class Settings:
     port: int = 5000
     timezone: str = "UTC"
     max_extensions: int = 2
+    max_extension_days: int = 30
     debug: bool = False
     password_hash: str = DEFAULT_PASSWORD_HASH
     feedback_types: tuple[str, ...] = DEFAULT_FEEDBACK_TYPES
+    # Holds the SMTP password: kept out of the settings' repr, so a logged Settings shows none.
+    smtp_url: str = field(default="", repr=False)
+    mail_from: str = "shipcall@localhost"
+    # Where people reach Shipcall: mail has no request to build its links from.
+    base_url: str = ""
+
+    @property
+    def smtp(self) -> SmtpServer | None:
+        """The SMTP server reminders go through, or None when none is configured."""
+        return SmtpServer.from_url(self.smtp_url) if self.smtp_url else None
+
+    @property
+    def public_url(self) -> str:
+        """The address links in mail start with: SHIPCALL_BASE_URL, or the local server."""
+        return (self.base_url or f"http://127.0.0.1:{self.port}").rstrip("/")
 
     @property
     def zone(self) -> ZoneInfo:
@@ -64,9 +120,13 @@ class Settings:
             "port": _integer(env, "SHIPCALL_PORT", 5000),
             "timezone": env.get("SHIPCALL_TIMEZONE", "UTC"),
             "max_extensions": _integer(env, "SHIPCALL_MAX_EXTENSIONS", 2),
+            "max_extension_days": _integer(env, "SHIPCALL_MAX_EXTENSION_DAYS", 30),
             "debug": env.get("SHIPCALL_DEBUG", "") in {"1", "true", "yes"},
             "password_hash": env.get("SHIPCALL_PASSWORD_HASH") or DEFAULT_PASSWORD_HASH,
             "feedback_types": _names(env, "SHIPCALL_FEEDBACK_TYPES", DEFAULT_FEEDBACK_TYPES),
+            "smtp_url": env.get("SHIPCALL_SMTP_URL", ""),
+            "mail_from": env.get("SHIPCALL_MAIL_FROM") or "shipcall@localhost",
+            "base_url": env.get("SHIPCALL_BASE_URL", ""),
         }
         values.update(overrides)
         if "secret_key" not in values:
@@ -82,6 +142,18 @@ class Settings:
             raise ConfigError(f"SHIPCALL_TIMEZONE: unknown time zone {self.timezone!r}") from exc
         if self.max_extensions < 0:
             raise ConfigError("SHIPCALL_MAX_EXTENSIONS must be 0 or more")
+        if self.max_extension_days < 1:
+            raise ConfigError("SHIPCALL_MAX_EXTENSION_DAYS must be 1 or more")
+        self.smtp  # noqa: B018 - taking the URL apart is the check
+        if "@" not in self.mail_from or any(c in self.mail_from for c in "\r\n"):
+            raise ConfigError(
+                f"SHIPCALL_MAIL_FROM: {self.mail_from!r} is not an email address"
+            )
+        if self.base_url and urlsplit(self.base_url).scheme not in ("http", "https"):
+            raise ConfigError(
+                "SHIPCALL_BASE_URL: give the address people open Shipcall at, like "
+                "https://shipcall.example.com"
+            )
         if self.password_hash.partition(":")[0] not in PASSWORD_HASH_METHODS:
             raise ConfigError(
                 f"SHIPCALL_PASSWORD_HASH: {self.password_hash!r} is not one of werkzeug's "

@@ -37,6 +37,7 @@ from betas.models import (
     User,
     is_slug,
 )
+from betas.wording import plural
 
 FRAMING_FIELDS = (
     "name",
@@ -417,8 +418,14 @@ def extend(
     reason: str,
     today: date,
     max_extensions: int,
+    max_days: int,
 ) -> DeadlineExtension:
-    """Move a running beta's deadline later, with a reason; at most `max_extensions` times."""
+    """Move a running beta's deadline later, with a reason.
+
+    Refuses a beta that is not running, more than `max_extensions` extensions, a blank reason, a
+    new deadline not after the old one or already past, and one more than `max_days` after the
+    current deadline (an overdue beta's too: a deadline is a forcing function, not a formality).
+    """
     require_edit(actor.user, beta)
     if beta.state != BetaState.RUNNING:
         raise ExtensionRefused(
@@ -432,10 +439,29 @@ def extend(
     if not reason.strip():
         raise Invalid("Say why the deadline moves.", [{"field": "reason", "message": "Required."}])
     earliest = max(beta.decision_deadline + timedelta(days=1), today)
+    latest = beta.decision_deadline + timedelta(days=max_days)
+    if latest < earliest:
+        raise ExtensionRefused(
+            f"{beta.name} is {plural((today - beta.decision_deadline).days, 'day')} past its "
+            f"deadline, more than the {plural(max_days, 'day')} an extension may add: it is time "
+            "to decide."
+        )
     if new_deadline < earliest:
         raise Invalid(
             f"The new deadline must be {earliest} or later.",
             [{"field": "new_deadline", "message": "Choose a later date."}],
+        )
+    if new_deadline > latest:
+        raise Invalid(
+            f"An extension moves the deadline at most {plural(max_days, 'day')}: "
+            f"choose {latest} or earlier.",
+            [
+                {
+                    "field": "new_deadline",
+                    "message": f"At most {plural(max_days, 'day')} past {beta.decision_deadline}: "
+                    f"{latest} or earlier.",
+                }
+            ],
         )
     extension = DeadlineExtension(
         old_deadline=beta.decision_deadline,

@@ -185,6 +185,7 @@ def extend(key):
             reason=form.reason.data,
             today=web.configured_today(),
             max_extensions=web.settings().max_extensions,
+            max_days=web.settings().max_extension_days,
         ),
         form=form,
         success=lambda _extension: f"The deadline is now {beta.decision_deadline}.",

@@ -58,5 +58,6 @@ def render_beta(beta: Beta, history_page: int = 1, **failed_forms) -> str:
         cohort_counts=roster.cohort_counts(session, beta),
         action=web.ActionForm(),
         max_extensions=web.settings().max_extensions,
+        max_extension_days=web.settings().max_extension_days,
         **forms,
     )

@@ -843,6 +843,28 @@ def test_an_extension_without_a_reason_or_to_an_earlier_date_is_422(
     assert fields_of(assert_error(response, 422, code)) == [field]
 
 
+def test_an_extension_past_the_max_days_is_422_on_new_deadline(
+    client, db, app, unchanged, headers, make_beta, pm, days
+):
+    assert app.config["SHIPCALL"].max_extension_days == 30
+    make_beta(owner=pm, key="live", state=BetaState.RUNNING, deadline=days(5))
+    with unchanged():
+        response = client.post(
+            f"{API}/betas/live/extensions",
+            json={"new_deadline": iso(days(36)), "reason": "More time."},
+            headers=headers,
+        )
+    error = assert_error(response, 422, "validation_failed")
+    assert fields_of(error) == ["new_deadline"]
+    assert "at most 30 days" in error["message"]
+    response = client.post(
+        f"{API}/betas/live/extensions",
+        json={"new_deadline": iso(days(35)), "reason": "More time."},
+        headers=headers,
+    )
+    assert response.status_code == 201
+
+
 def test_extending_another_pms_beta_is_403(client, unchanged, headers, make_beta, make_user, days):
     make_beta(owner=make_user(Role.PM), key="theirs", state=BetaState.RUNNING, deadline=days(5))
     with unchanged():

@@ -230,6 +230,7 @@ def test_an_extension_moves_the_deadline_with_a_reason(db, make_beta):
         reason="Waiting on 3 calls",
         today=TODAY,
         max_extensions=2,
+        max_days=30,
     )
     assert beta.decision_deadline == new and not lifecycle.is_overdue(beta, TODAY)
     assert (beta.extensions[0].old_deadline, beta.extensions[0].reason) == (
@@ -250,6 +251,7 @@ def test_extensions_are_limited(db, make_beta, unchanged):
             reason="More",
             today=TODAY,
             max_extensions=2,
+            max_days=30,
         )
     with unchanged(), pytest.raises(ExtensionRefused, match="2 of 2"):
         lifecycle.extend(
@@ -260,6 +262,7 @@ def test_extensions_are_limited(db, make_beta, unchanged):
             reason="More",
             today=TODAY,
             max_extensions=2,
+            max_days=30,
         )
 
 
@@ -280,6 +283,7 @@ def test_an_extension_needs_a_reason_and_a_later_date(
             reason=reason,
             today=TODAY,
             max_extensions=2,
+            max_days=30,
         )
     assert refused.value.details[0]["field"] == field
     assert beta.extensions == []
@@ -296,6 +300,7 @@ def test_a_draft_is_not_extended(db, make_beta, unchanged):
             reason="x",
             today=TODAY,
             max_extensions=2,
+            max_days=30,
         )
 
 
@@ -343,3 +348,45 @@ def test_the_dashboard_puts_the_most_urgent_first(make_beta):
     decided = make_beta(key="decided", state=BetaState.DECIDED, deadline=TODAY - timedelta(9))
     ordered = sorted([draft, decided, later, soon, late], key=lambda b: lifecycle.urgency(b, TODAY))
     assert [b.key for b in ordered] == ["late", "soon", "later", "draft", "decided"]
+
+
+def extend_by(db, beta, new_deadline, max_days=30):
+    return lifecycle.extend(
+        db,
+        actor(beta.owner),
+        beta,
+        new_deadline=new_deadline,
+        reason="Two calls left",
+        today=TODAY,
+        max_extensions=2,
+        max_days=max_days,
+    )
+
+
+def test_an_extension_moves_the_deadline_at_most_max_days(db, make_beta, unchanged):
+    beta = make_beta(state=BetaState.RUNNING, deadline=TODAY)
+    with unchanged(), pytest.raises(Invalid, match="at most 30 days") as refused:
+        extend_by(db, beta, TODAY + timedelta(days=31))
+    assert refused.value.details == [
+        {
+            "field": "new_deadline",
+            "message": f"At most 30 days past {TODAY}: {TODAY + timedelta(days=30)} or earlier.",
+        }
+    ]
+    extend_by(db, beta, TODAY + timedelta(days=30))
+    assert beta.decision_deadline == TODAY + timedelta(days=30)
+
+
+def test_the_days_are_counted_from_the_current_deadline_not_from_today(db, make_beta, unchanged):
+    beta = make_beta(state=BetaState.RUNNING, deadline=TODAY - timedelta(days=4))
+    with unchanged(), pytest.raises(Invalid, match="at most 7 days"):
+        extend_by(db, beta, TODAY + timedelta(days=4), max_days=7)
+    extend_by(db, beta, TODAY + timedelta(days=3), max_days=7)
+    assert beta.decision_deadline == TODAY + timedelta(days=3)
+
+
+def test_a_beta_overdue_longer_than_an_extension_may_add_must_decide(db, make_beta, unchanged):
+    beta = make_beta(state=BetaState.RUNNING, deadline=TODAY - timedelta(days=8))
+    with unchanged(), pytest.raises(ExtensionRefused, match="8 days past its deadline"):
+        extend_by(db, beta, TODAY, max_days=7)
+    assert beta.extensions == []

@@ -290,6 +290,24 @@ def test_an_extension_without_a_reason_keeps_the_date(
     assert beta.extensions == []
 
 
+def test_an_extension_past_the_max_days_is_a_field_error_that_keeps_what_was_typed(
+    db, client, make_beta, login, post, unchanged
+):
+    beta = make_beta(state=BetaState.RUNNING, deadline=date.today() + timedelta(days=3))
+    login(beta.owner)
+    new = (date.today() + timedelta(days=34)).isoformat()
+    with unchanged():
+        response = post(
+            f"/betas/{beta.key}/extensions", {"new_deadline": new, "reason": "Two calls left"}
+        )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f'value="{new}"' in html and "Two calls left</textarea>" in html
+    assert f"at most 30 days past {beta.decision_deadline}." in html
+    latest = date.today() + timedelta(days=33)
+    assert f"At most 30 days past {beta.decision_deadline}: {latest} or earlier." in html
+
+
 def test_the_history_names_who_did_what(db, client, make_user, login, post):
     pm = login(make_user(Role.PM))
     post("/betas/new", {**frame(), "owner": pm.id})

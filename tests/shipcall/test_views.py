@@ -168,6 +168,7 @@ def test_the_history_reads_as_sentences_naming_the_account(
         reason="Two calls left",
         today=today,
         max_extensions=2,
+        max_days=30,
     )
     cohort = Cohort(beta=beta, slug="early", name="Early", kind=CohortKind.EARLY_ADOPTERS)
     db.add_all([cohort, Account(external_id="acme-42", name="Acme")])
@@ -293,6 +294,7 @@ def test_counts_on_the_dashboard_and_a_betas_page_say_member_or_members(
             reason="More calls",
             today=date.today(),
             max_extensions=2,
+            max_days=30,
         )
     db.flush()
     page = " ".join(client.get("/betas/one").get_data(as_text=True).split())
