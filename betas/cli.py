@@ -1,4 +1,4 @@
-"""Commands for people and access: `users` and `tokens`."""
+"""Commands for people and access (`users`, `tokens`) and a beta's deadline (`betas`)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from betas import clikit
+from betas import clikit, lifecycle, reminders
+from betas.audit import Actor
 from betas.auth import tokens, users
 from betas.db import get_session
 from betas.models import ApiToken, Role, User
 from betas.people import setup_url
+from betas.wording import plural
 
 users_cli = AppGroup("users", help="Manage the people who sign in.")
 tokens_cli = AppGroup("tokens", help="Manage API tokens.")
+betas_cli = AppGroup("betas", help="A beta's deadline: extensions and reminders.")
 
 
 @users_cli.command("create")
@@ -112,7 +115,68 @@ def revoke_token(token_id):
     click.echo(f"Token {token.id} '{token.name}' is revoked.")
 
 
+@betas_cli.command("extend")
+@click.argument("key")
+@click.option(
+    "--to", "new_deadline", required=True, type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD"
+)
+@click.option("--reason", required=True, help="Why the deadline moves.")
+@click.option("--user", "email", required=True, help="Who extends: the beta's owner or an admin.")
+def extend(key, new_deadline, reason, email):
+    """Move a running beta's deadline later, with a reason."""
+    session = get_session()
+    user = users.find_user(session, email)
+    if user is None:
+        raise click.ClickException(f"There is no user with the email {email}.")
+    settings = current_app.config["SHIPCALL"]
+    extension = clikit.commit(
+        lambda s: lifecycle.extend(
+            s,
+            Actor(user),
+            lifecycle.get_beta(s, key),
+            new_deadline=new_deadline.date(),
+            reason=reason,
+            today=lifecycle.today_in(settings.zone),
+            max_extensions=settings.max_extensions,
+            max_days=settings.max_extension_days,
+        ),
+        explain=lambda exc: (d["message"] for d in exc.details),
+    )
+    click.echo(
+        f"The deadline of {key} moved from {extension.old_deadline} to {extension.new_deadline}."
+    )
+
+
+@betas_cli.command("remind")
+def remind():
+    """Send the deadline reminders due today; safe to run often. Without SMTP, print them."""
+    settings = current_app.config["SHIPCALL"]
+    # Not through clikit: the claims are committed before the mail goes out, the outcome after.
+    report = reminders.send_due(get_session(), settings, lifecycle.today_in(settings.zone))
+    if settings.smtp is None:
+        click.echo("SHIPCALL_SMTP_URL is not set: nothing is sent and nothing is recorded.")
+        if not report.would_send:
+            click.echo("No reminder is due today.")
+        for reminder in report.would_send:
+            click.echo(f"\nWould send to {reminder.mail.to}: {reminder.mail.subject}\n")
+            click.echo(reminder.mail.body)
+        return
+    for reminder in report.sent:
+        click.echo(f"Sent to {reminder.mail.to}: {reminder.mail.subject}")
+    for reminder, why in report.failed:
+        click.echo(f"Not sent to {reminder.mail.to}: {reminder.mail.subject}", err=True)
+        click.echo(f"  {why}", err=True)
+    if report.failed:
+        raise click.ClickException(
+            f"{plural(len(report.failed), 'reminder')} could not be sent; the next run tries "
+            "again."
+        )
+    if not report.sent:
+        click.echo("No reminder is due today (or another run sent it already).")
+
+
 def init_app(app: Flask) -> None:
     """Register the command groups."""
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
+    app.cli.add_command(betas_cli)

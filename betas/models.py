@@ -17,6 +17,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -223,6 +224,35 @@ class DeadlineExtension(Base):
 
     beta: Mapped[Beta] = relationship(back_populates="extensions")
     user: Mapped[User] = relationship()
+
+
+class ReminderKind(enum.StrEnum):
+    """Why a deadline reminder goes out: the deadline is a week away, tomorrow, or passed."""
+
+    WEEK_BEFORE = "week_before"
+    DAY_BEFORE = "day_before"
+    OVERDUE = "overdue"
+
+
+class ReminderSent(Base):
+    """A beta's deadline reminder for one day of the configured zone: claimed, then sent.
+
+    One row per beta and day, whatever the number of runs: the unique constraint is what makes two
+    runs at once send one reminder. A row without `sent_at` is a claim whose sending is under way.
+    """
+
+    __tablename__ = "reminders_sent"
+    __table_args__ = (UniqueConstraint("beta_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beta_id: Mapped[int] = mapped_column(ForeignKey("betas.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    kind: Mapped[ReminderKind] = mapped_column(enum_type(ReminderKind, "reminder_kind"))
+    recipient: Mapped[str] = mapped_column(String(254))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    beta: Mapped[Beta] = relationship()
 
 
 class AuditEntry(Base):
