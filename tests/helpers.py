@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
@@ -100,3 +101,10 @@ def snapshot(db) -> dict[str, list[tuple]]:
         for table in Base.metadata.sorted_tables
         if not table.name.startswith(UNMAPPED_PREFIXES)
     }
+
+
+def free_port() -> int:
+    """Return a port of 127.0.0.1 that nobody listens on at the moment."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
