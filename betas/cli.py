@@ -168,8 +168,7 @@ def remind():
         click.echo(f"  {why}", err=True)
     if report.failed:
         raise click.ClickException(
-            f"{plural(len(report.failed), 'reminder')} could not be sent; the next run tries "
-            "again."
+            f"{plural(len(report.failed), 'reminder')} could not be sent; the next run tries again."
         )
     if not report.sent:
         click.echo("No reminder is due today (or another run sent it already).")

@@ -146,9 +146,7 @@ class Settings:
             raise ConfigError("SHIPCALL_MAX_EXTENSION_DAYS must be 1 or more")
         self.smtp  # noqa: B018 - taking the URL apart is the check
         if "@" not in self.mail_from or any(c in self.mail_from for c in "\r\n"):
-            raise ConfigError(
-                f"SHIPCALL_MAIL_FROM: {self.mail_from!r} is not an email address"
-            )
+            raise ConfigError(f"SHIPCALL_MAIL_FROM: {self.mail_from!r} is not an email address")
         if self.base_url and urlsplit(self.base_url).scheme not in ("http", "https"):
             raise ConfigError(
                 "SHIPCALL_BASE_URL: give the address people open Shipcall at, like "

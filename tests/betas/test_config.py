@@ -6,7 +6,7 @@ import stat
 import pytest
 
 from betas.auth import users
-from betas.config import ConfigError, Settings, instance_secret_key
+from betas.config import ConfigError, Settings, SmtpServer, instance_secret_key
 from betas.models import Role
 from tests.helpers import CHEAP_HASH, PASSWORD
 
@@ -100,3 +100,77 @@ def test_feedback_types_are_the_guides_unless_set_and_are_checked():
     for raw in ("Bug,idea", "bug,,idea", "bug,bug", "a-b"):
         with pytest.raises(ConfigError, match="SHIPCALL_FEEDBACK_TYPES"):
             Settings.from_env({"SHIPCALL_FEEDBACK_TYPES": raw}, secret_key="k").validate()
+
+
+def test_the_deadline_and_mail_settings_default_and_are_read():
+    defaults = Settings.from_env({}, secret_key="k")
+    assert (defaults.max_extension_days, defaults.smtp, defaults.mail_from) == (
+        30,
+        None,
+        "shipcall@localhost",
+    )
+    assert defaults.public_url == "http://127.0.0.1:5000"
+    settings = Settings.from_env(
+        {
+            "SHIPCALL_MAX_EXTENSION_DAYS": "14",
+            "SHIPCALL_SMTP_URL": "smtp://mailer:p%40ss@mail.example.com:2525",
+            "SHIPCALL_MAIL_FROM": "shipcall@example.com",
+            "SHIPCALL_BASE_URL": "https://shipcall.example.com/",
+        },
+        secret_key="k",
+    )
+    settings.validate()
+    assert settings.max_extension_days == 14
+    assert settings.smtp == SmtpServer("mail.example.com", 2525, False, "mailer", "p@ss")
+    assert settings.mail_from == "shipcall@example.com"
+    assert settings.public_url == "https://shipcall.example.com"
+
+
+@pytest.mark.parametrize(
+    ("url", "server"),
+    [
+        ("smtp://mail.example.com", SmtpServer("mail.example.com", 587, False)),
+        ("smtps://mail.example.com", SmtpServer("mail.example.com", 465, True)),
+        ("smtps://u:pw@127.0.0.1:4650", SmtpServer("127.0.0.1", 4650, True, "u", "pw")),
+        (
+            "smtp://only-user@mail.example.com:25",
+            SmtpServer("mail.example.com", 25, False, "only-user"),
+        ),
+    ],
+)
+def test_the_smtp_url_says_where_how_and_as_whom(url, server):
+    assert SmtpServer.from_url(url) == server
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://mail.example.com",
+        "mail.example.com:587",
+        "smtp://",
+        "smtp://:pw@mail.example.com",
+        "smtp://u:hunter2@mail.example.com:port",
+    ],
+)
+def test_an_unusable_smtp_url_is_refused_without_repeating_it(url):
+    with pytest.raises(ConfigError, match="SHIPCALL_SMTP_URL") as refused:
+        Settings.from_env({"SHIPCALL_SMTP_URL": url}, secret_key="k").validate()
+    assert "hunter2" not in str(refused.value) and "pw" not in str(refused.value)
+
+
+def test_the_smtp_password_is_never_shown_in_the_settings():
+    settings = Settings.from_env({"SHIPCALL_SMTP_URL": "smtp://u:hunter2@h"}, secret_key="k")
+    assert "hunter2" not in repr(settings) and "hunter2" not in repr(settings.smtp)
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"SHIPCALL_MAX_EXTENSION_DAYS": "0"}, "SHIPCALL_MAX_EXTENSION_DAYS"),
+        ({"SHIPCALL_MAIL_FROM": "shipcall"}, "SHIPCALL_MAIL_FROM"),
+        ({"SHIPCALL_BASE_URL": "shipcall.example.com"}, "SHIPCALL_BASE_URL"),
+    ],
+)
+def test_bad_deadline_and_mail_settings_are_refused_with_their_name(env, name):
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env(env, secret_key="k").validate()
