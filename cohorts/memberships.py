@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session, selectinload
 from betas.audit import Actor, record
 from betas.auth.permissions import require_edit
 from betas.db import utcnow
-from betas.errors import BetaNotRunning, Conflict, DomainError, Invalid, NotFound
+from betas.errors import Conflict, DomainError, Invalid, NotFound
 from betas.lifecycle import check_open
-from betas.models import TEXT_MAX, Beta, BetaState, Risk
+from betas.models import TEXT_MAX, Beta, Risk
 from cohorts.models import LEFT, Account, Cohort, Membership, MembershipStatus
 
 
@@ -319,9 +319,13 @@ def mark_notified(
 
 
 def record_response(
-    session: Session, actor: Actor, beta: Beta, external_id: str, accepted: bool
+    session: Session, actor: Actor, beta: Beta, external_id: str, accepted: bool, *, today: date
 ) -> Membership:
-    """Record an invited account's answer: accepted makes it active, refused makes it declined."""
+    """Record an invited account's answer: accepted makes it active, refused makes it declined.
+
+    An acceptance adds an active member, so it is refused, as enrolling is, unless the beta is
+    running and not overdue; a refusal is recorded whatever the beta's state.
+    """
     require_edit(actor.user, beta)
     membership = _member_or_404(session, beta, external_id)
     if membership.status != MembershipStatus.INVITED:
@@ -329,8 +333,7 @@ def record_response(
             f"{external_id} is {membership.status.value}, not invited: no answer to record."
         )
     if accepted:
-        if beta.state != BetaState.RUNNING:
-            raise BetaNotRunning(f"{beta.name} is {beta.state.value}: nobody joins it now.")
+        check_open(beta, today)
         _set_status(membership, MembershipStatus.ACTIVE)
         membership.notified_at = utcnow()
     else:

@@ -143,11 +143,15 @@ MEMBER_ACTIONS = {
         "{account} is marked as notified.",
     ),
     "accept": (
-        lambda s, actor, beta, account: memberships.record_response(s, actor, beta, account, True),
+        lambda s, actor, beta, account: memberships.record_response(
+            s, actor, beta, account, True, today=web.configured_today()
+        ),
         "{account} accepted the invitation and is active.",
     ),
     "decline": (
-        lambda s, actor, beta, account: memberships.record_response(s, actor, beta, account, False),
+        lambda s, actor, beta, account: memberships.record_response(
+            s, actor, beta, account, False, today=web.configured_today()
+        ),
         "{account} declined the invitation.",
     ),
 }

@@ -175,8 +175,8 @@ def test_the_header_counts_active_members_and_says_who_else_is_there(
     ids = [make_account().external_id for _ in range(5)]
     owner = Actor(beta.owner)
     memberships.enroll(db, owner, beta, cohort, ids, "asked", date.today())
-    memberships.record_response(db, owner, beta, ids[0], accepted=True)
-    memberships.record_response(db, owner, beta, ids[1], accepted=False)
+    memberships.record_response(db, owner, beta, ids[0], accepted=True, today=date.today())
+    memberships.record_response(db, owner, beta, ids[1], accepted=False, today=date.today())
     memberships.opt_out(db, owner, beta, ids[2])
     login(beta.owner)
     html = client.get(f"/betas/{beta.key}/cohorts/early").get_data(as_text=True)
@@ -184,7 +184,7 @@ def test_the_header_counts_active_members_and_says_who_else_is_there(
     assert headcount_of(html).startswith(
         "1 active member, 2 invited, 1 opted out, 1 declined. 3 of 20 planned (active and invited)."
     )
-    memberships.record_response(db, owner, beta, ids[3], accepted=True)
+    memberships.record_response(db, owner, beta, ids[3], accepted=True, today=date.today())
     memberships.opt_out(db, owner, beta, ids[4])
     html = client.get(f"/betas/{beta.key}/cohorts/early").get_data(as_text=True)
     assert headcount_of(html).startswith("2 active members, 2 opted out, 1 declined. 2 of 20")

@@ -27,8 +27,8 @@ def test_the_export_holds_only_the_members_to_message_unless_everyone_is_asked_f
         make_account(name, name.title())
     enroll(db, beta, make_cohort(beta), "acme", "globex", "initech", "umbrella")
     owner = Actor(beta.owner)
-    memberships.record_response(db, owner, beta, "acme", accepted=True)
-    memberships.record_response(db, owner, beta, "globex", accepted=False)
+    memberships.record_response(db, owner, beta, "acme", accepted=True, today=date.today())
+    memberships.record_response(db, owner, beta, "globex", accepted=False, today=date.today())
     memberships.opt_out(db, owner, beta, "initech")
     login(beta.owner)
 

@@ -39,12 +39,18 @@ def test_a_high_risk_beta_invites_and_records_the_answer(
         db, Actor(beta.owner), beta, cohort, [yes.external_id, no.external_id], "r", TODAY
     )
     assert memberships.get_membership(db, beta, yes.external_id).status == MembershipStatus.INVITED
-    memberships.record_response(db, Actor(beta.owner), beta, yes.external_id, accepted=True)
-    memberships.record_response(db, Actor(beta.owner), beta, no.external_id, accepted=False)
+    memberships.record_response(
+        db, Actor(beta.owner), beta, yes.external_id, accepted=True, today=TODAY
+    )
+    memberships.record_response(
+        db, Actor(beta.owner), beta, no.external_id, accepted=False, today=TODAY
+    )
     assert memberships.get_membership(db, beta, yes.external_id).status == MembershipStatus.ACTIVE
     assert memberships.get_membership(db, beta, no.external_id).status == MembershipStatus.DECLINED
     with unchanged(), pytest.raises(Conflict):
-        memberships.record_response(db, Actor(beta.owner), beta, no.external_id, accepted=True)
+        memberships.record_response(
+            db, Actor(beta.owner), beta, no.external_id, accepted=True, today=TODAY
+        )
 
 
 @pytest.mark.parametrize(
@@ -231,8 +237,8 @@ def test_leaving_sets_left_at_and_rejoining_clears_it(db, running_beta, make_coh
         make_account(name)
     owner = Actor(beta.owner)
     memberships.enroll(db, owner, beta, cohort, ["acme", "globex", "initech"], "asked", TODAY)
-    accepted = memberships.record_response(db, owner, beta, "acme", accepted=True)
-    declined = memberships.record_response(db, owner, beta, "globex", accepted=False)
+    accepted = memberships.record_response(db, owner, beta, "acme", accepted=True, today=TODAY)
+    declined = memberships.record_response(db, owner, beta, "globex", accepted=False, today=TODAY)
     out = memberships.opt_out(db, owner, beta, "initech", "busy")
     assert accepted.left_at is None
     assert declined.left_at is not None and out.left_at is not None
@@ -259,3 +265,27 @@ def test_an_opt_out_keeps_the_customers_reason_in_the_membership_and_the_audit(
     assert out.opt_out_reason == "switched tools"
     entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "member.opted_out"))
     assert entry.details == {"old": "active", "reason": "switched tools"}
+
+
+@pytest.mark.parametrize(
+    ("state", "days", "code"),
+    [(BetaState.DECIDED, 10, "beta_not_running"), (BetaState.RUNNING, -1, "beta_overdue")],
+)
+def test_an_acceptance_is_refused_unless_running_and_on_time_but_a_refusal_is_kept(
+    db, running_beta, make_cohort, make_account, state, days, code, unchanged
+):
+    beta = running_beta(risk=Risk.HIGH)
+    cohort = make_cohort(beta)
+    yes, no = make_account(), make_account()
+    ids = [yes.external_id, no.external_id]
+    memberships.enroll(db, Actor(beta.owner), beta, cohort, ids, "r", TODAY)
+    beta.state, beta.decision_deadline = state, TODAY + timedelta(days=days)
+    with unchanged(), pytest.raises(errors.DomainError) as refused:
+        memberships.record_response(
+            db, Actor(beta.owner), beta, yes.external_id, accepted=True, today=TODAY
+        )
+    assert refused.value.code == code
+    memberships.record_response(
+        db, Actor(beta.owner), beta, no.external_id, accepted=False, today=TODAY
+    )
+    assert memberships.get_membership(db, beta, no.external_id).status == MembershipStatus.DECLINED

@@ -116,7 +116,9 @@ def test_a_high_risk_membership_joins_when_it_accepts(
     assert membership.joined_at is None
     send(db, JOINED - MINUTE, JOINED + MINUTE)
     monkeypatch.setattr(memberships, "utcnow", lambda: JOINED)
-    memberships.record_response(db, Actor(beta.owner), beta, "acme", accepted=True)
+    memberships.record_response(
+        db, Actor(beta.owner), beta, "acme", accepted=True, today=JOINED.date()
+    )
     assert membership.joined_at == JOINED
     assert counted(db, beta) == {membership.id: {JOINED.toordinal(): 1}}
 
