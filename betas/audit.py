@@ -205,6 +205,13 @@ def _feedback_changed(entry: AuditEntry, d: dict) -> str:
 
 
 Sentence = Callable[[AuditEntry, dict], str]
+# How each kind of deadline reminder reads in the history (betas.models.ReminderKind's values).
+REMINDED = {
+    "week_before": "is due in 7 days",
+    "day_before": "is due tomorrow",
+    "overdue": "is overdue",
+}
+
 SENTENCES: dict[str, Sentence] = {
     "beta.created": lambda e, d: f"{who(e)} framed the beta {quoted(d.get('name'))} as a draft",
     "beta.updated": _updated,
@@ -212,6 +219,10 @@ SENTENCES: dict[str, Sentence] = {
     "beta.extended": lambda e, d: (
         f"{who(e)} extended the deadline from {shown(d.get('old'))} to {shown(d.get('new'))}"
         f"{_because(d)}"
+    ),
+    "beta.reminded": lambda e, d: (
+        f"{who(e)} reminded {shown(d.get('to'))} by email that the decision "
+        + REMINDED.get(d.get("kind"), "is due")
     ),
     "beta.deleted": lambda e, d: (
         f"{who(e)} deleted the draft beta {e.object_id} ({quoted(d.get('name'))})"

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from betas import mail
+from betas.audit import record
 from betas.config import Settings
 from betas.db import utcnow
 from betas.lifecycle import days_left
@@ -147,13 +148,23 @@ def claim(session: Session, reminders: Sequence[Reminder], today: date) -> list[
 def settle(
     session: Session, claimed: Sequence[Reminder], outcomes: Sequence[str | None], today: date
 ) -> Report:
-    """Mark what was sent; remove the claims of what failed, so that the next run tries again."""
+    """Mark what was sent, in the beta's history too; drop the failed claims, for the next run."""
     report = Report()
     now = utcnow()
     for reminder, failure in zip(claimed, outcomes, strict=True):
         row = ReminderSent.beta_id == reminder.beta_id, ReminderSent.day == today
         if failure is None:
             session.execute(update(ReminderSent).where(*row).values(sent_at=now))
+            beta = session.get(Beta, reminder.beta_id)
+            record(
+                session,
+                None,
+                "beta.reminded",
+                beta,
+                beta=beta,
+                kind=reminder.kind.value,
+                to=reminder.mail.to,
+            )
             report.sent.append(reminder)
         else:
             session.execute(delete(ReminderSent).where(*row))

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from betas import lifecycle, reminders
-from betas.audit import Actor
+from betas.audit import Actor, beta_history, describe
 from betas.models import BetaState, ReminderKind, ReminderSent
 from tests.helpers import free_port
 
@@ -101,6 +101,11 @@ def test_each_owner_gets_the_reminder_due_with_the_reviews_link(
     assert "https://shipcall.example.com/betas/late/review" in body
     assert "takes no new members, samples or cohorts" in body
     assert "2 of 2 left" in body
+    for beta, said in ((week, "is due in 7 days"), (tomorrow, "is due tomorrow")):
+        [entry] = beta_history(db, beta).entries
+        assert describe(entry) == (
+            f"Shipcall reminded {beta.owner.email} by email that the decision {said}"
+        )
     assert set(sent_rows(db)) == {
         (late.id, TODAY, ReminderKind.OVERDUE),
         (tomorrow.id, TODAY, ReminderKind.DAY_BEFORE),
@@ -132,6 +137,9 @@ def test_exactly_one_a_day_per_beta_however_often_it_runs(db, make_beta, smtp_se
     assert inbox.messages[1]["Subject"] == "Inbox reports: the decision is 2 days overdue"
     assert [day for _id, day, _kind in sent_rows(db)] == [TODAY, days(1)]
     assert {beta_id for beta_id, _day, _kind in sent_rows(db)} == {beta.id}
+    assert [describe(e) for e in beta_history(db, beta).entries] == [
+        f"Shipcall reminded {beta.owner.email} by email that the decision is overdue"
+    ] * 2
 
 
 def test_a_reminder_another_run_claimed_is_not_sent_again(db, make_beta, smtp_server, settings):
