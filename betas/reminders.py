@@ -6,7 +6,8 @@ Days are those of SHIPCALL_TIMEZONE: the caller passes today in that zone.
 
 Sending happens outside any transaction: a reminder is first claimed (a reminders_sent row, unique
 per beta and day, committed), then sent, then settled (sent, or its claim removed so the next run
-tries again). Two runs at once claim each reminder once: the unique constraint decides.
+tries again). Two runs at once claim each reminder once: the unique constraint decides. A claim
+left unsent by a run that died is taken over by a run STALE_CLAIM later.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ from betas.wording import plural
 
 # Days before the deadline on which the owner is reminded; every day after it too.
 AHEAD = {7: ReminderKind.WEEK_BEFORE, 1: ReminderKind.DAY_BEFORE}
+# A claim still unsent after this long belongs to a run that died while sending (a run settles
+# within seconds: mail.TIMEOUT a step): the next run takes it over rather than lose the day's
+# reminder. Far longer than any run, so two live runs never both send.
+STALE_CLAIM = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -102,8 +107,12 @@ def write(beta: Beta, kind: ReminderKind, today: date, settings: Settings) -> ma
 
 
 def due(session: Session, settings: Settings, today: date) -> list[Reminder]:
-    """List the reminders due today that no run has claimed yet, in the order of the betas' keys."""
-    already = exists().where(ReminderSent.beta_id == Beta.id, ReminderSent.day == today)
+    """List the reminders due today that no live run has claimed, by the betas' keys."""
+    already = exists().where(
+        ReminderSent.beta_id == Beta.id,
+        ReminderSent.day == today,
+        or_(ReminderSent.sent_at.is_not(None), ReminderSent.claimed_at > utcnow() - STALE_CLAIM),
+    )
     betas = session.scalars(
         select(Beta)
         .where(
@@ -126,9 +135,27 @@ def due(session: Session, settings: Settings, today: date) -> list[Reminder]:
 
 
 def claim(session: Session, reminders: Sequence[Reminder], today: date) -> list[Reminder]:
-    """Claim each reminder for today; return those this run claimed (another run has the rest)."""
+    """Claim each reminder for today; return those this run claimed (another run has the rest).
+
+    A new claim is a row that only one run can insert; a stale one (its run died) is taken over
+    by the one run whose update still finds it stale.
+    """
     claimed = []
+    now = utcnow()
     for reminder in reminders:
+        taken_over = session.execute(
+            update(ReminderSent)
+            .where(
+                ReminderSent.beta_id == reminder.beta_id,
+                ReminderSent.day == today,
+                ReminderSent.sent_at.is_(None),
+                ReminderSent.claimed_at <= now - STALE_CLAIM,
+            )
+            .values(claimed_at=now, kind=reminder.kind, recipient=reminder.mail.to)
+        )
+        if taken_over.rowcount == 1:
+            claimed.append(reminder)
+            continue
         try:
             with session.begin_nested():
                 session.add(

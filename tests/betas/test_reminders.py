@@ -155,6 +155,29 @@ def test_a_reminder_another_run_claimed_is_not_sent_again(db, make_beta, smtp_se
     assert inbox.messages == [] and claims(db) == 1
 
 
+@pytest.mark.parametrize(("minutes_ago", "sent"), [(2, 0), (16, 1)])
+def test_a_claim_left_unsent_by_a_run_that_died_is_taken_over_once_stale(
+    db, make_beta, smtp_server, settings, minutes_ago, sent
+):
+    inbox = smtp_server()
+    beta = make_beta(state=BetaState.RUNNING, deadline=days(1))
+    claimed_at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    db.add(
+        ReminderSent(
+            beta=beta,
+            day=TODAY,
+            kind=ReminderKind.DAY_BEFORE,
+            recipient=beta.owner.email,
+            claimed_at=claimed_at,
+        )
+    )
+    db.flush()
+    with_smtp = settings(smtp_url=inbox.url)
+    assert len(reminders.send_due(db, with_smtp, TODAY).sent) == sent
+    assert len(reminders.send_due(db, with_smtp, TODAY).sent) == 0
+    assert len(inbox.messages) == sent and claims(db) == 1
+
+
 def test_none_after_a_decision(db, make_beta, smtp_server, settings):
     inbox = smtp_server()
     beta = make_beta(state=BetaState.RUNNING, deadline=days(-1))
