@@ -12,6 +12,7 @@ left unsent by a run that died is taken over by a run STALE_CLAIM later.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -35,6 +36,8 @@ AHEAD = {7: ReminderKind.WEEK_BEFORE, 1: ReminderKind.DAY_BEFORE}
 # within seconds: mail.TIMEOUT a step): the next run takes it over rather than lose the day's
 # reminder. Far longer than any run, so two live runs never both send.
 STALE_CLAIM = timedelta(minutes=15)
+# Plain-text mail reads best in lines of at most 72 characters.
+WIDTH = 72
 
 
 @dataclass(frozen=True)
@@ -95,15 +98,17 @@ def write(beta: Beta, kind: ReminderKind, today: date, settings: Settings) -> ma
         if left
         else "No extension is left: it is time to decide."
     )
-    body = (
-        f"Hello {beta.owner.display_name},\n\n"
-        f"{opening}\n\n"
-        "Review the evidence and record the ship / no-ship call:\n\n"
-        f"    {review_url(settings, beta)}\n\n"
-        f"{extensions}\n\n"
-        "-- Shipcall\n"
-    )
-    return mail.Mail(to=beta.owner.email, subject=subject, body=body)
+    paragraphs = [
+        f"Hello {beta.owner.display_name},",
+        opening,
+        "Review the evidence and record the ship / no-ship call:",
+        # Indented and never wrapped: mail readers make a link of a URL on its own line.
+        f"    {review_url(settings, beta)}",
+        extensions,
+        "-- Shipcall",
+    ]
+    body = "\n\n".join(p if p.startswith("    ") else textwrap.fill(p, WIDTH) for p in paragraphs)
+    return mail.Mail(to=beta.owner.email, subject=subject, body=body + "\n")
 
 
 def due(session: Session, settings: Settings, today: date) -> list[Reminder]:

@@ -99,8 +99,11 @@ def test_each_owner_gets_the_reminder_due_with_the_reviews_link(
     body = got[late.owner.email].get_content()
     assert body.startswith(f"Hello {late.owner.display_name},\n")
     assert "https://shipcall.example.com/betas/late/review" in body
-    assert "takes no new members, samples or cohorts" in body
+    assert "takes no new members, samples or cohorts" in " ".join(body.split())
     assert "2 of 2 left" in body
+    # Lines of plain text, at most 72 characters; the link on its own line, whole.
+    assert "\n    https://shipcall.example.com/betas/late/review\n" in body
+    assert max(len(line) for line in body.splitlines()) <= 72
     for beta, said in ((week, "is due in 7 days"), (tomorrow, "is due tomorrow")):
         [entry] = beta_history(db, beta).entries
         assert describe(entry) == (
@@ -120,7 +123,8 @@ def test_the_beta_name_is_sent_as_typed_never_escaped(db, make_beta, smtp_server
     [message] = inbox.messages
     assert message.get_content_type() == "text/plain"
     assert message["Subject"].startswith('Reports <b>&</b> "alerts": the decision')
-    assert 'The decision deadline of Reports <b>&</b> "alerts" is tomorrow' in message.get_content()
+    said = " ".join(message.get_content().split())
+    assert 'The decision deadline of Reports <b>&</b> "alerts" is tomorrow' in said
     assert "&amp;" not in message.get_content() and "&lt;" not in message.get_content()
 
 
