@@ -85,6 +85,7 @@ class Settings:
     debug: bool = False
     password_hash: str = DEFAULT_PASSWORD_HASH
     feedback_types: tuple[str, ...] = DEFAULT_FEEDBACK_TYPES
+    ask_cooldown_days: int = 14
     # Holds the SMTP password: kept out of the settings' repr, so a logged Settings shows none.
     smtp_url: str = field(default="", repr=False)
     mail_from: str = "shipcall@localhost"
@@ -124,6 +125,7 @@ class Settings:
             "debug": env.get("SHIPCALL_DEBUG", "") in {"1", "true", "yes"},
             "password_hash": env.get("SHIPCALL_PASSWORD_HASH") or DEFAULT_PASSWORD_HASH,
             "feedback_types": _names(env, "SHIPCALL_FEEDBACK_TYPES", DEFAULT_FEEDBACK_TYPES),
+            "ask_cooldown_days": _integer(env, "SHIPCALL_ASK_COOLDOWN_DAYS", 14),
             "smtp_url": env.get("SHIPCALL_SMTP_URL", ""),
             "mail_from": env.get("SHIPCALL_MAIL_FROM") or "shipcall@localhost",
             "base_url": env.get("SHIPCALL_BASE_URL", ""),
@@ -166,6 +168,8 @@ class Settings:
             )
         if len(set(self.feedback_types)) != len(self.feedback_types):
             raise ConfigError("SHIPCALL_FEEDBACK_TYPES: a type is listed twice")
+        if self.ask_cooldown_days < 0:
+            raise ConfigError("SHIPCALL_ASK_COOLDOWN_DAYS must be 0 (no cooldown) or more")
 
 
 def _integer(env: Mapping[str, str], name: str, default: int) -> int:

@@ -172,6 +172,9 @@ class Beta(TimestampMixin, Base):
     # Bumped in the same transaction as every change to the beta's memberships: the member list's
     # ETag, so a product polling the list gets 304 without Shipcall reading the list.
     members_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The message sent with every export of members and asks (betas.messages); None: the one
+    # drawn from the framing, until the owner writes their own.
+    message: Mapped[str | None] = mapped_column(Text)
 
     owner: Mapped[User] = relationship()
     metrics: Mapped[list[SuccessMetric]] = relationship(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from betas.db import Base, UTCDateTime, enum_type, utcnow
@@ -59,6 +59,7 @@ class FeedbackItem(Base):
     summary: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("feedback_items.id"))
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
     blocker_state: Mapped[BlockerState | None] = mapped_column(
         enum_type(BlockerState, "blocker_state")
     )
@@ -75,8 +76,72 @@ class FeedbackItem(Base):
     account: Mapped[Account] = relationship()
     cohort: Mapped[Cohort | None] = relationship()
     logged_by: Mapped[User | None] = relationship()
+    call: Mapped[Call | None] = relationship(back_populates="items")
 
     @property
     def codified(self) -> bool:
         """Tell whether the item has its type, summary and reason."""
         return bool(self.type and self.summary and self.reason)
+
+
+CHANNEL_MAX = 64
+GUESTS_MAX = 2_000
+
+call_attendees = Table(
+    "call_attendees",
+    Base.metadata,
+    Column("call_id", ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+)
+
+
+class Call(Base):
+    """A call with an account of a beta: when, who attends, what to ask, what was said.
+
+    Attendees are teammates who use Shipcall (the engineer and the designer the guide says to
+    invite), and `guests`: other names, free text (the customer's people, a teammate without a
+    login). The feedback said on it is logged as items that point at it.
+    """
+
+    __tablename__ = "calls"
+    __table_args__ = (Index(None, "beta_id", "held_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beta_id: Mapped[int] = mapped_column(ForeignKey("betas.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    guests: Mapped[str] = mapped_column(Text, default="")
+    questions: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    beta: Mapped[Beta] = relationship()
+    account: Mapped[Account] = relationship()
+    created_by: Mapped[User | None] = relationship()
+    attendees: Mapped[list[User]] = relationship(secondary=call_attendees, order_by=User.name)
+    items: Mapped[list[FeedbackItem]] = relationship(
+        back_populates="call", order_by=FeedbackItem.id
+    )
+
+
+class Ask(Base):
+    """A request for feedback sent to an account: when, by which channel, who sent it.
+
+    The cooldown reads these, across every beta: an account asked recently is not asked again.
+    """
+
+    __tablename__ = "asks"
+    __table_args__ = (Index(None, "account_id", "asked_at"), Index(None, "beta_id", "asked_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beta_id: Mapped[int] = mapped_column(ForeignKey("betas.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    channel: Mapped[str] = mapped_column(String(CHANNEL_MAX))
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    asked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    beta: Mapped[Beta] = relationship()
+    account: Mapped[Account] = relationship()
+    asked_by: Mapped[User | None] = relationship()
