@@ -268,6 +268,28 @@ SENTENCES: dict[str, Sentence] = {
     "feedback.logged": _feedback_logged,
     "feedback.changed": _feedback_changed,
     "feedback.resolved": _feedback_changed,
+    "beta.message_changed": lambda e, d: (
+        f"{who(e)} set the beta's message back to the one drawn from the framing"
+        if d.get("drawn")
+        else f"{who(e)} rewrote the beta's message"
+    ),
+    "call.created": lambda e, d: (
+        f"{who(e)} planned call {e.object_id} with {shown(d.get('account'))} for "
+        f"{shown(d.get('held_at'))}"
+    ),
+    "call.changed": lambda e, d: (
+        f"{who(e)} changed call {e.object_id} with {shown(d.get('account'))}: "
+        + ", ".join(f.replace("_", " ") for f in d.get("fields") or [])
+    ),
+    "ask.recorded": lambda e, d: (
+        f"{who(e)} asked {plural(len(d.get('accounts') or []), 'account')} for feedback by "
+        f"{shown(d.get('channel'))}"
+        + (
+            f" ({plural(len(d['cooldown']), 'account')} left out: asked too recently)"
+            if d.get("cooldown")
+            else ""
+        )
+    ),
     "token.revoked": lambda e, d: f"{who(e)} revoked the API token {quoted(d.get('name'))}",
 }
 

@@ -320,3 +320,14 @@ class ExtensionForm(FlaskForm):
 
     new_deadline = DateField("New deadline", validators=[DataRequired()])
     reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=TEXT_MAX)])
+
+
+class MessageForm(FlaskForm):
+    """The beta message, sent with every export of members and of those to ask."""
+
+    message = TextAreaField(
+        "Message",
+        validators=[Length(max=TEXT_MAX)],
+        description="Keep the four points: it is a beta; the problem; what we built and where "
+        "to find it; we need your feedback. Empty it to draw it from the framing again.",
+    )

@@ -1,4 +1,4 @@
-"""The framing pages: frame a beta, edit or delete it, its metrics, launch, deadline extensions.
+"""The framing pages: frame a beta, edit or delete it, its metrics, launch, extensions, message.
 
 Each change is shown on the beta's hub page (the roof draws it); a form that fails renders that
 page again with the form's errors and everything typed.
@@ -9,11 +9,18 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 
-from betas import lifecycle, metrics, web
+from betas import lifecycle, messages, metrics, web
 from betas.auth.permissions import EDITORS
 from betas.auth.web import current_actor, role_required
 from betas.db import get_session
-from betas.forms import BetaForm, DeleteBetaForm, ExtensionForm, MetricForm, user_choices
+from betas.forms import (
+    BetaForm,
+    DeleteBetaForm,
+    ExtensionForm,
+    MessageForm,
+    MetricForm,
+    user_choices,
+)
 from betas.models import BetaState, User
 
 betas = Blueprint("betas", __name__)
@@ -192,3 +199,21 @@ def extend(key):
     ):
         return _to_beta(beta, "deadline")
     return web.render_beta_page(beta, 422, extension_form=form)
+
+
+@betas.route("/betas/<key>/message", methods=["GET", "POST"])
+@role_required(*EDITORS)
+def message(key):
+    """Write the beta message its members are sent with every export (the owner or an admin)."""
+    beta = web.editable_beta(key)
+    form = MessageForm()
+    if not form.is_submitted():
+        form.message.data = messages.message_of(beta)
+    if form.validate_on_submit() and web.commit(
+        lambda s: messages.set_message(s, current_actor(), beta, form.message.data or ""),
+        form=form,
+        success="The beta message is saved.",
+    ):
+        return redirect(url_for("betas.message", key=key, _anchor="message-form"))
+    status = 422 if form.errors else 200
+    return render_template("betas/message.html", form=form, beta=beta), status

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
-from betas import audit, lifecycle, metric_rules, metrics
+from betas import audit, lifecycle, messages, metric_rules, metrics
 from betas.auth import permissions
 from betas.config import Settings
 from betas.db import get_session
@@ -222,6 +222,7 @@ def _template_helpers() -> dict:
         "describe_target": metrics.describe_target,
         "describe_rule": metric_rules.describe_rule,
         "describe_entry": audit.describe,
+        "message_of": messages.message_of,
         "can_edit": lambda beta: permissions.can_edit(current_user, beta),
         "can_frame": lambda: current_user.is_authenticated and permissions.can_frame(current_user),
     }

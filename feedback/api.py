@@ -1,4 +1,4 @@
-"""The feedback API: log what customers said, read the log a page at a time, codify and resolve."""
+"""The feedback API: log what customers said, read the log, codify and resolve; who to ask."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from betas import lifecycle
 from betas.apidoc import NO_BETA, Refusal, refuses
 from betas.apikit import PREFIX, commit, require_scope
 from betas.auth.web import current_actor
-from betas.db import get_session
+from betas.db import get_session, utcnow
 from betas.errors import Conflict, Forbidden, Invalid, NotFound
-from betas.web import settings
-from feedback import log
-from feedback.models import CODE_MAX, ORIGINAL_MAX, BlockerState, Source
+from betas.web import configured_today, settings
+from feedback import asks, log
+from feedback.models import CHANNEL_MAX, CODE_MAX, ORIGINAL_MAX, BlockerState, Source
 
 blp = Blueprint(
     "feedback_api", __name__, url_prefix=PREFIX, description="What beta customers said, codified."
@@ -28,7 +28,8 @@ DRAFT = Refusal.of(Conflict, "The beta is a draft: it has no customers to hear f
 BAD_VALUE = Refusal.of(
     Invalid,
     "A value breaks a rule: an unknown account or type, an original that is blank or too long, "
-    "a duplicate_of that is no earlier item of the beta, a resolved blocker without a resolution.",
+    "a duplicate_of that is no earlier item of the beta, a call that is not with this account "
+    "in this beta, a resolved blocker without a resolution.",
 )
 
 
@@ -61,7 +62,14 @@ class NewItemSchema(CodesSchema):
         metadata={"description": "Verbatim; stored exactly as given and never changed."},
     )
     source = fields.Str(
-        load_default=Source.OTHER.value, validate=validate.OneOf([s.value for s in Source])
+        load_default=None,
+        validate=validate.OneOf([s.value for s in Source]),
+        metadata={"description": "Where it was said: call when `call` is given, other if not."},
+    )
+    call = fields.Int(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "The id of the call (with this account) it was said on."},
     )
 
 
@@ -96,7 +104,9 @@ class ItemSchema(Schema):
     summary = fields.Str(allow_none=True)
     reason = fields.Str(allow_none=True)
     duplicate_of = fields.Int(attribute="duplicate_of_id", allow_none=True)
-    call = fields.Constant(None, metadata={"description": "The call it was said on; none yet."})
+    call = fields.Int(
+        attribute="call_id", allow_none=True, metadata={"description": "The call it was said on."}
+    )
     blocker_state = fields.Function(
         lambda i: i.blocker_state.value if i.blocker_state else None, allow_none=True
     )
@@ -179,3 +189,130 @@ class Item(MethodView):
         item = log.get_item(get_session(), item_id)
         types = settings().feedback_types
         return commit(lambda s: log.edit(s, current_actor(), item, data, types=types))
+
+
+# Asking for feedback
+
+
+class WhoToAskQuerySchema(Schema):
+    """Which members to ask: those who met a metric's rule (or sent any event) in N days."""
+
+    metric = fields.Int(
+        load_default=None,
+        metadata={"description": "A metric's id (with a rule); leave it out for any beta event."},
+    )
+    days = fields.Int(
+        load_default=asks.DEFAULT_DAYS,
+        validate=validate.Range(1, asks.MAX_DAYS),
+        metadata={"description": "The last N days, today included, in SHIPCALL_TIMEZONE."},
+    )
+
+
+class AskAccountSchema(Schema):
+    """A member to ask, with its usage."""
+
+    account = fields.Str(attribute="membership.account.external_id")
+    last_seen_at = fields.DateTime(allow_none=True)
+    events = fields.Int(attribute="event_count", metadata={"description": "Since it joined."})
+
+
+class LeftOutSchema(Schema):
+    """How many members were left out, and why."""
+
+    not_using = fields.Int(metadata={"description": "Met neither the rule nor any event."})
+    cooldown = fields.Int(
+        metadata={"description": "Asked in the last SHIPCALL_ASK_COOLDOWN_DAYS, in any beta."}
+    )
+    opted_out = fields.Int(metadata={"description": "Opted out, declined or removed."})
+
+
+class AskListSchema(Schema):
+    """Who to ask, with their usage, and those left out."""
+
+    accounts = fields.List(fields.Nested(AskAccountSchema))
+    left_out = fields.Nested(LeftOutSchema)
+
+
+class NewAsksSchema(Schema):
+    """Accounts of the beta that were asked for feedback, and how."""
+
+    accounts = fields.List(
+        fields.Str(validate=validate.Length(1, 200)),
+        required=True,
+        validate=validate.Length(1, asks.MAX_ACCOUNTS),
+        metadata={"description": "Their ids."},
+    )
+    channel = fields.Str(
+        required=True,
+        validate=validate.Length(1, CHANNEL_MAX),
+        metadata={"description": "How they were asked: email, Intercom, in_app..."},
+    )
+
+
+class AskSchema(Schema):
+    """An ask recorded."""
+
+    account = fields.Function(lambda a: a.account.external_id)
+    channel = fields.Str()
+    asked_at = fields.DateTime()
+
+
+class AskedSchema(Schema):
+    """The asks recorded, and the accounts left out, asked too recently."""
+
+    asked = fields.List(fields.Nested(AskSchema))
+    cooldown = fields.List(
+        fields.Str(), metadata={"description": "Not asked: asked too recently, in any beta."}
+    )
+
+
+NO_METRIC = Refusal.of(Invalid, "The metric is not one of the beta's, or it has no rule yet.")
+
+
+@blp.route("/betas/<key>/who-to-ask")
+@require_scope("members:read")
+@refuses(NO_BETA, NO_METRIC)
+@blp.arguments(WhoToAskQuerySchema, location="query")
+@blp.response(200, AskListSchema)
+def who_to_ask(query, key):
+    """List the members who used it in the last N days, leaving out the cooldown and opt-outs."""
+    session = get_session()
+    beta = lifecycle.get_beta(session, key)
+    return asks.who_to_ask(
+        session,
+        beta,
+        metric_id=query["metric"],
+        days=query["days"],
+        today=configured_today(),
+        zone=settings().zone,
+        cooldown_days=settings().ask_cooldown_days,
+    )
+
+
+@blp.route("/betas/<key>/asks", methods=["POST"])
+@require_scope("members:write")
+@refuses(
+    NO_BETA,
+    Refusal.of(
+        Forbidden, "The token's user may not ask this beta's members: only its owner or an admin."
+    ),
+    Refusal.of(Conflict, "The beta is a draft: it has nobody to ask."),
+    Refusal.of(Invalid, "An account is not in the beta, or it opted out, declined or was removed."),
+)
+@blp.arguments(NewAsksSchema)
+@blp.response(201, AskedSchema)
+def record_asks(data, key):
+    """Record that accounts were asked for feedback; those in the cooldown are not asked twice."""
+    beta = lifecycle.get_beta(get_session(), key)
+    return commit(
+        lambda s: asks.record_asks(
+            s,
+            current_actor(),
+            beta,
+            data["accounts"],
+            data["channel"],
+            now=utcnow(),
+            zone=settings().zone,
+            cooldown_days=settings().ask_cooldown_days,
+        )
+    )

@@ -1,4 +1,4 @@
-"""Forms for the feedback log: logging quickly, codifying, resolving, and the log's filters.
+"""Forms for the feedback log (logging, codifying, resolving, the filters), calls and asks.
 
 What a customer said is taken exactly as typed: no field of these forms trims it, and the
 service checks it, so that a refused form shows every character again.
@@ -7,22 +7,34 @@ service checks it, so that a refused form shows every character again.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateTimeLocalField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import Length, Optional
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from betas.models import TEXT_MAX
 from betas.wording import plural
 from feedback.log import FeedbackFilter
-from feedback.models import CODE_MAX, ORIGINAL_MAX, BlockerState, Source
+from feedback.models import (
+    CHANNEL_MAX,
+    CODE_MAX,
+    GUESTS_MAX,
+    ORIGINAL_MAX,
+    BlockerState,
+    Source,
+)
 
 SOURCE_NAMES = {Source.IN_APP: "in the app"}
 
@@ -156,3 +168,132 @@ def log_form(types: Sequence[str], **kwargs) -> LogForm:
     form = LogForm(prefix="feedback", **kwargs)
     form.offer_types(types)
     return form
+
+
+# Calls
+
+
+class CallForm(FlaskForm):
+    """Plan a call with an account of the beta: when, who attends, what to ask."""
+
+    account = StringField(
+        "Account", validators=[Length(max=200)], description="Its id or its name."
+    )
+    held_at = DateTimeLocalField(
+        "When", format="%Y-%m-%dT%H:%M", description="In the time zone Shipcall shows."
+    )
+    attendees = SelectMultipleField(
+        "Teammates attending",
+        coerce=int,
+        description="Invite an engineer and a designer (hold Ctrl or ⌘ to choose several).",
+    )
+    guests = StringField(
+        "Others attending",
+        validators=[Length(max=GUESTS_MAX)],
+        description="Names without a Shipcall account: the customer's people, a contractor.",
+    )
+    questions = TextAreaField(
+        "Questions to ask",
+        validators=[Length(max=TEXT_MAX)],
+        description="Jot down the qualitative questions after reviewing what they have done.",
+    )
+
+    def offer(self, teammates) -> None:
+        """Offer the active users as attendees."""
+        self.attendees.choices = [SelectChoice(u.id, u.display_name) for u in teammates]
+
+    def values(self, zone: ZoneInfo) -> dict:
+        """Return the call's fields as the service takes them (the time in `zone`)."""
+        held_at = self.held_at.data
+        return {
+            "held_at": held_at.replace(tzinfo=zone) if held_at else None,
+            "attendees": self.attendees.data or [],
+            "guests": self.guests.data or "",
+            "questions": self.questions.data or "",
+        }
+
+
+class ChangeCallForm(CallForm):
+    """Change a call: its time, attendees, questions, and the notes taken on it."""
+
+    account = None
+    notes = TextAreaField("Notes", validators=[Length(max=TEXT_MAX)])
+
+    def values(self, zone: ZoneInfo) -> dict:
+        """Return the changes as the service takes them."""
+        return {**super().values(zone), "notes": self.notes.data or ""}
+
+
+class CallItemForm(CodesForm):
+    """Log one thing said on a call, word for word; codify it now or later."""
+
+    duplicate_of = None
+    original = TextAreaField(
+        "What they said",
+        description=f"Word for word (at most {plural(ORIGINAL_MAX, 'character')}).",
+    )
+
+
+def call_item_form(types: Sequence[str], **kwargs) -> CallItemForm:
+    """Return the form of an item said on a call, its fields prefixed ("item-original")."""
+    form = CallItemForm(prefix="item", **kwargs)
+    form.offer_types(types)
+    return form
+
+
+# Asking for feedback
+
+
+def _optional_int(value) -> int | None:
+    """Read a choice that may be empty: "" (any beta event) is None."""
+    return int(value) if value not in (None, "", "None") else None
+
+
+class WhoToAskForm(FlaskForm):
+    """Which members to ask: a metric (or any beta event) met in the last N days; sent by GET."""
+
+    class Meta:
+        """Choosing who to list changes nothing: no CSRF token."""
+
+        csrf = False
+
+    metric = SelectField("Used", coerce=_optional_int, default=None)
+    days = IntegerField(
+        "In the last",
+        default=14,
+        validators=[InputRequired(), NumberRange(1, 365)],
+        description="Days (1 to 365).",
+    )
+
+    def offer(self, metrics) -> None:
+        """Offer the beta's metrics that have a rule, after "any beta event"."""
+        self.metric.choices = [SelectChoice(None, "Any beta event")] + [
+            SelectChoice(m.id, m.name) for m in metrics if m.rule
+        ]
+
+
+class ExportAsksForm(FlaskForm):
+    """Export who to ask, recording an ask for each by this channel."""
+
+    metric = HiddenField()
+    days = HiddenField()
+    channel = StringField(
+        "Channel",
+        default="email",
+        validators=[Length(max=CHANNEL_MAX)],
+        description="How you will send it: email, Intercom, in the app...",
+    )
+
+
+class AskForm(FlaskForm):
+    """Record by hand that accounts were asked for feedback."""
+
+    accounts = TextAreaField(
+        "Accounts", description="Their ids, one a line or separated by commas."
+    )
+    channel = StringField("Channel", validators=[Length(max=CHANNEL_MAX)])
+
+    def account_ids(self) -> list[str]:
+        """Return the account ids typed."""
+        text = (self.accounts.data or "").replace(",", "\n")
+        return [line.strip() for line in text.splitlines() if line.strip()]

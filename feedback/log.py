@@ -27,6 +27,7 @@ from feedback.models import (
     CODE_MAX,
     ORIGINAL_MAX,
     BlockerState,
+    Call,
     FeedbackItem,
     Source,
 )
@@ -36,7 +37,7 @@ PAGE_SIZE = 50
 CODES = ("type", "summary", "reason")
 EDITABLE = (*CODES, "duplicate_of", "blocker_state", "resolution")
 # PostgreSQL cannot store NUL in text, nor can either database encode a lone surrogate.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _problem(field: str, message: str) -> Invalid:
@@ -51,7 +52,7 @@ def _original(value: str) -> str:
         raise _problem("original", "Paste what the customer said: it is required.")
     if len(value) > ORIGINAL_MAX:
         raise _problem("original", f"At most {ORIGINAL_MAX:,} characters; this is {len(value):,}.")
-    if _UNSTORABLE.search(value):
+    if UNSTORABLE.search(value):
         raise _problem("original", "It holds a NUL character or half a surrogate pair.")
     return value
 
@@ -60,7 +61,7 @@ def _code(field: str, value: str | None) -> str | None:
     text = (value or "").strip()
     if len(text) > CODE_MAX:
         raise _problem(field, f"At most {CODE_MAX:,} characters; this is {len(text):,}.")
-    if _UNSTORABLE.search(text):
+    if UNSTORABLE.search(text):
         raise _problem(field, "It holds a NUL character or half a surrogate pair.")
     return text or None
 
@@ -94,6 +95,20 @@ def _duplicate_of(
     ):
         raise _problem("duplicate_of", f"No earlier feedback item {value} in this beta.")
     return earlier.id
+
+
+def _call(session: Session, beta: Beta, account: Account, value: int | None) -> Call | None:
+    """Return the call of this beta with this account that the item was said on, if one."""
+    if value is None:
+        return None
+    call = session.get(Call, value)
+    if call is None or call.beta_id != beta.id:
+        raise _problem("call", f"No call {value} in this beta.")
+    if call.account_id != account.id:
+        raise _problem(
+            "call", f"Call {value} was with {call.account.external_id}, not this account."
+        )
+    return call
 
 
 def _check_open_to_feedback(beta: Beta) -> None:
@@ -158,15 +173,23 @@ def log(
     summary: str | None = None,
     reason: str | None = None,
     duplicate_of: int | None = None,
+    call: int | None = None,
 ) -> FeedbackItem:
-    """Log what a customer said, word for word; codify it at once if type, summary or reason."""
+    """Log what a customer said, word for word; codify it at once if type, summary or reason.
+
+    Said on a call (`call`: its id), the item's account is the call's and its source is call.
+    """
     _check_open_to_feedback(beta)
     found = find_account(session, account)
+    on_call = _call(session, beta, found, call)
+    if on_call is not None and (source or Source.CALL) != Source.CALL:
+        raise _problem("source", "What was said on a call has the source call.")
     item = FeedbackItem(
         beta=beta,
         account=found,
+        call=on_call,
         original=_original(original),
-        source=_source(source),
+        source=_source(source or (Source.CALL if on_call else None)),
         type=_type(type, types),
         summary=_code("summary", summary),
         reason=_code("reason", reason),
@@ -187,6 +210,7 @@ def log(
         account=found.external_id,
         source=item.source.value,
         type=item.type,
+        call=item.call_id,
     )
     session.flush()
     return item
@@ -282,6 +306,7 @@ def shown_with() -> tuple:
         selectinload(FeedbackItem.account),
         selectinload(FeedbackItem.cohort),
         selectinload(FeedbackItem.logged_by),
+        selectinload(FeedbackItem.call),
     )
 
 

@@ -23,6 +23,7 @@ from cohorts import api as cohorts_api
 from cohorts import cli as cohorts_cli
 from cohorts import views as cohorts_views
 from feedback import api as feedback_api
+from feedback import ask_pages, call_pages
 from feedback import views as feedback_views
 from shipcall import views
 from usage import api as usage_api
@@ -54,6 +55,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     csrf.init_app(app)
     web.init_app(app, beta_page=views.render_beta)
     usage_views.init_app(app)
+    call_pages.init_app(app)
     for blueprint in (
         people.people,
         views.hub,
@@ -61,6 +63,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         cohorts_views.cohorts,
         usage_views.usage,
         feedback_views.feedback,
+        call_pages.call_pages,
+        ask_pages.ask_pages,
     ):
         app.register_blueprint(blueprint)
     api = apikit.init_app(app)

@@ -43,6 +43,7 @@ BODIES = {
     ("POST", "/events"): {"events": []},
     ("POST", "/betas/{key}/feedback"): {"account": "acme", "original": "Where is export?"},
     ("PATCH", "/feedback/{item_id}"): {"summary": "Export"},
+    ("POST", "/betas/{key}/asks"): {"accounts": ["acme"], "channel": "email"},
 }
 # The refusals of the rules, beyond those of every token and body, that an operation answers.
 RULES = {
@@ -77,6 +78,8 @@ RULES = {
     ("GET", "/betas/{key}/feedback"): {422: {"validation_failed"}},
     ("POST", "/betas/{key}/feedback"): {409: {"conflict"}},
     ("PATCH", "/feedback/{item_id}"): {404: {"not_found"}},
+    ("GET", "/betas/{key}/who-to-ask"): {422: {"validation_failed"}},
+    ("POST", "/betas/{key}/asks"): {409: {"conflict"}},
 }
 
 
