@@ -1,10 +1,18 @@
-"""Fixtures for feedback: a running beta with a member, and tokens that read and log feedback."""
+"""Fixtures for feedback: a running beta with a member, tokens, members with their usage."""
+
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import select
 
+from betas.audit import Actor
 from betas.models import Role
-from cohorts.models import Membership, MembershipStatus
+from cohorts import memberships
+from cohorts.models import Account, Membership, MembershipStatus
+from feedback.models import Ask
 from tests.feedback.helpers import READ_WRITE
+from usage.events import ingest_items
 
 
 @pytest.fixture
@@ -39,3 +47,54 @@ def acme(db, beta, make_account, make_cohort):
 def headers(bearer, pm):
     """Return Authorization headers of the beta's owner, who may read, log and codify."""
     return bearer(pm, READ_WRITE)
+
+
+@pytest.fixture
+def used(db, running_beta, pm, make_cohort, make_account, monkeypatch):
+    """Return a beta whose four members joined 5 days ago, and what each did since.
+
+    acme opened a report 2 days ago (it uses it); globex sent nothing; initech opened a report,
+    then opted out; hooli opened a report yesterday and was asked for feedback (by another beta)
+    3 days ago. The beta's one metric is Weekly use: opened a report in the last 7 days.
+    """
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(days=5)
+    beta = running_beta(owner=pm, key="inbox-reports", launched_at=start - timedelta(days=1))
+    other = running_beta(key="old-exports", name="Old exports")
+    cohort = make_cohort(beta)
+    names = ("acme", "globex", "initech", "hooli")
+    for name in names:
+        make_account(name, f"{name.title()} Ltd")
+    with monkeypatch.context() as patched:
+        patched.setattr(memberships, "utcnow", lambda: start)
+        memberships.enroll(
+            db, Actor(pm), beta, cohort, list(names), "Asked for reports.", start.date()
+        )
+        memberships.enroll(
+            db, Actor(other.owner), other, make_cohort(other), ["hooli"], "Asked.", start.date()
+        )
+    ingest_items(
+        db,
+        [
+            opened("acme", now - timedelta(days=2)),
+            opened("initech", now - timedelta(days=4)),
+            opened("hooli", now - timedelta(days=1)),
+        ],
+        UTC,
+    )
+    memberships.opt_out(db, Actor(pm), beta, "initech", "Too busy.")
+    hooli = db.scalar(select(Account).where(Account.external_id == "hooli"))
+    db.add(Ask(beta=other, account=hooli, channel="email", asked_at=now - timedelta(days=3)))
+    db.flush()
+    return SimpleNamespace(beta=beta, other=other, cohort=cohort, now=now, today=now.date())
+
+
+def opened(account: str, at: datetime) -> dict:
+    """Return a usage event as the product sends it: the account opened a report."""
+    return {
+        "id": f"evt-{account}-{at.timestamp()}",
+        "account": account,
+        "action": "opened",
+        "object": "report",
+        "occurred_at": at.isoformat(),
+    }
