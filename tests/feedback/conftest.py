@@ -11,7 +11,7 @@ from betas.models import Role
 from cohorts import memberships
 from cohorts.models import Account, Membership, MembershipStatus
 from feedback.models import Ask
-from tests.feedback.helpers import READ_WRITE
+from tests.feedback.helpers import READ_WRITE, opened
 from usage.events import ingest_items
 
 
@@ -87,14 +87,3 @@ def used(db, running_beta, pm, make_cohort, make_account, monkeypatch):
     db.add(Ask(beta=other, account=hooli, channel="email", asked_at=now - timedelta(days=3)))
     db.flush()
     return SimpleNamespace(beta=beta, other=other, cohort=cohort, now=now, today=now.date())
-
-
-def opened(account: str, at: datetime) -> dict:
-    """Return a usage event as the product sends it: the account opened a report."""
-    return {
-        "id": f"evt-{account}-{at.timestamp()}",
-        "account": account,
-        "action": "opened",
-        "object": "report",
-        "occurred_at": at.isoformat(),
-    }
