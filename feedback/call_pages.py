@@ -81,7 +81,7 @@ def _call(key: str, call_id: int) -> Call:
     return calls.get_call(session, lifecycle.get_beta(session, key), call_id)
 
 
-def _change_form(call: Call, **kwargs) -> ChangeCallForm:
+def _change_form(**kwargs) -> ChangeCallForm:
     form = ChangeCallForm(**kwargs)
     form.offer(_teammates())
     return form
@@ -89,7 +89,7 @@ def _change_form(call: Call, **kwargs) -> ChangeCallForm:
 
 def _call_page(key: str, call_id: int, status: int = 200, **failed_forms):
     call = _call(key, call_id)
-    change_form = _change_form(call, formdata=None, obj=call)
+    change_form = _change_form(formdata=None, obj=call)
     change_form.held_at.data = call.held_at.astimezone(web.settings().zone).replace(tzinfo=None)
     change_form.attendees.data = [u.id for u in call.attendees]
     forms = {
@@ -121,7 +121,7 @@ def change_call(key, call_id):
     call = _call(key, call_id)
     if not calls.may_change(current_user, call):
         abort(403)
-    form = _change_form(call)
+    form = _change_form()
     if form.validate_on_submit() and web.commit(
         lambda s: calls.change_call(s, current_actor(), call, form.values(web.settings().zone)),
         form=form,

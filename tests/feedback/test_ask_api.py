@@ -94,14 +94,18 @@ def test_bad_asks_are_refused_and_write_nothing(client, bearer, used, make_user,
         )
 
 
-def test_an_item_said_on_a_call_names_it(db, client, bearer, used):
-    call = calls.create_call(
+def call_with_acme(db, used):
+    return calls.create_call(
         db,
         Actor(used.beta.owner),
         used.beta,
         account="acme",
         held_at=datetime(2026, 12, 3, tzinfo=UTC),
     )
+
+
+def test_an_item_said_on_a_call_names_it(db, client, bearer, used):
+    call = call_with_acme(db, used)
     headers = bearer(used.beta.owner, READ_WRITE)
     url = f"{API}/betas/{used.beta.key}/feedback"
     response = client.post(
@@ -116,13 +120,7 @@ def test_an_item_said_on_a_call_names_it(db, client, bearer, used):
 
 
 def test_an_item_with_a_call_of_another_account_is_refused(db, client, bearer, used, unchanged):
-    call = calls.create_call(
-        db,
-        Actor(used.beta.owner),
-        used.beta,
-        account="acme",
-        held_at=datetime(2026, 12, 3, tzinfo=UTC),
-    )
+    call = call_with_acme(db, used)
     headers = bearer(used.beta.owner, READ_WRITE)
     url = f"{API}/betas/{used.beta.key}/feedback"
     with unchanged():

@@ -153,8 +153,8 @@ def test_a_draft_has_nobody_to_ask(db, used, unchanged):
         record(db, used, ["acme"])
 
 
-def test_exporting_records_an_ask_for_everyone_on_the_list(db, used):
-    found = asks.export_asks(
+def export(db, used) -> asks.AskList:
+    return asks.export_asks(
         db,
         Actor(used.beta.owner),
         used.beta,
@@ -165,6 +165,10 @@ def test_exporting_records_an_ask_for_everyone_on_the_list(db, used):
         zone=UTCZ,
         cooldown_days=14,
     )
+
+
+def test_exporting_records_an_ask_for_everyone_on_the_list(db, used):
+    found = export(db, used)
     assert ids(found) == ["acme"]
     lines = list(asks.ask_list_csv(found, UTCZ))
     assert lines[0] == "account_id,name,cohort,last_seen_at,events\r\n"
@@ -172,14 +176,4 @@ def test_exporting_records_an_ask_for_everyone_on_the_list(db, used):
     assert db.scalar(select(func.count()).select_from(Ask).where(Ask.beta_id == used.beta.id)) == 1
     # Exported again, acme is in the cooldown: nobody is left to ask.
     with pytest.raises(Conflict):
-        asks.export_asks(
-            db,
-            Actor(used.beta.owner),
-            used.beta,
-            "email",
-            metric_id=None,
-            days=7,
-            now=used.now,
-            zone=UTCZ,
-            cooldown_days=14,
-        )
+        export(db, used)
