@@ -64,7 +64,9 @@ def _page(beta: Beta, wanted: WhoToAskForm, status: int = 200, **failed_forms):
 def who_to_ask(key):
     """List the members who used it in the last N days, and how many were left out and why."""
     beta = lifecycle.get_beta(get_session(), key)
-    return _page(beta, _choice(WhoToAskForm(formdata=request.args), beta))
+    # Opened without a choice (from the beta's page), it lists with the defaults.
+    wanted = WhoToAskForm(formdata=request.args or None)
+    return _page(beta, _choice(wanted, beta))
 
 
 @ask_pages.route("/betas/<key>/who-to-ask.csv", methods=["GET", "POST"])

@@ -22,7 +22,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import Length, NumberRange, Optional
 
 from betas.models import TEXT_MAX
 from betas.wording import plural
@@ -261,7 +261,8 @@ class WhoToAskForm(FlaskForm):
     days = IntegerField(
         "In the last",
         default=14,
-        validators=[InputRequired(), NumberRange(1, 365)],
+        # No InputRequired: opened without a choice, the page lists with the defaults.
+        validators=[NumberRange(1, 365)],
         description="Days (1 to 365).",
     )
 

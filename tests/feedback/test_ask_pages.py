@@ -36,6 +36,17 @@ def test_anyone_reads_who_to_ask_with_what_was_left_out(db, client, login, used,
     assert 'id="export-form"' not in page  # a viewer does not export
 
 
+def test_opened_from_the_beta_page_it_lists_any_event_of_the_last_14_days(
+    client, login, used, make_user
+):
+    login(make_user(Role.VIEWER))
+    response = client.get(f"/betas/{used.beta.key}/who-to-ask")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'value="14"' in page and 'class="error"' not in page
+    assert "acme" in page.split('id="who-to-ask"')[1].split("</table>")[0]
+
+
 def test_a_bad_choice_says_so_on_its_field(client, login, used, make_user):
     login(make_user(Role.VIEWER))
     response = client.get(f"/betas/{used.beta.key}/who-to-ask?days=0")
@@ -64,10 +75,12 @@ def test_the_owner_exports_the_list_with_the_message_and_each_is_asked(
     assert lines[0] == "account_id,name,cohort,last_seen_at,events"
     assert [line.split(",")[0] for line in lines[1:]] == ["acme"]
     assert asks_of(db, used.beta) == [("acme", "Intercom")]
-    # The page lists the ask; exported again, nobody is left to ask.
+    # The page lists the ask; exported again, nobody is left to ask, which the page says.
     assert "Intercom" in client.get(url).get_data(as_text=True).split('id="asks"')[1]
     again = post(f"{url}.csv", {"metric": "", "days": "7", "channel": "Intercom"}, token_from=url)
     assert again.status_code == 422
+    html = again.get_data(as_text=True)
+    assert "Nobody is on the list" in html and 'id="left-out"' in html
     assert asks_of(db, used.beta) == [("acme", "Intercom")]
 
 

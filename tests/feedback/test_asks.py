@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from betas.audit import Actor, beta_history, describe
 from betas.errors import Conflict, Forbidden, Invalid
 from betas.models import BetaState, Role
+from cohorts.models import Account
 from feedback import asks
 from feedback.models import Ask
 
@@ -177,3 +178,10 @@ def test_exporting_records_an_ask_for_everyone_on_the_list(db, used):
     # Exported again, acme is in the cooldown: nobody is left to ask.
     with pytest.raises(Conflict):
         export(db, used)
+
+
+def test_the_exported_list_never_runs_a_formula(db, used):
+    acme = db.scalar(select(Account).where(Account.external_id == "acme"))
+    acme.name = "=HYPERLINK(evil)"
+    lines = list(asks.ask_list_csv(listed(db, used), UTCZ))
+    assert lines[1].startswith("acme,'=HYPERLINK(evil),early,")
