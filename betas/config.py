@@ -26,6 +26,7 @@ DEFAULT_FEEDBACK_TYPES = (
     "question",
     "praise",
 )
+DEFAULT_SHEETS_API_URL = "https://sheets.googleapis.com"
 FEEDBACK_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
@@ -101,6 +102,13 @@ class Settings:
     def public_url(self) -> str:
         """The address links in mail start with: SHIPCALL_BASE_URL, or the local server."""
         return (self.base_url or f"http://127.0.0.1:{self.port}").rstrip("/")
+    # The spreadsheet: a service-account key file (none: no sheet sync), where the API answers,
+    # how long one request may take, how many tries a call gets, how often quiet sheets are read.
+    google_credentials: str = ""
+    sheets_api_url: str = DEFAULT_SHEETS_API_URL
+    sheets_timeout: float = 20.0
+    sheets_attempts: int = 5
+    sheets_pull_seconds: int = 60
 
     @property
     def zone(self) -> ZoneInfo:
@@ -129,6 +137,13 @@ class Settings:
             "smtp_url": env.get("SHIPCALL_SMTP_URL", ""),
             "mail_from": env.get("SHIPCALL_MAIL_FROM") or "shipcall@localhost",
             "base_url": env.get("SHIPCALL_BASE_URL", ""),
+            "google_credentials": env.get("SHIPCALL_GOOGLE_CREDENTIALS", ""),
+            "sheets_api_url": (env.get("SHIPCALL_SHEETS_API_URL") or DEFAULT_SHEETS_API_URL).rstrip(
+                "/"
+            ),
+            "sheets_timeout": _number(env, "SHIPCALL_SHEETS_TIMEOUT", 20.0),
+            "sheets_attempts": _integer(env, "SHIPCALL_SHEETS_ATTEMPTS", 5),
+            "sheets_pull_seconds": _integer(env, "SHIPCALL_SHEETS_PULL_SECONDS", 60),
         }
         values.update(overrides)
         if "secret_key" not in values:
@@ -170,6 +185,22 @@ class Settings:
             raise ConfigError("SHIPCALL_FEEDBACK_TYPES: a type is listed twice")
         if self.ask_cooldown_days < 0:
             raise ConfigError("SHIPCALL_ASK_COOLDOWN_DAYS must be 0 (no cooldown) or more")
+        self._validate_sheets()
+
+    def _validate_sheets(self) -> None:
+        if self.google_credentials and not Path(self.google_credentials).is_file():
+            raise ConfigError(
+                f"SHIPCALL_GOOGLE_CREDENTIALS: no file at {self.google_credentials!r} (give the "
+                "path of the service account's JSON key, or leave it empty to sync no sheet)"
+            )
+        if not self.sheets_api_url.startswith(("https://", "http://")):
+            raise ConfigError("SHIPCALL_SHEETS_API_URL must start with https:// or http://")
+        if self.sheets_timeout <= 0:
+            raise ConfigError("SHIPCALL_SHEETS_TIMEOUT must be more than 0 seconds")
+        if self.sheets_attempts < 1:
+            raise ConfigError("SHIPCALL_SHEETS_ATTEMPTS must be 1 or more")
+        if self.sheets_pull_seconds < 1:
+            raise ConfigError("SHIPCALL_SHEETS_PULL_SECONDS must be 1 or more")
 
 
 def _integer(env: Mapping[str, str], name: str, default: int) -> int:
@@ -180,6 +211,16 @@ def _integer(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from exc
 
 
 def _names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:

@@ -1,11 +1,29 @@
-"""Feedback items: what customers said, verbatim, codified, and the context it was said in."""
+"""Feedback items, the calls and asks they come from, and the spreadsheet that mirrors them.
+
+A feedback item is what a customer said, verbatim, codified, with the context it was said in. A
+call is a conversation with an account that items are logged from; an ask is a request for
+feedback sent to an account, which the cooldown reads. A
+beta's sheet link names the spreadsheet its items are mirrored to; sheet rows remember what was
+last synced of each item, so that an edit made on both sides is seen; conflicts wait for a PM;
+outbox entries are the changes still to be written to the sheet.
+"""
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from betas.db import Base, UTCDateTime, enum_type, utcnow
@@ -16,6 +34,10 @@ ORIGINAL_MAX = 20_000
 TYPE_MAX = 64
 CODE_MAX = 2_000  # a summary or a reason: a sentence or two, not the feedback again
 STATUS_MAX = 32
+SPREADSHEET_ID_MAX = 200
+WORKSHEET_MAX = 100
+FIELD_MAX = 32
+FINGERPRINT_MAX = 64
 
 
 class Source(enum.StrEnum):
@@ -145,3 +167,93 @@ class Ask(Base):
     beta: Mapped[Beta] = relationship()
     account: Mapped[Account] = relationship()
     asked_by: Mapped[User | None] = relationship()
+class SheetLink(Base):
+    """The spreadsheet a beta's feedback is mirrored to, and how its sync is going.
+
+    `sheet_id` is the worksheet's own id (its gid), so a worksheet people rename is still found.
+    The sync state: the last success, the last error and the next try (after a failure: the
+    backoff; none when nothing waits). `claimed_until` is a worker's lease on the link while it
+    syncs it: another worker skips it, and a worker that died frees it when the lease ends.
+    `unmatched` lists the rows people added that could not become items, each {"row", "message"}.
+    """
+
+    __tablename__ = "sheet_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beta_id: Mapped[int] = mapped_column(ForeignKey("betas.id", ondelete="CASCADE"), unique=True)
+    spreadsheet_id: Mapped[str] = mapped_column(String(SPREADSHEET_ID_MAX))
+    worksheet: Mapped[str] = mapped_column(String(WORKSHEET_MAX))
+    sheet_id: Mapped[int] = mapped_column(Integer)
+    linked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_try_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unmatched: Mapped[list] = mapped_column(JSON, default=list)
+
+    beta: Mapped[Beta] = relationship()
+    linked_by: Mapped[User | None] = relationship()
+
+
+class SheetRow(Base):
+    """What was last synced of an item's row: the values of the fields people may edit there.
+
+    A field changed since, in Shipcall and in the sheet both, to different values is a
+    conflict. `fingerprint` marks an item made from a row people added, until its id is seen in
+    the sheet: should the write of that id fail, the next sync knows the row again instead of
+    making a second item. `missing_since`: the row was deleted in the sheet; it is not written
+    again until a PM restores it.
+    """
+
+    __tablename__ = "sheet_rows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sheet_link_id: Mapped[int] = mapped_column(
+        ForeignKey("sheet_links.id", ondelete="CASCADE"), index=True
+    )
+    feedback_item_id: Mapped[int] = mapped_column(
+        ForeignKey("feedback_items.id", ondelete="CASCADE"), unique=True
+    )
+    synced: Mapped[dict] = mapped_column(JSON, default=dict)
+    fingerprint: Mapped[str | None] = mapped_column(String(FINGERPRINT_MAX))
+    missing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    item: Mapped[FeedbackItem] = relationship()
+
+
+class SheetConflict(Base):
+    """A field changed on both sides since the last sync: Shipcall's value and the sheet's."""
+
+    __tablename__ = "sheet_conflicts"
+    __table_args__ = (UniqueConstraint("feedback_item_id", "field"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feedback_item_id: Mapped[int] = mapped_column(
+        ForeignKey("feedback_items.id", ondelete="CASCADE")
+    )
+    field: Mapped[str] = mapped_column(String(FIELD_MAX))
+    ours: Mapped[str | None] = mapped_column(Text)
+    theirs: Mapped[str | None] = mapped_column(Text)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    item: Mapped[FeedbackItem] = relationship()
+
+
+class OutboxEntry(Base):
+    """A change to an item still to be written to its beta's sheet.
+
+    Written in the same transaction as the change (feedback/outbox.py), so a change committed is
+    a change that will reach the sheet; the relay deletes the entries it wrote.
+    """
+
+    __tablename__ = "outbox_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beta_id: Mapped[int] = mapped_column(ForeignKey("betas.id", ondelete="CASCADE"), index=True)
+    feedback_item_id: Mapped[int] = mapped_column(
+        ForeignKey("feedback_items.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
