@@ -1,0 +1,1 @@
+"""Fakes of the outside services Shipcall talks to, speaking their real protocols."""
