@@ -204,6 +204,21 @@ def _feedback_changed(entry: AuditEntry, d: dict) -> str:
     return f"{who(entry)} {said} on feedback item {entry.object_id}"
 
 
+def _feedback_logged_in_sheet(entry: AuditEntry, d: dict) -> str:
+    kind = f" ({shown(d.get('type')).replace('_', ' ')})" if d.get("type") else ""
+    return (
+        f"Someone added feedback item {entry.object_id}{kind} from {shown(d.get('account'))} "
+        "as a row of the spreadsheet"
+    )
+
+
+def _feedback_changed_in_sheet(entry: AuditEntry, d: dict) -> str:
+    changes = d.get("changes") or {}
+    parts = [_change(field, *old_new) for field, old_new in changes.items()]
+    said = _in_a_row(parts) if parts else "changed it"
+    return f"Someone {said} on feedback item {entry.object_id}, in the spreadsheet"
+
+
 Sentence = Callable[[AuditEntry, dict], str]
 # How each kind of deadline reminder reads in the history (betas.models.ReminderKind's values).
 REMINDED = {
@@ -289,6 +304,19 @@ SENTENCES: dict[str, Sentence] = {
             if d.get("cooldown")
             else ""
         )
+    ),
+    "feedback.logged_in_sheet": _feedback_logged_in_sheet,
+    "feedback.changed_in_sheet": _feedback_changed_in_sheet,
+    "feedback.conflict_settled": lambda e, d: (
+        f"{who(e)} settled a spreadsheet conflict on feedback item {e.object_id}: "
+        f"{shown(d.get('field'))} is {quoted(d.get('value'))} (kept from {shown(d.get('side'))})"
+    ),
+    "feedback.row_restored": lambda e, d: (
+        f"{who(e)} restored the row of feedback item {e.object_id} to the spreadsheet"
+    ),
+    "sheet.linked": lambda e, d: (
+        f"{who(e)} linked the feedback spreadsheet {shown(d.get('spreadsheet'))} "
+        f"(worksheet {quoted(d.get('worksheet'))})"
     ),
     "token.revoked": lambda e, d: f"{who(e)} revoked the API token {quoted(d.get('name'))}",
 }

@@ -103,17 +103,25 @@ class Settings:
         """The address links in mail start with: SHIPCALL_BASE_URL, or the local server."""
         return (self.base_url or f"http://127.0.0.1:{self.port}").rstrip("/")
     # The spreadsheet: a service-account key file (none: no sheet sync), where the API answers,
-    # how long one request may take, how many tries a call gets, how often quiet sheets are read.
+    # how long one request may take, how many tries a call gets and how long the first wait is at
+    # most, how often a sheet without pending changes is read for people's edits.
     google_credentials: str = ""
+    base_url: str = ""  # where people reach Shipcall, for links written outside it (the sheet)
     sheets_api_url: str = DEFAULT_SHEETS_API_URL
     sheets_timeout: float = 20.0
     sheets_attempts: int = 5
+    sheets_backoff: float = 0.5
     sheets_pull_seconds: int = 60
 
     @property
     def zone(self) -> ZoneInfo:
         """The configured time zone, in which deadlines end and times are shown."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def public_url(self) -> str:
+        """Where people reach Shipcall: SHIPCALL_BASE_URL, or this machine's port."""
+        return self.base_url or f"http://127.0.0.1:{self.port}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -138,11 +146,13 @@ class Settings:
             "mail_from": env.get("SHIPCALL_MAIL_FROM") or "shipcall@localhost",
             "base_url": env.get("SHIPCALL_BASE_URL", ""),
             "google_credentials": env.get("SHIPCALL_GOOGLE_CREDENTIALS", ""),
+            "base_url": (env.get("SHIPCALL_BASE_URL") or "").rstrip("/"),
             "sheets_api_url": (env.get("SHIPCALL_SHEETS_API_URL") or DEFAULT_SHEETS_API_URL).rstrip(
                 "/"
             ),
             "sheets_timeout": _number(env, "SHIPCALL_SHEETS_TIMEOUT", 20.0),
             "sheets_attempts": _integer(env, "SHIPCALL_SHEETS_ATTEMPTS", 5),
+            "sheets_backoff": _number(env, "SHIPCALL_SHEETS_BACKOFF", 0.5),
             "sheets_pull_seconds": _integer(env, "SHIPCALL_SHEETS_PULL_SECONDS", 60),
         }
         values.update(overrides)
@@ -197,6 +207,8 @@ class Settings:
             raise ConfigError("SHIPCALL_SHEETS_API_URL must start with https:// or http://")
         if self.sheets_timeout <= 0:
             raise ConfigError("SHIPCALL_SHEETS_TIMEOUT must be more than 0 seconds")
+        if self.sheets_backoff < 0:
+            raise ConfigError("SHIPCALL_SHEETS_BACKOFF must be 0 seconds or more")
         if self.sheets_attempts < 1:
             raise ConfigError("SHIPCALL_SHEETS_ATTEMPTS must be 1 or more")
         if self.sheets_pull_seconds < 1:

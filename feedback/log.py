@@ -162,7 +162,7 @@ def _context(session: Session, beta: Beta, account: Account) -> dict:
 
 def log(
     session: Session,
-    actor: Actor,
+    actor: Actor | None,
     beta: Beta,
     *,
     account: str,
@@ -174,10 +174,13 @@ def log(
     reason: str | None = None,
     duplicate_of: int | None = None,
     call: int | None = None,
+    in_sheet: bool = False,
 ) -> FeedbackItem:
     """Log what a customer said, word for word; codify it at once if type, summary or reason.
 
     Said on a call (`call`: its id), the item's account is the call's and its source is call.
+    `in_sheet`: a row people added to the beta's spreadsheet, logged by nobody in Shipcall
+    (`actor` None) and audited as made in the sheet.
     """
     _check_open_to_feedback(beta)
     found = find_account(session, account)
@@ -194,7 +197,7 @@ def log(
         summary=_code("summary", summary),
         reason=_code("reason", reason),
         duplicate_of_id=_duplicate_of(session, beta, duplicate_of),
-        logged_by=actor.user,
+        logged_by=actor.user if actor else None,
         **_context(session, beta, found),
     )
     if item.type == BLOCKER:
@@ -204,7 +207,7 @@ def log(
     record(
         session,
         actor,
-        "feedback.logged",
+        "feedback.logged_in_sheet" if in_sheet else "feedback.logged",
         item,
         beta=beta,
         account=found.external_id,
@@ -251,6 +254,27 @@ def edit(
     `original` never changes once logged: asking to change it is refused.
     """
     require_edit(actor.user, item.beta)
+    return _edit(session, actor, item, values, types, "feedback.changed")
+
+
+def edit_in_sheet(
+    session: Session, item: FeedbackItem, values: Mapping[str, object], *, types: Sequence[str]
+) -> FeedbackItem:
+    """Take the edits people made to an item's row in the sheet, with the log's own checks.
+
+    Nobody in Shipcall made them: the history says they were made in the spreadsheet.
+    """
+    return _edit(session, None, item, values, types, "feedback.changed_in_sheet")
+
+
+def _edit(
+    session: Session,
+    actor: Actor | None,
+    item: FeedbackItem,
+    values: Mapping[str, object],
+    types: Sequence[str],
+    action: str,
+) -> FeedbackItem:
     if "original" in values:
         raise _problem("original", "What the customer said never changes once logged.")
     unknown = set(values) - set(EDITABLE)
@@ -271,8 +295,8 @@ def edit(
         if before[field] != _said(item, field)
     }
     if changes:
-        action = "feedback.changed"
-        if "blocker_state" in changes and item.blocker_state == BlockerState.RESOLVED:
+        resolved = "blocker_state" in changes and item.blocker_state == BlockerState.RESOLVED
+        if resolved and action == "feedback.changed":
             action = "feedback.resolved"
         record(session, actor, action, item, beta=item.beta, changes=changes)
         session.flush()

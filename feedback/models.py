@@ -257,3 +257,5 @@ class OutboxEntry(Base):
         ForeignKey("feedback_items.id", ondelete="CASCADE")
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    item: Mapped[FeedbackItem] = relationship()

@@ -192,6 +192,7 @@ class Sheets:
             settings.sheets_api_url,
             timeout=settings.sheets_timeout,
             attempts=settings.sheets_attempts,
+            backoff=settings.sheets_backoff,
             **options,
         )
 

@@ -6,7 +6,7 @@ admins. A form that fails renders its page again with everything typed.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, redirect, render_template, request, url_for
 
 from betas import lifecycle, web
 from betas.auth.permissions import EDITORS
@@ -14,7 +14,7 @@ from betas.auth.web import current_actor, role_required
 from betas.db import get_session
 from betas.errors import DomainError
 from cohorts import waves
-from feedback import exporting, log
+from feedback import exporting, log, sheet_links
 from feedback.forms import BlockerForm, CodesForm, FilterForm, log_form
 from feedback.models import BlockerState
 
@@ -152,3 +152,14 @@ def blocker(item_id):
         return {"blocker_state": form.blocker_state.data, "resolution": form.resolution.data}
 
     return _change(item_id, form, values, "blocker", f"Blocker {item_id} saved.")
+
+
+def sheet_linked(session, beta, _today) -> list[dict[str, str]]:
+    """Launch requirement: a linked sheet, when Google credentials are configured."""
+    configured = bool(web.settings().google_credentials)
+    return sheet_links.missing_sheet(session, beta, configured=configured)
+
+
+def init_app(app: Flask) -> None:
+    """Add the linked sheet to the launch requirements."""
+    web.register_launch_requirement(app, sheet_linked)

@@ -24,6 +24,7 @@ from cohorts import cli as cohorts_cli
 from cohorts import views as cohorts_views
 from feedback import api as feedback_api
 from feedback import ask_pages, call_pages
+from feedback import cli as feedback_cli
 from feedback import views as feedback_views
 from shipcall import views
 from usage import api as usage_api
@@ -56,6 +57,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     web.init_app(app, beta_page=views.render_beta)
     usage_views.init_app(app)
     call_pages.init_app(app)
+    feedback_views.init_app(app)
     for blueprint in (
         people.people,
         views.hub,
@@ -74,6 +76,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     betas_cli.init_app(app)
     cohorts_cli.init_app(app)
     usage_cli.init_app(app)
+    feedback_cli.init_app(app)
     _register_error_handlers(app)
     return app
 

@@ -171,6 +171,14 @@ class FakeSheets:
         with self.lock:
             return Counter(_kind(method, path) for method, path in self.requests)
 
+    def reset(self) -> None:
+        """Forget every spreadsheet, fault and counted request (the trusted keys stay)."""
+        with self.lock:
+            self.spreadsheets.clear()
+            self.faults.clear()
+            self.requests.clear()
+            self.writes.clear()
+
     def reset_counts(self) -> None:
         """Forget the requests and writes counted so far."""
         with self.lock:

@@ -1,5 +1,6 @@
-"""Fixtures for feedback: a running beta with a member, tokens, members with their usage."""
+"""Fixtures for feedback: a running beta, tokens, members with their usage, the fake Sheets."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -10,8 +11,12 @@ from betas.audit import Actor
 from betas.models import Role
 from cohorts import memberships
 from cohorts.models import Account, Membership, MembershipStatus
+from feedback import sync
 from feedback.models import Ask
-from tests.feedback.helpers import READ_WRITE, opened
+from feedback.sheet_links import link_sheet
+from feedback.sheets import Sheets
+from tests.fakes.sheets import FakeSheets, service_account_key
+from tests.feedback.helpers import READ_WRITE, SPREADSHEET, opened
 from usage.events import ingest_items
 
 
@@ -87,3 +92,63 @@ def used(db, running_beta, pm, make_cohort, make_account, monkeypatch):
     db.add(Ask(beta=other, account=hooli, channel="email", asked_at=now - timedelta(days=3)))
     db.flush()
     return SimpleNamespace(beta=beta, other=other, cohort=cohort, now=now, today=now.date())
+# The spreadsheet: a fake Sheets server, a service account's key, settings pointing at both
+
+
+@pytest.fixture(scope="session")
+def fake_server():
+    with FakeSheets() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(fake_server):
+    """Return the fake Sheets server, emptied: no spreadsheets, faults or counted requests."""
+    fake_server.reset()
+    return fake_server
+
+
+@pytest.fixture(scope="session")
+def key_file(fake_server, tmp_path_factory):
+    return service_account_key(fake_server, tmp_path_factory.mktemp("google"))
+
+
+@pytest.fixture
+def sheet_settings(app, fake, key_file):
+    """Configure the app for the fake server: short timeouts, few tries, tiny waits."""
+    before = app.config["SHIPCALL"]
+    app.config["SHIPCALL"] = replace(
+        before,
+        google_credentials=str(key_file),
+        sheets_api_url=fake.url,
+        sheets_timeout=0.5,
+        sheets_attempts=3,
+        sheets_backoff=0.001,
+        base_url="https://shipcall.example",
+    )
+    yield app.config["SHIPCALL"]
+    app.config["SHIPCALL"] = before
+
+
+@pytest.fixture
+def sheets(sheet_settings):
+    return Sheets.from_settings(sheet_settings)
+
+
+@pytest.fixture
+def linked(db, beta, pm, fake, sheets):
+    """Return the beta's link to a fresh spreadsheet shared with the service account."""
+    fake.add_spreadsheet(SPREADSHEET, shared_with=sheets.email)
+    return link_sheet(db, Actor(pm), beta, SPREADSHEET, sheets)
+
+
+@pytest.fixture
+def run_sync(app, db, sheets, sheet_settings):
+    """Run one sync pass over every linked beta; return its reports (the session refreshed)."""
+
+    def run():
+        reports = sync.run_pass(app.extensions["shipcall.db"], sheets, sheet_settings, every=True)
+        db.expire_all()
+        return reports
+
+    return run

@@ -1,4 +1,4 @@
-"""What the feedback tests share: the scopes of a feedback token, the default types, events."""
+"""What the feedback tests share: token scopes, the default types, events, sheet helpers."""
 
 from datetime import datetime
 
@@ -17,3 +17,17 @@ def opened(account: str, at: datetime) -> dict:
         "object": "report",
         "occurred_at": at.isoformat(),
     }
+SPREADSHEET = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+SHEET_URL = f"https://docs.google.com/spreadsheets/d/{SPREADSHEET}/edit#gid=0"
+
+
+def column(fake, name: str) -> int:
+    """Return the index of a column of the fake's worksheet, found by its header."""
+    return fake.sheet(SPREADSHEET).rows[0].index(name)
+
+
+def by_id(fake) -> dict[str, list[str]]:
+    """Return the worksheet's rows by their id cell."""
+    rows = fake.sheet(SPREADSHEET).values()
+    at = rows[0].index("id")
+    return {row[at]: row for row in rows[1:] if len(row) > at and row[at]}
