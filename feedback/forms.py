@@ -1,4 +1,4 @@
-"""Forms for the feedback log (logging, codifying, resolving, the filters), calls and asks.
+"""Forms for the feedback log (logging, codifying, resolving, the filters), calls, asks, the sheet.
 
 What a customer said is taken exactly as typed: no field of these forms trims it, and the
 service checks it, so that a refused form shows every character again.
@@ -22,7 +22,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms.validators import AnyOf, Length, NumberRange, Optional
 
 from betas.models import TEXT_MAX
 from betas.wording import plural
@@ -35,6 +35,7 @@ from feedback.models import (
     BlockerState,
     Source,
 )
+from feedback.sheet_links import SIDES
 
 SOURCE_NAMES = {Source.IN_APP: "in the app"}
 
@@ -298,3 +299,22 @@ class AskForm(FlaskForm):
         """Return the account ids typed."""
         text = (self.accounts.data or "").replace(",", "\n")
         return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+# The spreadsheet
+
+
+class SheetLinkForm(FlaskForm):
+    """Link the beta's feedback spreadsheet, by its link or its key."""
+
+    spreadsheet = StringField(
+        "Spreadsheet",
+        validators=[Length(max=2000)],
+        description="Its link (https://docs.google.com/spreadsheets/d/…) or its key.",
+    )
+
+
+class SettleForm(FlaskForm):
+    """Settle a conflict: keep Shipcall's value or the sheet's."""
+
+    side = HiddenField(validators=[AnyOf(SIDES, message="Keep Shipcall's value or the sheet's.")])

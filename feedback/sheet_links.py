@@ -260,6 +260,18 @@ def item_conflicts(session: Session, item: FeedbackItem) -> list[SheetConflict]:
     )
 
 
+def get_conflict(session: Session, conflict_id: int) -> SheetConflict:
+    """Return a conflict with its item, or raise NotFound (settled already)."""
+    conflict = session.scalar(
+        select(SheetConflict)
+        .where(SheetConflict.id == conflict_id)
+        .options(selectinload(SheetConflict.item))
+    )
+    if conflict is None:
+        raise NotFound("This conflict was settled already.")
+    return conflict
+
+
 def item_row(session: Session, item: FeedbackItem) -> SheetRow | None:
     """Return what was last synced of the item's row, or None."""
     return session.scalar(select(SheetRow).where(SheetRow.feedback_item_id == item.id))

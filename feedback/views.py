@@ -107,8 +107,16 @@ def _item_page(item_id: int, status: int = 200, **failed_forms):
     blocker_form.resolution.data = record.item.resolution
     forms = {"codes_form": codes_form, "blocker_form": blocker_form, **failed_forms}
     forms["codes_form"].offer_types(web.settings().feedback_types)
+    session = get_session()
     page = render_template(
-        "feedback/item.html", record=record, item=record.item, beta=record.item.beta, **forms
+        "feedback/item.html",
+        record=record,
+        item=record.item,
+        beta=record.item.beta,
+        conflicts=sheet_links.item_conflicts(session, record.item),
+        sheet_row=sheet_links.item_row(session, record.item),
+        action=web.ActionForm(),
+        **forms,
     )
     return page, status
 

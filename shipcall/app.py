@@ -23,7 +23,7 @@ from cohorts import api as cohorts_api
 from cohorts import cli as cohorts_cli
 from cohorts import views as cohorts_views
 from feedback import api as feedback_api
-from feedback import ask_pages, call_pages
+from feedback import ask_pages, call_pages, sheet_api, sheet_views
 from feedback import cli as feedback_cli
 from feedback import views as feedback_views
 from shipcall import views
@@ -67,10 +67,17 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         feedback_views.feedback,
         call_pages.call_pages,
         ask_pages.ask_pages,
+        sheet_views.sheet,
     ):
         app.register_blueprint(blueprint)
     api = apikit.init_app(app)
-    for blueprint in (betas_api.blp, cohorts_api.blp, usage_api.blp, feedback_api.blp):
+    for blueprint in (
+        betas_api.blp,
+        cohorts_api.blp,
+        usage_api.blp,
+        feedback_api.blp,
+        sheet_api.blp,
+    ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
     betas_cli.init_app(app)

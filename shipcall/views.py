@@ -10,6 +10,7 @@ from betas.db import get_session
 from betas.forms import ExtensionForm, MetricForm
 from betas.models import Beta, BetaState
 from cohorts import roster, waves
+from feedback import sheet_links
 from feedback.forms import log_form
 
 hub = Blueprint("hub", __name__)
@@ -56,6 +57,7 @@ def render_beta(beta: Beta, history_page: int = 1, **failed_forms) -> str:
         history=beta_history(session, beta, history_page),
         cohorts=waves.list_cohorts(session, beta),
         cohort_counts=roster.cohort_counts(session, beta),
+        sheet=sheet_links.sheet_state(session, beta),
         action=web.ActionForm(),
         max_extensions=web.settings().max_extensions,
         max_extension_days=web.settings().max_extension_days,

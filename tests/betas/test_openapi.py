@@ -44,6 +44,7 @@ BODIES = {
     ("POST", "/betas/{key}/feedback"): {"account": "acme", "original": "Where is export?"},
     ("PATCH", "/feedback/{item_id}"): {"summary": "Export"},
     ("POST", "/betas/{key}/asks"): {"accounts": ["acme"], "channel": "email"},
+    ("PUT", "/betas/{key}/sheet"): {"spreadsheet": "1AbCdEfGhIjKlMnOpQrStUvWxYz"},
 }
 # The refusals of the rules, beyond those of every token and body, that an operation answers.
 RULES = {
@@ -80,6 +81,7 @@ RULES = {
     ("PATCH", "/feedback/{item_id}"): {404: {"not_found"}},
     ("GET", "/betas/{key}/who-to-ask"): {422: {"validation_failed"}},
     ("POST", "/betas/{key}/asks"): {409: {"conflict"}},
+    ("PUT", "/betas/{key}/sheet"): {409: {"conflict"}},
 }
 
 
