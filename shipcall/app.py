@@ -26,7 +26,7 @@ from feedback import api as feedback_api
 from feedback import ask_pages, call_pages, sheet_api, sheet_views
 from feedback import cli as feedback_cli
 from feedback import views as feedback_views
-from shipcall import views
+from shipcall import views, worker
 from usage import api as usage_api
 from usage import cli as usage_cli
 from usage import views as usage_views
@@ -84,6 +84,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     cohorts_cli.init_app(app)
     usage_cli.init_app(app)
     feedback_cli.init_app(app)
+    worker.init_app(app)
     _register_error_handlers(app)
     return app
 

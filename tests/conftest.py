@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -23,6 +24,8 @@ from betas.config import normalize_database_url
 from betas.db import alembic_config
 from betas.models import Beta, BetaState, MetricStage, MetricUnit, Risk, Role, SuccessMetric
 from cohorts.models import Account, Cohort, CohortKind
+from feedback.sheets import Sheets
+from tests.fakes.sheets import FakeSheets, service_account_key
 from tests.helpers import (
     CHEAP_HASH,
     PASSWORD,
@@ -231,6 +234,49 @@ def make_cohort(db):
         return cohort
 
     return make
+
+
+# The spreadsheet: a fake Sheets server, a service account's key, settings pointing at both
+
+
+@pytest.fixture(scope="session")
+def fake_server():
+    with FakeSheets() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(fake_server):
+    """Return the fake Sheets server, emptied: no spreadsheets, faults or counted requests."""
+    fake_server.reset()
+    return fake_server
+
+
+@pytest.fixture(scope="session")
+def key_file(fake_server, tmp_path_factory):
+    return service_account_key(fake_server, tmp_path_factory.mktemp("google"))
+
+
+@pytest.fixture
+def sheet_settings(app, fake, key_file):
+    """Configure the app for the fake server: short timeouts, few tries, tiny waits."""
+    before = app.config["SHIPCALL"]
+    app.config["SHIPCALL"] = replace(
+        before,
+        google_credentials=str(key_file),
+        sheets_api_url=fake.url,
+        sheets_timeout=0.5,
+        sheets_attempts=3,
+        sheets_backoff=0.001,
+        base_url="https://shipcall.example",
+    )
+    yield app.config["SHIPCALL"]
+    app.config["SHIPCALL"] = before
+
+
+@pytest.fixture
+def sheets(sheet_settings):
+    return Sheets.from_settings(sheet_settings)
 
 
 # Signing in through the pages

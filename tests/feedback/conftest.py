@@ -1,6 +1,5 @@
 """Fixtures for feedback: a running beta, tokens, members with their usage, the fake Sheets."""
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -14,8 +13,6 @@ from cohorts.models import Account, Membership, MembershipStatus
 from feedback import sync
 from feedback.models import Ask
 from feedback.sheet_links import link_sheet
-from feedback.sheets import Sheets
-from tests.fakes.sheets import FakeSheets, service_account_key
 from tests.feedback.helpers import READ_WRITE, SPREADSHEET, opened
 from usage.events import ingest_items
 
@@ -92,47 +89,9 @@ def used(db, running_beta, pm, make_cohort, make_account, monkeypatch):
     db.add(Ask(beta=other, account=hooli, channel="email", asked_at=now - timedelta(days=3)))
     db.flush()
     return SimpleNamespace(beta=beta, other=other, cohort=cohort, now=now, today=now.date())
-# The spreadsheet: a fake Sheets server, a service account's key, settings pointing at both
 
 
-@pytest.fixture(scope="session")
-def fake_server():
-    with FakeSheets() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(fake_server):
-    """Return the fake Sheets server, emptied: no spreadsheets, faults or counted requests."""
-    fake_server.reset()
-    return fake_server
-
-
-@pytest.fixture(scope="session")
-def key_file(fake_server, tmp_path_factory):
-    return service_account_key(fake_server, tmp_path_factory.mktemp("google"))
-
-
-@pytest.fixture
-def sheet_settings(app, fake, key_file):
-    """Configure the app for the fake server: short timeouts, few tries, tiny waits."""
-    before = app.config["SHIPCALL"]
-    app.config["SHIPCALL"] = replace(
-        before,
-        google_credentials=str(key_file),
-        sheets_api_url=fake.url,
-        sheets_timeout=0.5,
-        sheets_attempts=3,
-        sheets_backoff=0.001,
-        base_url="https://shipcall.example",
-    )
-    yield app.config["SHIPCALL"]
-    app.config["SHIPCALL"] = before
-
-
-@pytest.fixture
-def sheets(sheet_settings):
-    return Sheets.from_settings(sheet_settings)
+# The spreadsheet (the fake server and settings are tests/conftest.py's)
 
 
 @pytest.fixture
