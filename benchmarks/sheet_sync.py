@@ -36,6 +36,7 @@ from pathlib import Path
 
 from alembic import command
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from betas.audit import Actor
 from betas.auth.users import create_user
@@ -117,7 +118,16 @@ def compare(app, fake) -> tuple[int, int, int]:
     settings = app.config["SHIPCALL"]
     fmt = sync.RowFormat(settings.zone, settings.public_url)
     with database.session(write=False) as session:
-        items = list(session.scalars(select(FeedbackItem)))
+        items = list(
+            session.scalars(
+                select(FeedbackItem).options(
+                    selectinload(FeedbackItem.account),
+                    selectinload(FeedbackItem.cohort),
+                    selectinload(FeedbackItem.logged_by),
+                )
+            )
+        )
+        ids = {str(item.id) for item in items}
         missing = sum(1 for item in items if str(item.id) not in by_id)
         differing = 0
         for item in items:
@@ -128,7 +138,7 @@ def compare(app, fake) -> tuple[int, int, int]:
             got = {name: (row[i] if i < len(row) else "") for name, i in at.items()}
             if any(str(want[name]) != got[name] for name in HEADER):
                 differing += 1
-        extra = sum(1 for key in counts if key not in {str(i.id) for i in items})
+        extra = sum(1 for key in counts if key not in ids)
     return missing, sum(n - 1 for n in counts.values() if n > 1) + extra, differing
 
 
@@ -258,7 +268,8 @@ def main() -> None:
         fake.fail(ATTEMPTS - 1, status=429, retry_after="1")
         report = timed_sync(app, sheets, fake, settings)
         print(
-            f"- 429 burst ({ATTEMPTS - 1}, Retry-After: 1): {report[0].said()}; {report[1]} requests, "
+            f"- 429 burst ({ATTEMPTS - 1}, Retry-After: 1): {report[0].said()}; "
+            f"{report[1]} requests, "
             f"{report[2]:.1f} s; {compare(app, fake)}"
         )
         change_items(app, 50, 50)

@@ -189,34 +189,35 @@ def _token_created(entry: AuditEntry, d: dict) -> str:
     )
 
 
+def _feedback_kind(d: dict) -> str:
+    return f" ({shown(d.get('type')).replace('_', ' ')})" if d.get("type") else ""
+
+
+def _feedback_changes(d: dict) -> str:
+    parts = [_change(field, *old_new) for field, old_new in (d.get("changes") or {}).items()]
+    return _in_a_row(parts) if parts else "changed it"
+
+
 def _feedback_logged(entry: AuditEntry, d: dict) -> str:
-    kind = f" ({shown(d.get('type')).replace('_', ' ')})" if d.get("type") else ""
     return (
-        f"{who(entry)} logged feedback item {entry.object_id}{kind} from "
+        f"{who(entry)} logged feedback item {entry.object_id}{_feedback_kind(d)} from "
         f"{shown(d.get('account'))}, by {shown(d.get('source')).replace('_', ' ')}"
     )
 
 
 def _feedback_changed(entry: AuditEntry, d: dict) -> str:
-    changes = d.get("changes") or {}
-    parts = [_change(field, *old_new) for field, old_new in changes.items()]
-    said = _in_a_row(parts) if parts else "changed it"
-    return f"{who(entry)} {said} on feedback item {entry.object_id}"
+    return f"{who(entry)} {_feedback_changes(d)} on feedback item {entry.object_id}"
 
 
 def _feedback_logged_in_sheet(entry: AuditEntry, d: dict) -> str:
-    kind = f" ({shown(d.get('type')).replace('_', ' ')})" if d.get("type") else ""
     return (
-        f"Someone added feedback item {entry.object_id}{kind} from {shown(d.get('account'))} "
-        "as a row of the spreadsheet"
+        f"Someone added feedback item {entry.object_id}{_feedback_kind(d)} from "
+        f"{shown(d.get('account'))} as a row of the spreadsheet"
     )
 
 
 def _feedback_changed_in_sheet(entry: AuditEntry, d: dict) -> str:
-    changes = d.get("changes") or {}
-    parts = [_change(field, *old_new) for field, old_new in changes.items()]
-    said = _in_a_row(parts) if parts else "changed it"
-    return f"Someone {said} on feedback item {entry.object_id}, in the spreadsheet"
+    return f"Someone {_feedback_changes(d)} on feedback item {entry.object_id}, in the spreadsheet"
 
 
 Sentence = Callable[[AuditEntry, dict], str]
