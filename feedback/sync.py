@@ -5,9 +5,10 @@ one values read, one batched RAW write, plus one resize when rows are added. Row
 the id column and columns by their header's name, so rows people sort, filter or insert, and
 columns they add, change nothing; only Shipcall's own columns are written.
 
-A sync runs in two transactions around the write. The first takes the sheet's news: the edits
-people made to type, summary, reason and blocker state (pulled back when only the sheet changed
-them since the last sync; a conflict when Shipcall changed the same field to something else),
+The sheet's two reads are made outside any transaction; then a sync runs in two transactions
+around the write. The first takes the sheet's news: the edits people made to type, summary,
+reason and blocker state (pulled back when only the sheet changed them since the last sync; a
+conflict when Shipcall changed the same field to something else),
 the rows they added without an id (items, committed before their id is written, and known again
 by their fingerprint should that write fail), the rows they deleted (reported, never written
 again until restored). The second, once the write succeeded, remembers what was synced and
@@ -51,7 +52,7 @@ from feedback.sheet_links import (
     completed_header,
     header_columns,
 )
-from feedback.sheets import Sheets, SheetsError, a1
+from feedback.sheets import Sheets, SheetsError, Worksheet, a1
 
 FIRST_BACKOFF = 30  # seconds before the next try after a failed sync; doubled each time
 LONGEST_BACKOFF = 3600
@@ -182,8 +183,15 @@ def sync_link(
 ) -> SyncReport:
     """Sync one linked beta; on failure record it on the link and return the report."""
     try:
+        # Read the sheet before any transaction: none is held open while Google answers (on
+        # SQLite a write transaction would keep every other writer waiting).
+        with database.session(write=False) as session:
+            link = session.get(SheetLink, link_id)
+            spreadsheet_id, sheet_id, title = link.spreadsheet_id, link.sheet_id, link.worksheet
+        worksheet, values = _read(sheets, spreadsheet_id, sheet_id, title)
         with database.session() as session:
-            plan = _read_and_plan(session, sheets, session.get(SheetLink, link_id), types, fmt)
+            link = session.get(SheetLink, link_id)
+            plan = _plan(session, link, worksheet, values, types, fmt)
             session.commit()
         if plan.resize:
             sheets.change(plan.spreadsheet_id, plan.resize)
@@ -212,20 +220,28 @@ def _failed(
     return report
 
 
-def _read_and_plan(
-    session: Session, sheets: Sheets, link: SheetLink, types: Sequence[str], fmt: RowFormat
-) -> _Plan:
-    report = SyncReport(link.beta.key)
-    worksheets = sheets.worksheets(link.spreadsheet_id)
-    worksheet = next((w for w in worksheets if w.sheet_id == link.sheet_id), None)
+def _read(sheets: Sheets, spreadsheet_id: str, sheet_id: int, title: str):
+    """Read the worksheet's properties and its values: the sync's two reads."""
+    worksheet = next((w for w in sheets.worksheets(spreadsheet_id) if w.sheet_id == sheet_id), None)
     if worksheet is None:
         raise SheetsError(
             "bad_sheet",
-            f"The worksheet {link.worksheet!r} is gone from the spreadsheet: link the sheet "
-            "again to create it.",
+            f"The worksheet {title!r} is gone from the spreadsheet: link the sheet again to "
+            "create it.",
         )
+    return worksheet, sheets.values(spreadsheet_id, worksheet.title)
+
+
+def _plan(
+    session: Session,
+    link: SheetLink,
+    worksheet: Worksheet,
+    values: list[list[str]],
+    types: Sequence[str],
+    fmt: RowFormat,
+) -> _Plan:
+    report = SyncReport(link.beta.key)
     link.worksheet = worksheet.title  # people may rename it; its id stays
-    values = sheets.values(link.spreadsheet_id, worksheet.title)
     current = [str(c) for c in values[0]] if values else []
     while current and not current[-1].strip():
         current.pop()
