@@ -341,3 +341,23 @@ def test_the_commands_refuse_bad_input(
 def test_the_sync_command_without_credentials_says_how_to_configure(runner):
     result = runner.invoke(args=["feedback", "sync"])
     assert result.exit_code == 1 and "SHIPCALL_GOOGLE_CREDENTIALS" in result.output
+
+
+def test_settling_a_conflict_with_neither_side_changes_nothing(
+    db, client, login, post, pm, beta, acme, linked, fake, run_sync, unchanged
+):
+    item = log.log(db, Actor(pm), beta, account="acme", original="Hi.", types=TYPES, summary="A")
+    run_sync()
+    rows = fake.sheet(SPREADSHEET).rows
+    rows[1][rows[0].index("summary")] = "B"
+    log.edit(db, Actor(pm), item, {"summary": "C"}, types=TYPES)
+    db.flush()
+    run_sync()
+    from feedback.models import SheetConflict
+
+    conflict = db.scalar(select(SheetConflict))
+    login(pm)
+    with unchanged():
+        response = post(f"/feedback/conflicts/{conflict.id}", {"side": "both"})
+    assert response.status_code == 302
+    assert "Choose which value to keep" in client.get(response.location).get_data(as_text=True)

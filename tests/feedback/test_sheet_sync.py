@@ -182,3 +182,27 @@ def test_a_row_deleted_in_the_sheet_is_reported_not_readded_and_can_be_restored(
         "Changed meanwhile"
     )
     assert str(kept.id) in by_id(fake)
+
+
+def test_a_renamed_worksheet_is_still_found_by_its_id(db, pm, beta, acme, linked, fake, run_sync):
+    fake.sheet(SPREADSHEET).title = "Our feedback"
+    item = logged(db, pm, beta)
+
+    [report] = run_sync()
+
+    assert report.error is None and linked.worksheet == "Our feedback"
+    assert fake.spreadsheets[SPREADSHEET].sheet("Our feedback").values()[1][0] == str(item.id)
+
+
+def test_a_header_without_its_id_column_stops_the_sync_with_a_clear_error(
+    db, pm, beta, acme, linked, fake, run_sync
+):
+    logged(db, pm, beta)
+    run_sync()
+    fake.sheet(SPREADSHEET).rows[0][0] = "number"
+    logged(db, pm, beta, "Another")
+
+    [report] = run_sync()
+
+    assert "lost its id column" in report.error
+    assert db.query(OutboxEntry).count() == 1
