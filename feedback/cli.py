@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import traceback
 
 import click
 from flask import Flask, current_app
@@ -89,8 +90,11 @@ def sync_command(watch, interval):
             raise SystemExit(1)
         return
     while True:
-        for report in sync.run_pass(database, sheets, settings):
-            click.echo(report.said())
+        try:
+            for report in sync.run_pass(database, sheets, settings):
+                click.echo(report.said())
+        except Exception:  # noqa: BLE001 - reported; the next pass tries again
+            click.echo(f"The sync pass failed:\n{traceback.format_exc()}", err=True)
         time.sleep(interval)
 
 
