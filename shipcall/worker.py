@@ -1,8 +1,8 @@
 """The worker: a short list of periodic jobs that run beside the web processes.
 
 `flask --app wsgi worker` runs each job every so many seconds until stopped (`make run` starts
-it beside gunicorn and stops it with it). Today's one job keeps the feedback spreadsheets in
-sync; the deadline reminders will join the list. A job that fails is reported and tried again
+it beside gunicorn and stops it with it). Its jobs keep the feedback spreadsheets in sync and
+send the deadline reminders that are due. A job that fails is reported and tried again
 at its next turn: one job's trouble never stops the others.
 """
 
@@ -17,6 +17,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from betas import lifecycle, reminders
 from betas.db import get_database
 from feedback import sync
 from feedback.sheets import Sheets
@@ -49,9 +50,22 @@ class SheetSync:
         return [report.said() for report in reports]
 
 
+def send_reminders(app: Flask) -> list[str]:
+    """Send the deadline reminders due today; nothing without SMTP (`betas remind` shows them)."""
+    settings = app.config["SHIPCALL"]
+    if settings.smtp is None:
+        return []
+    with get_database().session() as session:
+        report = reminders.send_due(session, settings, lifecycle.today_in(settings.zone))
+    return [f"sent to {r.mail.to}: {r.mail.subject}" for r in report.sent] + [
+        f"not sent to {r.mail.to}: {r.mail.subject} ({why}); the next turn tries again"
+        for r, why in report.failed
+    ]
+
+
 def jobs() -> list[Job]:
-    """Return the worker's jobs."""
-    return [Job("sheets", 5.0, SheetSync())]
+    """Return the worker's jobs: reminders are due once a day, so a turn every minute is plenty."""
+    return [Job("sheets", 5.0, SheetSync()), Job("reminders", 60.0, send_reminders)]
 
 
 def run(app: Flask, jobs_: Sequence[Job], *, once: bool = False, tick: float = 1.0) -> None:
@@ -78,11 +92,13 @@ def run(app: Flask, jobs_: Sequence[Job], *, once: bool = False, tick: float = 1
 @click.option("--once", is_flag=True, help="Run each job once, then stop.")
 @with_appcontext
 def worker_command(once):
-    """Run the periodic jobs (the spreadsheet sync) until stopped."""
+    """Run the periodic jobs (the spreadsheet sync, the deadline reminders) until stopped."""
     app = current_app._get_current_object()
     settings = app.config["SHIPCALL"]
     if not settings.google_credentials:
         click.echo("No Google credentials (SHIPCALL_GOOGLE_CREDENTIALS): no sheet is synced.")
+    if settings.smtp is None:
+        click.echo("No SMTP server (SHIPCALL_SMTP_URL): no reminder is sent.")
     run(app, jobs(), once=once)
 
 

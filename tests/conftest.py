@@ -36,6 +36,9 @@ from tests.helpers import (
     snapshot,
 )
 
+# The SMTP server's fixtures, for the mail tests of every package.
+from tests.smtp_server import certificate, smtp_server  # noqa: E402, F401
+
 
 def pytest_addoption(parser):
     parser.addoption(

@@ -1,7 +1,13 @@
-"""The worker: its periodic jobs, the spreadsheet sync among them."""
+"""The worker: its periodic jobs, the spreadsheet sync and the deadline reminders."""
 
+from dataclasses import replace
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from betas import lifecycle
 from betas.audit import Actor
-from betas.models import Role
+from betas.models import ReminderSent, Role
 from feedback import log
 from feedback.sheet_links import link_sheet
 from shipcall import worker
@@ -42,3 +48,27 @@ def test_a_failing_job_is_reported_and_the_others_still_run(app, capsys):
 def test_without_credentials_the_worker_says_so_and_syncs_nothing(runner):
     result = runner.invoke(args=["worker", "--once"])
     assert result.exit_code == 0 and "no sheet is synced" in result.output
+
+
+def test_the_worker_sends_the_reminders_due_once_a_day(app, db, running_beta, smtp_server):
+    inbox = smtp_server()
+    today = lifecycle.today_in(app.config["SHIPCALL"].zone)
+    beta = running_beta(deadline=today + timedelta(days=7))
+    before = app.config["SHIPCALL"]
+    app.config["SHIPCALL"] = replace(before, smtp_url=inbox.url)
+    try:
+        worker.run(app, worker.jobs(), once=True)
+        worker.run(app, worker.jobs(), once=True)
+    finally:
+        app.config["SHIPCALL"] = before
+
+    assert [m["To"] for m in inbox.messages] == [beta.owner.email]
+    assert f"/betas/{beta.key}/review" in inbox.messages[0].get_content()
+
+
+def test_without_smtp_the_worker_sends_no_reminder(app, db, running_beta, runner):
+    today = lifecycle.today_in(app.config["SHIPCALL"].zone)
+    running_beta(deadline=today + timedelta(days=7))
+    result = runner.invoke(args=["worker", "--once"])
+    assert result.exit_code == 0 and "no reminder is sent" in result.output
+    assert db.scalar(select(func.count()).select_from(ReminderSent)) == 0

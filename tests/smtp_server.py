@@ -1,4 +1,4 @@
-"""A real SMTP server on 127.0.0.1 (aiosmtpd): what arrived, who logged in."""
+"""A real SMTP server on 127.0.0.1 (aiosmtpd) for the mail tests: what arrived, who logged in."""
 
 from __future__ import annotations
 
