@@ -220,6 +220,14 @@ def _feedback_changed_in_sheet(entry: AuditEntry, d: dict) -> str:
     return f"Someone {_feedback_changes(d)} on feedback item {entry.object_id}, in the spreadsheet"
 
 
+def _decided(entry: AuditEntry, d: dict) -> str:
+    call = "ship" if d.get("outcome") == "ship" else "no-ship"
+    waived = int(d.get("waivers") or 0)
+    return f"{who(entry)} decided: {call}" + (
+        f", waiving {plural(waived, 'item')}" if waived else ""
+    )
+
+
 Sentence = Callable[[AuditEntry, dict], str]
 # How each kind of deadline reminder reads in the history (betas.models.ReminderKind's values).
 REMINDED = {
@@ -239,6 +247,11 @@ SENTENCES: dict[str, Sentence] = {
     "beta.reminded": lambda e, d: (
         f"{who(e)} reminded {shown(d.get('to'))} by email that the decision "
         + REMINDED.get(d.get("kind"), "is due")
+    ),
+    "beta.decided": _decided,
+    "beta.reopened": lambda e, d: (
+        f"{who(e)} reopened the beta, setting its "
+        f"{'ship' if d.get('outcome') == 'ship' else 'no-ship'} decision aside{_because(d)}"
     ),
     "beta.deleted": lambda e, d: (
         f"{who(e)} deleted the draft beta {e.object_id} ({quoted(d.get('name'))})"

@@ -64,3 +64,18 @@ class BetaOverdue(DomainError):
     """An overdue beta cannot grow until it is decided or extended."""
 
     code = "beta_overdue"
+
+
+class BlockersOpen(DomainError):
+    """A ship is refused while a blocker is open, unless each is waived with a reason.
+
+    The details name each item left unwaived: the open blockers, and the metrics never measured.
+    """
+
+    code = "blockers_open"
+
+
+class NotMeasured(DomainError):
+    """A ship is refused while a metric has never been measured, unless each is waived."""
+
+    code = "not_measured"

@@ -13,11 +13,13 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -95,6 +97,13 @@ class Direction(enum.StrEnum):
 
     AT_LEAST = "at_least"
     AT_MOST = "at_most"
+
+
+class Outcome(enum.StrEnum):
+    """The call a decision makes: turn the feature on for everyone, or off."""
+
+    SHIP = "ship"
+    NO_SHIP = "no_ship"
 
 
 class User(TimestampMixin, Base):
@@ -183,6 +192,16 @@ class Beta(TimestampMixin, Base):
     extensions: Mapped[list[DeadlineExtension]] = relationship(
         back_populates="beta", order_by="DeadlineExtension.id", cascade="all, delete-orphan"
     )
+    decisions: Mapped[list[Decision]] = relationship(
+        back_populates="beta", order_by="Decision.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def decision(self) -> Decision | None:
+        """The decision that stands: the latest one, while the beta is decided."""
+        if self.state != BetaState.DECIDED or not self.decisions:
+            return None
+        return self.decisions[-1]
 
 
 class SuccessMetric(Base):
@@ -256,6 +275,49 @@ class ReminderSent(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     beta: Mapped[Beta] = relationship()
+class Decision(Base):
+    """A ship / no-ship call with its reasons and the review it was made on, frozen.
+
+    What was decided never changes. An admin may reopen the beta: the decision then stops
+    standing (`reopened_at`, by whom and why) and stays in the beta's record; at most one
+    decision of a beta stands at a time.
+    """
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        CheckConstraint("length(rationale) > 0", name="rationale_not_empty"),
+        Index(
+            "uq_decisions_standing",
+            "beta_id",
+            unique=True,
+            sqlite_where=text("reopened_at IS NULL"),
+            postgresql_where=text("reopened_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beta_id: Mapped[int] = mapped_column(ForeignKey("betas.id", ondelete="CASCADE"), index=True)
+    outcome: Mapped[Outcome] = mapped_column(enum_type(Outcome, "outcome"))
+    rationale: Mapped[str] = mapped_column(Text)
+    # The guide's three questions: {"solved", "replaces_existing", "marketing"}.
+    answers: Mapped[dict] = mapped_column(JSON)
+    learned: Mapped[str] = mapped_column(Text, default="")
+    # {"approver": str, "contributors": [str], "informed": [str]}: names as the team gave them.
+    participants: Mapped[dict] = mapped_column(JSON)
+    # [{"kind": "feedback" | "metric", "id", "label", "reason"}]: what a ship went ahead despite.
+    waivers: Mapped[list] = mapped_column(JSON, default=list)
+    # The review as it stood when deciding (shipcall.review.snapshot), shown as it was for good.
+    snapshot: Mapped[dict] = mapped_column(JSON)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reopened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reopen_reason: Mapped[str | None] = mapped_column(Text)
+
+    beta: Mapped[Beta] = relationship(back_populates="decisions")
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    reopened_by: Mapped[User | None] = relationship(foreign_keys=[reopened_by_id])
 
 
 class AuditEntry(Base):
