@@ -30,6 +30,7 @@ from wtforms.validators import (
 
 from betas.auth.tokens import SCOPES
 from betas.auth.users import PASSWORD_MIN
+from betas.decisions import QUESTIONS, Waivable, Waiver
 from betas.errors import Invalid
 from betas.metric_rules import AT_LEAST_MAX, PART_MAX, check_rule
 from betas.metrics import target_out_of_range
@@ -331,3 +332,97 @@ class MessageForm(FlaskForm):
         description="Keep the four points: it is a beta; the problem; what we built and where "
         "to find it; we need your feedback. Empty it to draw it from the framing again.",
     )
+
+
+class DecisionForm(FlaskForm):
+    """The ship / no-ship call: the outcome, why, the guide's three answers, who took part.
+
+    Left to the decision's rules to refuse (a blank rationale or answer, an unwaived blocker),
+    so that every problem shows at once, beside its field. `decision_form` adds a reason field
+    for each item a ship must waive.
+    """
+
+    outcome = RadioField(
+        "The call",
+        choices=[
+            SelectChoice("ship", "Ship: turn it on for everyone"),
+            SelectChoice("no_ship", "No-ship: turn it off"),
+        ],
+        validators=[InputRequired(message="Choose ship or no-ship.")],
+    )
+    rationale = TextAreaField("Rationale", validators=[Length(max=TEXT_MAX)])
+    solved = TextAreaField(QUESTIONS["solved"], validators=[Length(max=TEXT_MAX)])
+    replaces_existing = TextAreaField(
+        QUESTIONS["replaces_existing"], validators=[Length(max=TEXT_MAX)]
+    )
+    marketing = TextAreaField(QUESTIONS["marketing"], validators=[Length(max=TEXT_MAX)])
+    learned = TextAreaField(
+        "What we learned, against the learning goals", validators=[Length(max=TEXT_MAX)]
+    )
+    approver = StringField(
+        "Approver",
+        validators=[Length(max=NAME_MAX)],
+        description="Who approves the call; you, when left empty.",
+    )
+    contributors = StringField(
+        "Contributors", validators=[Length(max=TEXT_MAX)], description="Names, comma-separated."
+    )
+    informed = StringField(
+        "Informed", validators=[Length(max=TEXT_MAX)], description="Names, comma-separated."
+    )
+    waivable: list[Waivable] = []
+
+    def waiver_fields(self) -> list:
+        """Return the reason field of each item a ship must waive, in the review's order."""
+        return [self[item.field] for item in self.waivable]
+
+    def waivers(self) -> list[Waiver]:
+        """Return the waivers given: each item with a reason typed."""
+        return [
+            Waiver(item.kind, item.id, self[item.field].data)
+            for item in self.waivable
+            if (self[item.field].data or "").strip()
+        ]
+
+    def values(self) -> dict:
+        """Return what the decision's rules take from the form."""
+        return {
+            "outcome": self.outcome.data or "",
+            "rationale": self.rationale.data or "",
+            "answers": {name: self[name].data or "" for name in QUESTIONS},
+            "learned": self.learned.data or "",
+            "participants": {
+                "approver": self.approver.data,
+                "contributors": self.contributors.data,
+                "informed": self.informed.data,
+            },
+            "waivers": self.waivers(),
+        }
+
+
+def decision_form(waivable: list[Waivable], **kwargs) -> DecisionForm:
+    """Return the decision form with a waiver's reason field for each of `waivable`."""
+
+    class Form(DecisionForm):
+        pass
+
+    for item in waivable:
+        what = "blocker" if item.kind == "feedback" else "never-measured metric"
+        setattr(
+            Form,
+            item.field,
+            TextAreaField(
+                f"Waive the {what} {item.label}",
+                validators=[Optional(), Length(max=TEXT_MAX)],
+                description="Only for a ship despite it: say why it may wait.",
+            ),
+        )
+    form = Form(**kwargs)
+    form.waivable = list(waivable)
+    return form
+
+
+class ReopenForm(FlaskForm):
+    """Why a decided beta is reopened (admins)."""
+
+    reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=TEXT_MAX)])

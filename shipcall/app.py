@@ -26,6 +26,7 @@ from feedback import api as feedback_api
 from feedback import ask_pages, call_pages, sheet_api, sheet_views
 from feedback import cli as feedback_cli
 from feedback import views as feedback_views
+from shipcall import api as shipcall_api
 from shipcall import views, worker
 from usage import api as usage_api
 from usage import cli as usage_cli
@@ -77,6 +78,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         usage_api.blp,
         feedback_api.blp,
         sheet_api.blp,
+        shipcall_api.blp,
     ):
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)

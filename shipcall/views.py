@@ -1,17 +1,26 @@
-"""The hub pages: the dashboard of every beta, and a beta's page with what each package knows."""
+"""The hub pages: the dashboard, a beta's page, its review, and its ship / no-ship decisions.
+
+The beta's page and the review show what every package knows, so the roof draws them. The
+decision is posted from the review: the roof gathers what its rules take (the open blockers, the
+metrics never measured, the snapshot) and hands them to the core as plain values.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_login import current_user
 
-from betas import lifecycle, web
+from betas import decisions, lifecycle, web
 from betas.audit import beta_history
+from betas.auth import permissions
+from betas.auth.web import current_actor
 from betas.db import get_session
-from betas.forms import ExtensionForm, MetricForm
-from betas.models import Beta, BetaState
+from betas.forms import DecisionForm, ExtensionForm, MetricForm, ReopenForm, decision_form
+from betas.models import Beta, BetaState, Role
 from cohorts import roster, waves
 from feedback import sheet_links
 from feedback.forms import log_form
+from shipcall import review
 
 hub = Blueprint("hub", __name__)
 
@@ -63,3 +72,113 @@ def render_beta(beta: Beta, history_page: int = 1, **failed_forms) -> str:
         max_extension_days=web.settings().max_extension_days,
         **forms,
     )
+
+
+# The review and the decision
+
+
+def _review(key: str) -> review.Review:
+    session = get_session()
+    beta = review.load_beta(session, key)
+    return review.gather(session, beta, web.configured_today(), web.settings().zone)
+
+
+def render_review(found: review.Review, form: DecisionForm | None = None, status: int = 200):
+    """Render the review page; a decision form that failed keeps what was typed."""
+    beta = found.beta
+    deciding = beta.state == BetaState.RUNNING and permissions.can_edit(current_user, beta)
+    if form is None and deciding:
+        blockers, metrics = review.waivables(found)
+        form = decision_form(blockers + metrics, formdata=None)
+    return render_template(
+        "shipcall/review.html",
+        beta=beta,
+        review=found,
+        form=form if deciding else None,
+        verdicts=review.Verdict,
+    ), status
+
+
+@hub.get("/betas/<key>/review")
+def review_page(key):
+    """Show the ship / no-ship review: evidence against the framing, and a recommendation."""
+    return render_review(_review(key))
+
+
+@hub.route("/betas/<key>/decision", methods=["GET", "POST"])
+@web.reload_goes_to(lambda key: url_for("hub.review_page", key=key, _anchor="decide"))
+def decide(key):
+    """Record the ship / no-ship call (the beta's owner or an admin), freezing the review."""
+    found = _review(key)
+    beta = found.beta
+    if not permissions.can_edit(current_user, beta):
+        abort(403)
+    blockers, metrics = review.waivables(found)
+    form = decision_form(blockers + metrics)
+    if form.validate_on_submit():
+        done = web.commit(
+            lambda s: decisions.decide(
+                s,
+                current_actor(),
+                beta,
+                **form.values(),
+                open_blockers=blockers,
+                never_measured=metrics,
+                snapshot=review.snapshot(found),
+            ),
+            form=form,
+            success=lambda d: f"Decided: {'ship' if d.outcome.value == 'ship' else 'no-ship'}.",
+        )
+        if done:
+            return redirect(
+                url_for("hub.decision_page", key=key, decision_id=done.value.id, _anchor="decision")
+            )
+    return render_review(found, form, 422)
+
+
+@hub.get("/betas/<key>/decisions")
+def decision_list(key):
+    """List every decision of a beta, the standing one and those set aside by a reopen."""
+    beta = review.load_beta(get_session(), key)
+    return render_template("shipcall/decisions.html", beta=beta)
+
+
+@hub.get("/betas/<key>/decisions/<int:decision_id>")
+def decision_page(key, decision_id):
+    """Show a decision with the review it was made on, as it stood then."""
+    beta = review.load_beta(get_session(), key)
+    decision = decisions.get_decision(beta, decision_id)
+    return render_decision(beta, decision)
+
+
+def render_decision(beta: Beta, decision, form: ReopenForm | None = None, status: int = 200):
+    """Render a decision's page; the reopen form (admins) keeps what was typed when it failed."""
+    reopening = decision is beta.decision and current_user.role == Role.ADMIN
+    return render_template(
+        "shipcall/decision.html",
+        beta=beta,
+        decision=decision,
+        snap=decision.snapshot,
+        questions=decisions.QUESTIONS,
+        form=(form or ReopenForm(formdata=None)) if reopening else None,
+    ), status
+
+
+@hub.route("/betas/<key>/reopen", methods=["GET", "POST"])
+@web.reload_goes_to(lambda key: url_for("hub.decision_list", key=key))
+def reopen(key):
+    """Reopen a decided beta with a reason (admins); its decision stays in the record."""
+    beta = review.load_beta(get_session(), key)
+    if current_user.role != Role.ADMIN:
+        abort(403)
+    if beta.decision is None:
+        abort(409, f"{beta.name} is not decided: there is nothing to reopen.")
+    standing = beta.decision
+    form = ReopenForm()
+    if form.validate_on_submit() and web.commit(
+        lambda s: decisions.reopen(s, current_actor(), beta, reason=form.reason.data),
+        form=form,
+        success="The beta is running again; its decision stays in the record.",
+    ):
+        return redirect(url_for("hub.beta", key=key, _anchor="deadline"))
+    return render_decision(beta, standing, form, 422)

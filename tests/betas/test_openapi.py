@@ -31,6 +31,11 @@ BODIES = {
     },
     ("PATCH", "/betas/{key}/metrics/{metric_id}"): {},
     ("POST", "/betas/{key}/extensions"): {"new_deadline": "2099-01-01", "reason": "More time."},
+    ("POST", "/betas/{key}/decision"): {
+        "outcome": "no_ship",
+        "rationale": "Nobody used it.",
+        "answers": {"solved": "No.", "replaces_existing": "No.", "marketing": "No."},
+    },
     ("POST", "/accounts"): {"accounts": []},
     ("POST", "/conversations"): {"conversations": []},
     ("POST", "/betas/{key}/adopter-search"): {"query": "export"},
@@ -54,6 +59,9 @@ RULES = {
     ("POST", "/betas/{key}/launch"): {409: {"conflict", "launch_refused"}},
     ("PATCH", "/betas/{key}/metrics/{metric_id}"): {409: {"conflict"}},
     ("POST", "/betas/{key}/extensions"): {409: {"extension_refused"}},
+    ("POST", "/betas/{key}/decision"): {
+        409: {"beta_not_running", "blockers_open", "not_measured"}
+    },
     ("POST", "/accounts"): {409: {"import_clashed"}, 413: {"too_large"}, 422: {"import_failed"}},
     ("POST", "/conversations"): {
         409: {"import_clashed"},
