@@ -46,8 +46,8 @@ def measured(db, make_beta, make_cohort, make_account, monkeypatch):
             for account in ids[: size if using is None else using]
             for d in range(days)
         ]
-        if batch:
-            ingest_items(db, batch, UTC)
+        for at in range(0, len(batch), 1000):
+            ingest_items(db, batch[at : at + 1000], UTC)
         return beta
 
     return make
