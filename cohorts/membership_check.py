@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from betas.db import Database
 from betas.errors import NotFound
-from betas.models import Beta
+from betas.models import Beta, Decision
 from cohorts.models import Account, Cohort, Membership, MembershipStatus
 
 
@@ -25,6 +25,8 @@ class MembershipCheck:
     account: str
     status: str | None
     cohort: str | None
+    beta_state: str
+    decision: str | None  # "ship" or "no_ship" once decided
 
     @property
     def enrolled(self) -> bool:
@@ -32,16 +34,39 @@ class MembershipCheck:
         return self.status == MembershipStatus.ACTIVE.value
 
 
+# The decision that stands, joined by the partial unique index on decisions (one per beta).
+_STANDING = (Decision.beta_id == Beta.id) & Decision.reopened_at.is_(None)
+
 # Built once: this is the product's hot path, called on its own requests.
 _CHECK = (
-    select(Beta.id, Membership.status, Cohort.slug)
+    select(Beta.id, Membership.status, Cohort.slug, Beta.state, Decision.outcome)
     .select_from(Beta)
     .outerjoin(Account, Account.external_id == bindparam("account"))
     .outerjoin(Membership, (Membership.beta_id == Beta.id) & (Membership.account_id == Account.id))
     .outerjoin(Cohort, Cohort.id == Membership.cohort_id)
+    .outerjoin(Decision, _STANDING)
     .where(Beta.key == bindparam("key"))
 )
-_VERSION = select(Beta.id, Beta.members_version).where(Beta.key == bindparam("key"))
+_VERSION = (
+    select(Beta.id, Beta.members_version, Beta.state, Decision.outcome)
+    .outerjoin(Decision, _STANDING)
+    .where(Beta.key == bindparam("key"))
+)
+
+
+@dataclass(frozen=True)
+class MembersVersion:
+    """What the member list's ETag is made of: its version, the beta's state and decision."""
+
+    beta_id: int
+    version: int
+    beta_state: str
+    decision: str | None
+
+    @property
+    def etag(self) -> str:
+        """The strong ETag: it changes with the members, and when the beta is decided or reopens."""
+        return f"{self.beta_id}-{self.version}-{self.beta_state}-{self.decision or ''}"
 
 
 def check_membership(database: Database, key: str, external_id: str) -> MembershipCheck:
@@ -49,17 +74,16 @@ def check_membership(database: Database, key: str, external_id: str) -> Membersh
     row = database.read_row(_CHECK, {"key": key, "account": external_id})
     if row is None:
         raise NotFound(f"There is no beta with the key {key!r}.")
-    _beta_id, status, cohort = row
-    return MembershipCheck(key, external_id, status, cohort)
+    _beta_id, status, cohort, state, decision = row
+    return MembershipCheck(key, external_id, status, cohort, state, decision)
 
 
-def members_version(database: Database, key: str) -> tuple[int, int]:
-    """Return the beta's id and the version of its member list, or raise NotFound."""
+def members_version(database: Database, key: str) -> MembersVersion:
+    """Return the beta's id, its member list's version, state and decision; or raise NotFound."""
     row = database.read_row(_VERSION, {"key": key})
     if row is None:
         raise NotFound(f"There is no beta with the key {key!r}.")
-    beta_id, version = row
-    return beta_id, version
+    return MembersVersion(*row)
 
 
 def member_rows(session: Session, beta_id: int) -> list[dict]:

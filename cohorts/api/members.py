@@ -145,6 +145,11 @@ class MembershipCheckSchema(Schema):
     enrolled = fields.Bool()
     status = fields.Str(allow_none=True)
     cohort = fields.Str(allow_none=True)
+    beta_state = fields.Str(metadata={"description": "draft, running or decided"})
+    decision = fields.Str(
+        allow_none=True,
+        metadata={"description": "ship or no_ship once decided (null before): on or off for all"},
+    )
 
 
 class MemberRowSchema(Schema):
@@ -160,6 +165,11 @@ class MemberListSchema(Schema):
     """Every member of a beta."""
 
     beta = fields.Str()
+    beta_state = fields.Str(metadata={"description": "draft, running or decided"})
+    decision = fields.Str(
+        allow_none=True,
+        metadata={"description": "ship or no_ship once decided (null before): on or off for all"},
+    )
     members = fields.List(fields.Nested(MemberRowSchema))
 
 
@@ -170,13 +180,20 @@ class MemberListSchema(Schema):
 @blp.alt_response(304, description="The list has not changed since the ETag you sent.")
 def member_list(key):
     """List a beta's members with a strong ETag; If-None-Match with it answers 304."""
-    beta_id, version = membership_check.members_version(get_database(), key)
-    etag = f"{beta_id}-{version}"
+    version = membership_check.members_version(get_database(), key)
+    etag = version.etag
     if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
-        members = membership_check.member_rows(get_session(), beta_id)
-        response = jsonify({"beta": key, "members": members})
+        members = membership_check.member_rows(get_session(), version.beta_id)
+        response = jsonify(
+            {
+                "beta": key,
+                "beta_state": version.beta_state,
+                "decision": version.decision,
+                "members": members,
+            }
+        )
     response.set_etag(etag)
     response.headers["Cache-Control"] = "no-cache"
     return response
@@ -199,6 +216,8 @@ class Member(MethodView):
             enrolled=check.enrolled,
             status=check.status,
             cohort=check.cohort,
+            beta_state=check.beta_state,
+            decision=check.decision,
         )
 
     @require_scope("members:write")

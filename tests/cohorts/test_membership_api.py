@@ -4,9 +4,10 @@ from datetime import date
 
 import pytest
 
+from betas import decisions
 from betas.audit import Actor
 from betas.auth import tokens
-from betas.models import Risk
+from betas.models import Risk, Role
 from cohorts import memberships, waves
 
 READ = ("members:read",)
@@ -36,6 +37,8 @@ def test_an_active_member_is_enrolled(client, beta_with_members, bearer):
         "enrolled": True,
         "status": "active",
         "cohort": "early",
+        "beta_state": "running",
+        "decision": None,
     }
 
 
@@ -67,6 +70,8 @@ def test_an_account_never_seen_is_simply_not_enrolled(client, beta_with_members,
         "enrolled": False,
         "status": None,
         "cohort": None,
+        "beta_state": "running",
+        "decision": None,
     }
 
 
@@ -157,3 +162,53 @@ def test_the_member_lists_statements_do_not_grow_with_its_members(
             == 43
         )
     assert 0 < many.n == three.n
+
+
+def _decide(db, beta, outcome):
+    return decisions.decide(
+        db,
+        Actor(beta.owner),
+        beta,
+        outcome=outcome,
+        rationale="Most teams use it weekly.",
+        answers={"solved": "Yes.", "replaces_existing": "No.", "marketing": "No."},
+        snapshot={},
+    )
+
+
+@pytest.mark.parametrize("outcome", ["ship", "no_ship"])
+def test_the_check_and_the_list_carry_the_state_and_once_decided_the_decision(
+    db, client, beta_with_members, bearer, outcome
+):
+    beta, headers = beta_with_members, bearer(scopes=READ)
+    check = f"/api/v1/betas/{beta.key}/members/acme"
+    listing = f"/api/v1/betas/{beta.key}/members"
+    assert client.get(listing, headers=headers).json["beta_state"] == "running"
+    _decide(db, beta, outcome)
+    db.flush()
+    answered = client.get(check, headers=headers).json
+    assert (answered["beta_state"], answered["decision"], answered["enrolled"]) == (
+        "decided",
+        outcome,
+        True,
+    )
+    listed = client.get(listing, headers=headers).json
+    assert (listed["beta_state"], listed["decision"]) == ("decided", outcome)
+    assert len(listed["members"]) == 3
+
+
+def test_the_list_etag_changes_when_the_beta_is_decided_and_reopened(
+    db, client, beta_with_members, bearer, make_user
+):
+    beta, headers = beta_with_members, bearer(scopes=READ)
+    listing = f"/api/v1/betas/{beta.key}/members"
+    running = client.get(listing, headers=headers).headers["ETag"]
+    _decide(db, beta, "ship")
+    db.flush()
+    shipped = client.get(listing, headers={**headers, "If-None-Match": running})
+    assert shipped.status_code == 200 and shipped.headers["ETag"] != running
+    decisions.reopen(db, Actor(make_user(Role.ADMIN)), beta, reason="Second look.")
+    db.flush()
+    reopened = client.get(listing, headers={**headers, "If-None-Match": shipped.headers["ETag"]})
+    assert reopened.status_code == 200
+    assert (reopened.json["beta_state"], reopened.json["decision"]) == ("running", None)
