@@ -253,6 +253,10 @@ SENTENCES: dict[str, Sentence] = {
         f"{who(e)} reopened the beta, setting its "
         f"{'ship' if d.get('outcome') == 'ship' else 'no-ship'} decision aside{_because(d)}"
     ),
+    "checkpoint.reported": lambda e, d: (
+        f"{who(e)} reported the {shown(d.get('months'))}-month outcome checkpoint, with "
+        f"{plural(int(d.get('actions') or 0), 'action')}"
+    ),
     "beta.deleted": lambda e, d: (
         f"{who(e)} deleted the draft beta {e.object_id} ({quoted(d.get('name'))})"
     ),

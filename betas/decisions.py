@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy.orm import Session
 
+from betas import checkpoints
 from betas.audit import Actor, record
 from betas.auth.permissions import require_edit
 from betas.db import utcnow
@@ -148,13 +150,15 @@ def decide(
     open_blockers: Sequence[Waivable] = (),
     never_measured: Sequence[Waivable] = (),
     snapshot: Mapping[str, object],
+    today: date,
 ) -> Decision:
     """Record a running beta's ship / no-ship call, with the review frozen in `snapshot`.
 
     Refuses anyone but the beta's owner or an admin, a beta that is not running, a blank
     rationale or answer, and a waiver of nothing or without a reason. A ship is refused while an
     item of `open_blockers` or `never_measured` is not waived (BlockersOpen, then NotMeasured,
-    with a detail for each item); a no-ship needs neither.
+    with a detail for each item); a no-ship needs neither. A ship opens its outcome checkpoints,
+    due 1, 3, 6 and 12 months after `today`.
     """
     require_edit(actor.user, beta)
     if beta.state != BetaState.RUNNING:
@@ -195,6 +199,8 @@ def decide(
         user=actor.user,
         token_id=actor.token.id if actor.token else None,
     )
+    if call == Outcome.SHIP:
+        checkpoints.plan(decision, today)
     beta.decisions.append(decision)
     beta.state = BetaState.DECIDED
     session.flush()

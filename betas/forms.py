@@ -7,6 +7,9 @@ from wtforms import (
     DateField,
     DecimalField,
     EmailField,
+    FieldList,
+    Form,
+    FormField,
     IntegerField,
     PasswordField,
     RadioField,
@@ -30,6 +33,7 @@ from wtforms.validators import (
 
 from betas.auth.tokens import SCOPES
 from betas.auth.users import PASSWORD_MIN
+from betas.checkpoints import QUESTIONS as OUTCOME_QUESTIONS
 from betas.decisions import QUESTIONS, Waivable, Waiver
 from betas.errors import Invalid
 from betas.metric_rules import AT_LEAST_MAX, PART_MAX, check_rule
@@ -426,3 +430,27 @@ class ReopenForm(FlaskForm):
     """Why a decided beta is reopened (admins)."""
 
     reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=TEXT_MAX)])
+
+
+class ActionRowForm(Form):
+    """One action that follows an outcome report: what, who owns it, by when."""
+
+    what = StringField("Action", validators=[Length(max=TEXT_MAX)])
+    owner = StringField("Owner", validators=[Length(max=NAME_MAX)])
+    due_on = DateField("Due", validators=[Optional()])
+
+
+class CheckpointForm(FlaskForm):
+    """A checkpoint's outcome report: the guide's two questions and the actions that follow."""
+
+    solved = TextAreaField(OUTCOME_QUESTIONS["solved"], validators=[Length(max=TEXT_MAX)])
+    outcomes = TextAreaField(OUTCOME_QUESTIONS["outcomes"], validators=[Length(max=TEXT_MAX)])
+    actions = FieldList(FormField(ActionRowForm), min_entries=3, max_entries=20)
+
+    def action_rows(self) -> list[dict]:
+        """Return the action rows with anything typed in them (blank rows are left out)."""
+        return [
+            row.data
+            for row in self.actions
+            if any((row.data.get(name) or "") for name in ("what", "owner", "due_on"))
+        ]

@@ -318,6 +318,42 @@ class Decision(Base):
     beta: Mapped[Beta] = relationship(back_populates="decisions")
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     reopened_by: Mapped[User | None] = relationship(foreign_keys=[reopened_by_id])
+    checkpoints: Mapped[list[Checkpoint]] = relationship(
+        back_populates="decision", order_by="Checkpoint.months", cascade="all, delete-orphan"
+    )
+
+
+class Checkpoint(Base):
+    """An outcome check after a ship, 1, 3, 6 or 12 months on: the metrics again, and a report.
+
+    Made with the ship. Its report answers the guide's outcome questions, keeps the values
+    re-measured beside those at the decision, and lists the actions that follow (each with an
+    owner and a due date); once reported it is part of the record.
+    """
+
+    __tablename__ = "checkpoints"
+    __table_args__ = (
+        UniqueConstraint("decision_id", "months"),
+        CheckConstraint("months IN (1, 3, 6, 12)", name="months_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(
+        ForeignKey("decisions.id", ondelete="CASCADE"), index=True
+    )
+    months: Mapped[int] = mapped_column(Integer)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    solved: Mapped[str | None] = mapped_column(Text)  # solved for most target customers?
+    outcomes: Mapped[str | None] = mapped_column(Text)  # the customer and business outcomes?
+    # [{"what", "owner", "due_on"}]: what follows from the report.
+    actions: Mapped[list] = mapped_column(JSON, default=list)
+    # The metrics as re-measured when reporting: [{"id", "name", "status", "value", "at_decision"}].
+    measured: Mapped[list] = mapped_column(JSON, default=list)
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    decision: Mapped[Decision] = relationship(back_populates="checkpoints")
+    reported_by: Mapped[User | None] = relationship()
 
 
 class AuditEntry(Base):

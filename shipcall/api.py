@@ -197,6 +197,7 @@ def decide(data, key):
             open_blockers=blockers,
             never_measured=metrics,
             snapshot=review.snapshot(found),
+            today=configured_today(),
         )
     )
 

@@ -383,3 +383,43 @@ def snapshot(review: Review) -> dict:
         content = as_json(review, every)
     content["days_kept_every"] = every
     return content
+
+
+# Outcome checkpoints
+
+
+def remeasured(metrics: list[MetricValues], snapshot: dict) -> list[dict]:
+    """Return each metric's latest values now beside those the decision's snapshot kept.
+
+    A row per cohort and one for all members: [{"id", "name", "unit", "status", "series":
+    [{"name", "now", "at_decision"}]}]; a metric added after the decision has no values then.
+    """
+    then = {m["id"]: m for m in snapshot.get("metrics", [])}
+
+    def last_value(series: dict | None) -> float | None:
+        return series["days"][-1][3] if series and series["days"] else None
+
+    out = []
+    for m in metrics:
+        kept = then.get(m.metric.id, {})
+        kept_series = {
+            s["cohort"]: s for s in [*kept.get("cohorts", []), kept.get("all_members")] if s
+        }
+        out.append(
+            {
+                "id": m.metric.id,
+                "name": m.metric.name,
+                "unit": m.metric.unit.value,
+                "target": describe_target(m.metric),
+                "status": m.status.value,
+                "series": [
+                    {
+                        "name": s.name,
+                        "now": s.latest.value if s.latest else None,
+                        "at_decision": last_value(kept_series.get(s.cohort)),
+                    }
+                    for s in [*m.cohorts, m.all_members]
+                ],
+            }
+        )
+    return out

@@ -10,17 +10,25 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from betas import decisions, lifecycle, web
+from betas import checkpoints, decisions, lifecycle, web
 from betas.audit import beta_history
 from betas.auth import permissions
 from betas.auth.web import current_actor
 from betas.db import get_session
-from betas.forms import DecisionForm, ExtensionForm, MetricForm, ReopenForm, decision_form
+from betas.forms import (
+    CheckpointForm,
+    DecisionForm,
+    ExtensionForm,
+    MetricForm,
+    ReopenForm,
+    decision_form,
+)
 from betas.models import Beta, BetaState, Role
 from cohorts import roster, waves
 from feedback import sheet_links
 from feedback.forms import log_form
 from shipcall import review
+from usage import values
 
 hub = Blueprint("hub", __name__)
 
@@ -32,7 +40,12 @@ def dashboard():
     today = web.configured_today()
     rows = sorted(lifecycle.list_betas(session), key=lambda b: lifecycle.urgency(b, today))
     counts = roster.member_counts(session, [b.id for b in rows])
-    return render_template("shipcall/dashboard.html", betas=rows, counts=counts)
+    return render_template(
+        "shipcall/dashboard.html",
+        betas=rows,
+        counts=counts,
+        checkpoints_due=checkpoints.due(session, today),
+    )
 
 
 @hub.get("/betas/<key>")
@@ -125,6 +138,7 @@ def decide(key):
                 open_blockers=blockers,
                 never_measured=metrics,
                 snapshot=review.snapshot(found),
+                today=web.configured_today(),
             ),
             form=form,
             success=lambda d: f"Decided: {'ship' if d.outcome.value == 'ship' else 'no-ship'}.",
@@ -182,3 +196,66 @@ def reopen(key):
     ):
         return redirect(url_for("hub.beta", key=key, _anchor="deadline"))
     return render_decision(beta, standing, form, 422)
+
+
+# Outcome checkpoints after a ship
+
+
+def render_checkpoint(beta: Beta, checkpoint, form: CheckpointForm | None = None, status=200):
+    """Render a checkpoint: the metrics now beside the decision's, and its report or form."""
+    session = get_session()
+    today = web.configured_today()
+    now = review.remeasured(
+        values.metric_values(session, beta, today, web.settings().zone),
+        checkpoint.decision.snapshot,
+    )
+    reporting = (
+        checkpoint.reported_at is None
+        and checkpoint.due_on <= today
+        and checkpoint.decision is beta.decision
+        and permissions.can_edit(current_user, beta)
+    )
+    return render_template(
+        "shipcall/checkpoint.html",
+        beta=beta,
+        checkpoint=checkpoint,
+        remeasured=checkpoint.measured if checkpoint.reported_at else now,
+        questions=checkpoints.QUESTIONS,
+        form=(form or CheckpointForm(formdata=None)) if reporting else None,
+    ), status
+
+
+@hub.route("/betas/<key>/checkpoints/<int:checkpoint_id>", methods=["GET", "POST"])
+def checkpoint_page(key, checkpoint_id):
+    """Show an outcome checkpoint; post its report (the beta's owner or an admin) once due."""
+    session = get_session()
+    beta = review.load_beta(session, key)
+    checkpoint = checkpoints.get_checkpoint(beta, checkpoint_id)
+    if request.method == "GET":
+        return render_checkpoint(beta, checkpoint)
+    if not permissions.can_edit(current_user, beta):
+        abort(403)
+    form = CheckpointForm()
+    today = web.configured_today()
+    if form.validate_on_submit() and web.commit(
+        lambda s: checkpoints.report(
+            s,
+            current_actor(),
+            beta,
+            checkpoint,
+            solved=form.solved.data or "",
+            outcomes=form.outcomes.data or "",
+            actions=form.action_rows(),
+            measured=review.remeasured(
+                values.metric_values(s, beta, today, web.settings().zone),
+                checkpoint.decision.snapshot,
+            ),
+            today=today,
+        ),
+        form=form,
+        success=f"The {checkpoint.months}-month checkpoint is reported.",
+    ):
+        return redirect(
+            url_for("hub.checkpoint_page", key=key, checkpoint_id=checkpoint_id, _anchor="report")
+        )
+    return render_checkpoint(beta, checkpoint, form, 422)

@@ -1,5 +1,7 @@
 """The ship / no-ship call's rules, on the plain values the roof hands the core."""
 
+from datetime import date
+
 import pytest
 
 from betas import decisions
@@ -20,6 +22,7 @@ def call(db, beta, actor=None, **values):
         "rationale": "Teams use it weekly.",
         "answers": ANSWERS,
         "snapshot": SNAPSHOT,
+        "today": date(2026, 1, 31),
         **values,
     }
     return decisions.decide(db, actor or Actor(beta.owner), beta, **values)
@@ -128,3 +131,14 @@ def test_an_admin_reopens_with_a_reason_and_the_decision_stays(db, running_beta,
     assert beta.decisions == [first, second] and beta.decision is second
     with pytest.raises(Conflict):
         decisions.reopen(db, Actor(admin), running_beta(), reason="Nothing to reopen.")
+
+
+def test_a_ship_opens_its_checkpoints_at_1_3_6_and_12_months_and_a_no_ship_none(db, running_beta):
+    shipped = call(db, running_beta())
+    assert [(c.months, c.due_on) for c in shipped.checkpoints] == [
+        (1, date(2026, 2, 28)),  # the month's last day when it has fewer days
+        (3, date(2026, 4, 30)),
+        (6, date(2026, 7, 31)),
+        (12, date(2027, 1, 31)),
+    ]
+    assert call(db, running_beta(), outcome="no_ship").checkpoints == []

@@ -59,9 +59,7 @@ RULES = {
     ("POST", "/betas/{key}/launch"): {409: {"conflict", "launch_refused"}},
     ("PATCH", "/betas/{key}/metrics/{metric_id}"): {409: {"conflict"}},
     ("POST", "/betas/{key}/extensions"): {409: {"extension_refused"}},
-    ("POST", "/betas/{key}/decision"): {
-        409: {"beta_not_running", "blockers_open", "not_measured"}
-    },
+    ("POST", "/betas/{key}/decision"): {409: {"beta_not_running", "blockers_open", "not_measured"}},
     ("POST", "/accounts"): {409: {"import_clashed"}, 413: {"too_large"}, 422: {"import_failed"}},
     ("POST", "/conversations"): {
         409: {"import_clashed"},

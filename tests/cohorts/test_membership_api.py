@@ -173,6 +173,7 @@ def _decide(db, beta, outcome):
         rationale="Most teams use it weekly.",
         answers={"solved": "Yes.", "replaces_existing": "No.", "marketing": "No."},
         snapshot={},
+        today=date.today(),
     )
 
 

@@ -181,6 +181,7 @@ def decided(db, beta, outcome="no_ship"):
         rationale="Done.",
         answers=ANSWERS,
         snapshot=review.snapshot(gathered(db, beta)),
+        today=date.today(),
     )
 
 
