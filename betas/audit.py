@@ -253,6 +253,13 @@ SENTENCES: dict[str, Sentence] = {
         f"{who(e)} reopened the beta, setting its "
         f"{'ship' if d.get('outcome') == 'ship' else 'no-ship'} decision aside{_because(d)}"
     ),
+    "beta.ship_message_set": lambda e, d: (
+        f"{who(e)} set the message for those who asked: {quoted(d.get('message'))}"
+    ),
+    "beta.requesters_told": lambda e, d: (
+        f"{who(e)} marked {plural(len(d.get('accounts') or []), 'account')} as told that it "
+        f"shipped: {shown(', '.join(d.get('accounts') or []))}"
+    ),
     "checkpoint.reported": lambda e, d: (
         f"{who(e)} reported the {shown(d.get('months'))}-month outcome checkpoint, with "
         f"{plural(int(d.get('actions') or 0), 'action')}"

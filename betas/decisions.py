@@ -258,3 +258,20 @@ def reopen(session: Session, actor: Actor, beta: Beta, *, reason: str) -> Beta:
         reason=why,
     )
     return beta
+
+
+def set_ship_message(session: Session, actor: Actor, beta: Beta, *, message: str) -> Beta:
+    """Set what the accounts that asked for it are told now that it shipped.
+
+    Refuses anyone but the beta's owner or an admin, and a beta whose standing decision is not a
+    ship.
+    """
+    require_edit(actor.user, beta)
+    if beta.decision is None or beta.decision.outcome != Outcome.SHIP:
+        raise Conflict(f"{beta.name} has not shipped: there is no news to tell yet.")
+    text = _required(message, "message", "Write the message to send.")
+    if text != beta.ship_message:
+        beta.ship_message = text
+        session.flush()
+        record(session, actor, "beta.ship_message_set", beta, beta=beta, message=text)
+    return beta

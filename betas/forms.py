@@ -454,3 +454,15 @@ class CheckpointForm(FlaskForm):
             for row in self.actions
             if any((row.data.get(name) or "") for name in ("what", "owner", "due_on"))
         ]
+
+
+class ShipMessageForm(FlaskForm):
+    """What the accounts that asked for it are told, now that it shipped."""
+
+    message = TextAreaField("Message", validators=[DataRequired(), Length(max=TEXT_MAX)])
+
+
+class ToldForm(FlaskForm):
+    """The accounts that were told it shipped."""
+
+    accounts = MultiCheckboxField("Told", choices=[], validate_choice=True)

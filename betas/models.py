@@ -184,6 +184,8 @@ class Beta(TimestampMixin, Base):
     # The message sent with every export of members and asks (betas.messages); None: the one
     # drawn from the framing, until the owner writes their own.
     message: Mapped[str | None] = mapped_column(Text)
+    # What the accounts that asked for it are told once it ships (the requesters' CSV carries it).
+    ship_message: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     owner: Mapped[User] = relationship()
     metrics: Mapped[list[SuccessMetric]] = relationship(

@@ -210,3 +210,19 @@ class ImportRun(Base):
             return "command line"
         name = self.user.display_name if self.user else "an unknown user"
         return f"{name} (token {self.token.name})" if self.token else name
+
+
+class ShipNotice(Base):
+    """An account that asked for a beta's feature, told that it shipped: who told it, when."""
+
+    __tablename__ = "ship_notices"
+    __table_args__ = (UniqueConstraint("beta_id", "account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    beta_id: Mapped[int] = mapped_column(ForeignKey("betas.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    told_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    told_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    account: Mapped[Account] = relationship()
+    told_by: Mapped[User] = relationship()

@@ -7,7 +7,7 @@ metrics never measured, the snapshot) and hands them to the core as plain values
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from betas import checkpoints, decisions, lifecycle, web
@@ -21,13 +21,15 @@ from betas.forms import (
     ExtensionForm,
     MetricForm,
     ReopenForm,
+    ShipMessageForm,
+    ToldForm,
     decision_form,
 )
-from betas.models import Beta, BetaState, Role
-from cohorts import roster, waves
+from betas.models import Beta, BetaState, Outcome, Role
+from cohorts import roster, ship_notices, waves
 from feedback import sheet_links
 from feedback.forms import log_form
-from shipcall import review
+from shipcall import requesters, review
 from usage import values
 
 hub = Blueprint("hub", __name__)
@@ -259,3 +261,88 @@ def checkpoint_page(key, checkpoint_id):
             url_for("hub.checkpoint_page", key=key, checkpoint_id=checkpoint_id, _anchor="report")
         )
     return render_checkpoint(beta, checkpoint, form, 422)
+
+
+# Closing the loop after a ship
+
+
+def _shipped(key: str) -> Beta:
+    beta = review.load_beta(get_session(), key)
+    if beta.decision is None or beta.decision.outcome != Outcome.SHIP:
+        abort(404, f"{beta.name} has not shipped: there is no one to tell yet.")
+    return beta
+
+
+def _told_form(rows, **kwargs) -> ToldForm:
+    form = ToldForm(**kwargs)
+    form.accounts.choices = [(r.external_id, r.name or r.external_id) for r in rows]
+    return form
+
+
+def render_requesters(beta: Beta, status: int = 200, **failed_forms):
+    """Render the accounts that asked for it; a failed form keeps what was typed."""
+    rows = requesters.requesters(get_session(), beta)
+    forms = {
+        "message_form": ShipMessageForm(formdata=None, message=beta.ship_message),
+        "told_form": _told_form(rows, formdata=None),
+        **failed_forms,
+    }
+    return render_template(
+        "shipcall/requesters.html",
+        beta=beta,
+        requesters=rows,
+        editing=permissions.can_edit(current_user, beta),
+        **forms,
+    ), status
+
+
+@hub.get("/betas/<key>/requesters")
+def requester_list(key):
+    """List the accounts that asked for a shipped feature, to tell them, and who was told."""
+    return render_requesters(_shipped(key))
+
+
+@hub.get("/betas/<key>/requesters.csv")
+def requesters_csv(key):
+    """Download the accounts that asked for it, with the evidence and the beta's message."""
+    beta = _shipped(key)
+    rows = requesters.requesters(get_session(), beta)
+    return Response(
+        requesters.requesters_csv(beta, rows),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{beta.key}-requesters.csv"'},
+    )
+
+
+@hub.route("/betas/<key>/requesters/message", methods=["GET", "POST"])
+@web.reload_goes_to(lambda key: url_for("hub.requester_list", key=key))
+def ship_message(key):
+    """Set the message for the accounts that asked for it (the beta's owner or an admin)."""
+    beta = _shipped(key)
+    if not permissions.can_edit(current_user, beta):
+        abort(403)
+    form = ShipMessageForm()
+    if form.validate_on_submit() and web.commit(
+        lambda s: decisions.set_ship_message(s, current_actor(), beta, message=form.message.data),
+        form=form,
+        success="The message is saved: the CSV carries it.",
+    ):
+        return redirect(url_for("hub.requester_list", key=key, _anchor="message"))
+    return render_requesters(beta, 422, message_form=form)
+
+
+@hub.route("/betas/<key>/requesters/told", methods=["GET", "POST"])
+@web.reload_goes_to(lambda key: url_for("hub.requester_list", key=key))
+def mark_told(key):
+    """Mark the ticked accounts as told that it shipped (the beta's owner or an admin)."""
+    beta = _shipped(key)
+    if not permissions.can_edit(current_user, beta):
+        abort(403)
+    form = _told_form(requesters.requesters(get_session(), beta))
+    if form.validate_on_submit() and web.commit(
+        lambda s: ship_notices.mark_told(s, current_actor(), beta, form.accounts.data or []),
+        form=form,
+        success=lambda n: f"{n} account{'s' if n != 1 else ''} marked as told.",
+    ):
+        return redirect(url_for("hub.requester_list", key=key, _anchor="requesters"))
+    return render_requesters(beta, 422, told_form=form)
