@@ -23,6 +23,7 @@ from betas.decisions import Waivable
 from betas.errors import NotFound
 from betas.metrics import describe_target
 from betas.models import Beta, DeadlineExtension, Decision, MetricUnit
+from betas.wording import plural
 from cohorts import roster, waves
 from cohorts.models import Account
 from feedback.log import BLOCKER, codified_condition
@@ -225,10 +226,12 @@ def recommend(metrics: list[MetricValues], feedback: FeedbackSection) -> Recomme
     *Not yet* while a blocker is open or a metric was never measured; else *discuss* while a
     target is missed or feedback is uncodified; else *ship*: every target met, no open blocker.
     """
-    blocking = [
-        f"{len(feedback.open_blockers)} open blocker"
-        f"{'s' if len(feedback.open_blockers) != 1 else ''}: resolve or waive each before a ship."
-    ] * bool(feedback.open_blockers)
+    blocking: list[str] = []
+    if feedback.open_blockers:
+        blocking.append(
+            f"{plural(len(feedback.open_blockers), 'open blocker')}: resolve or waive each "
+            "before a ship."
+        )
     blocking += [
         f"{m.metric.name} has never been measured: no member has sent a matching event."
         for m in metrics
@@ -242,9 +245,10 @@ def recommend(metrics: list[MetricValues], feedback: FeedbackSection) -> Recomme
         if m.status == Status.NOT_MET
     ]
     if feedback.uncodified:
+        are = "is" if feedback.uncodified == 1 else "are"
         discuss.append(
-            f"{feedback.uncodified} feedback item{'s are' if feedback.uncodified != 1 else ' is'}"
-            " still uncodified: what they say is not counted yet."
+            f"{plural(feedback.uncodified, 'feedback item')} {are} still uncodified: what they "
+            "say is not counted yet."
         )
     if discuss:
         return Recommendation(Verdict.DISCUSS, discuss)
