@@ -270,8 +270,8 @@ def set_ship_message(session: Session, actor: Actor, beta: Beta, *, message: str
     if beta.decision is None or beta.decision.outcome != Outcome.SHIP:
         raise Conflict(f"{beta.name} has not shipped: there is no news to tell yet.")
     text = _required(message, "message", "Write the message to send.")
-    if text != beta.ship_message:
-        beta.ship_message = text
+    if text != beta.decision.ship_message:
+        beta.decision.ship_message = text
         session.flush()
         record(session, actor, "beta.ship_message_set", beta, beta=beta, message=text)
     return beta

@@ -184,8 +184,6 @@ class Beta(TimestampMixin, Base):
     # The message sent with every export of members and asks (betas.messages); None: the one
     # drawn from the framing, until the owner writes their own.
     message: Mapped[str | None] = mapped_column(Text)
-    # What the accounts that asked for it are told once it ships (the requesters' CSV carries it).
-    ship_message: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     owner: Mapped[User] = relationship()
     metrics: Mapped[list[SuccessMetric]] = relationship(
@@ -316,6 +314,9 @@ class Decision(Base):
     reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reopen_reason: Mapped[str | None] = mapped_column(Text)
+    # After a ship, what the accounts that asked for it are told (the requesters' CSV carries
+    # it): news of the call, written after it, not part of it.
+    ship_message: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     beta: Mapped[Beta] = relationship(back_populates="decisions")
     user: Mapped[User] = relationship(foreign_keys=[user_id])

@@ -2,7 +2,7 @@
 
 Those who asked are the early adopters (their membership's reason is the conversation evidence
 the finder read) and the accounts that asked for it in feedback (feature requests on this beta).
-Read in three statements, whatever their number; exported as CSV with the beta's message.
+Read in three statements, whatever their number; exported as CSV with the ship's message.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ CSV_COLUMNS = ("account", "name", "why we know they asked", "told at", "message"
 
 
 def requesters_csv(beta: Beta, rows: list[Requester]) -> Iterator[str]:
-    """Yield the requesters as CSV, a line at a time, each with the beta's message."""
+    """Yield the requesters as CSV, a line at a time, each with the ship's message."""
 
     def lines():
         yield list(CSV_COLUMNS)
@@ -87,7 +87,7 @@ def requesters_csv(beta: Beta, rows: list[Requester]) -> Iterator[str]:
                 safe_cell(r.name),
                 safe_cell(" | ".join(r.evidence)),
                 r.told_at.isoformat() if r.told_at else "",
-                safe_cell(beta.ship_message),
+                safe_cell(beta.decision.ship_message),
             ]
 
     return csv_lines(lines())

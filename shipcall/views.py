@@ -283,7 +283,7 @@ def render_requesters(beta: Beta, status: int = 200, **failed_forms):
     """Render the accounts that asked for it; a failed form keeps what was typed."""
     rows = requesters.requesters(get_session(), beta)
     forms = {
-        "message_form": ShipMessageForm(formdata=None, message=beta.ship_message),
+        "message_form": ShipMessageForm(formdata=None, message=beta.decision.ship_message),
         "told_form": _told_form(rows, formdata=None),
         **failed_forms,
     }
@@ -304,7 +304,7 @@ def requester_list(key):
 
 @hub.get("/betas/<key>/requesters.csv")
 def requesters_csv(key):
-    """Download the accounts that asked for it, with the evidence and the beta's message."""
+    """Download the accounts that asked for it, with the evidence and the ship's message."""
     beta = _shipped(key)
     rows = requesters.requesters(get_session(), beta)
     return Response(

@@ -1,4 +1,4 @@
-"""Add ship notices and the beta's ship message: closing the loop with who asked.
+"""Add ship notices and a ship's message: closing the loop with the accounts that asked.
 
 Revision ID: 0017
 Revises: 0016
@@ -49,13 +49,13 @@ def upgrade() -> None:
             batch_op.f("ix_ship_notices_account_id"), ["account_id"], unique=False
         )
 
-    with op.batch_alter_table("betas", schema=None) as batch_op:
+    with op.batch_alter_table("decisions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("ship_message", sa.Text(), server_default="", nullable=False))
 
 
 def downgrade() -> None:
     """Undo the change."""
-    with op.batch_alter_table("betas", schema=None) as batch_op:
+    with op.batch_alter_table("decisions", schema=None) as batch_op:
         batch_op.drop_column("ship_message")
 
     op.drop_table("ship_notices")
