@@ -142,3 +142,17 @@ def test_a_ship_opens_its_checkpoints_at_1_3_6_and_12_months_and_a_no_ship_none(
         (12, date(2027, 1, 31)),
     ]
     assert call(db, running_beta(), outcome="no_ship").checkpoints == []
+
+
+def test_the_ship_message_is_for_a_standing_ship_and_its_owner(db, running_beta, make_user):
+    shipped, declined = running_beta(), running_beta()
+    call(db, shipped)
+    call(db, declined, outcome="no_ship")
+    with pytest.raises(Conflict):
+        decisions.set_ship_message(db, Actor(declined.owner), declined, message="It shipped!")
+    with pytest.raises(Forbidden):
+        decisions.set_ship_message(db, Actor(make_user(Role.PM)), shipped, message="Hi")
+    with pytest.raises(Invalid):
+        decisions.set_ship_message(db, Actor(shipped.owner), shipped, message="  ")
+    decisions.set_ship_message(db, Actor(shipped.owner), shipped, message=" It shipped! ")
+    assert shipped.decision.ship_message == "It shipped!"
