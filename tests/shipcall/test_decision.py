@@ -69,6 +69,8 @@ def test_a_ship_with_each_blocker_waived_decides_and_shows_the_snapshot(
         "informed": ["Sales"],
     }
     assert decision.waivers[0]["reason"] == "Fixed on Monday."
+    hub = client.get(f"/betas/{beta.key}").get_data(as_text=True)
+    assert f"/betas/{beta.key}/decisions/{decision.id}" in hub and "Decided:" in hub
     html = client.get(response.headers["Location"]).get_data(as_text=True)
     for text in (
         "Ship:",
