@@ -1,6 +1,7 @@
 """The review: its sections, its recommendation's rules, what it costs, and its API."""
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -165,13 +166,15 @@ def test_the_review_takes_the_same_statements_whatever_the_members_and_feedback(
 
 
 def test_the_review_prints_without_its_controls():
-    from pathlib import Path
-
     css = (Path(__file__).resolve().parents[2] / "static" / "style.css").read_text()
-    printed = css.split("@media print", 1)[1]
-    assert ".topbar" in printed.split("}", 1)[0] + printed
-    assert css.rstrip().endswith("}")
+    printed = css.split("@media print {", 1)[1].split("\n}\n", 1)[0]
+    hidden = next(line for line in printed.splitlines() if "display: none" in line)
+    for control in (".topbar", ".no-print", "nav.beta-pages", "form"):
+        assert control in hidden, control
+    assert "break-inside: avoid" in printed
+    # The phones' block stays last, so that nothing after it undoes it on small screens.
     assert css.rindex("/* Phones:") > css.index("@media print")
+    assert css.rstrip().endswith("}") and "@media" not in css[css.rindex("@media (max-width") + 1 :]
 
 
 # The API
