@@ -101,6 +101,7 @@ def test_no_page_of_the_journey_scrolls_sideways_at_390_px(live, page, sign_in):
         "/betas/draft-beta",
         "/betas/inbox-reports",
         "/betas/inbox-reports/edit",
+        "/betas/inbox-reports/review",
         "/imports",
         "/betas/inbox-reports/finder?query=export+csv",
         "/betas/inbox-reports/cohorts",
