@@ -90,8 +90,19 @@ class Settings:
     # Holds the SMTP password: kept out of the settings' repr, so a logged Settings shows none.
     smtp_url: str = field(default="", repr=False)
     mail_from: str = "shipcall@localhost"
-    # Where people reach Shipcall: mail has no request to build its links from.
+    # Where people reach Shipcall: mail and the sheet's link column have no request to build
+    # their links from.
     base_url: str = ""
+
+    # The spreadsheet: a service-account key file (none: no sheet sync), where the API answers,
+    # how long one request may take, how many tries a call gets and how long the first wait is at
+    # most, how often a sheet without pending changes is read for people's edits.
+    google_credentials: str = ""
+    sheets_api_url: str = DEFAULT_SHEETS_API_URL
+    sheets_timeout: float = 20.0
+    sheets_attempts: int = 5
+    sheets_backoff: float = 0.5
+    sheets_pull_seconds: int = 60
 
     @property
     def smtp(self) -> SmtpServer | None:
@@ -100,28 +111,13 @@ class Settings:
 
     @property
     def public_url(self) -> str:
-        """The address links in mail start with: SHIPCALL_BASE_URL, or the local server."""
+        """The address links in mail and the sheet start with: SHIPCALL_BASE_URL, or this port."""
         return (self.base_url or f"http://127.0.0.1:{self.port}").rstrip("/")
-    # The spreadsheet: a service-account key file (none: no sheet sync), where the API answers,
-    # how long one request may take, how many tries a call gets and how long the first wait is at
-    # most, how often a sheet without pending changes is read for people's edits.
-    google_credentials: str = ""
-    base_url: str = ""  # where people reach Shipcall, for links written outside it (the sheet)
-    sheets_api_url: str = DEFAULT_SHEETS_API_URL
-    sheets_timeout: float = 20.0
-    sheets_attempts: int = 5
-    sheets_backoff: float = 0.5
-    sheets_pull_seconds: int = 60
 
     @property
     def zone(self) -> ZoneInfo:
         """The configured time zone, in which deadlines end and times are shown."""
         return ZoneInfo(self.timezone)
-
-    @property
-    def public_url(self) -> str:
-        """Where people reach Shipcall: SHIPCALL_BASE_URL, or this machine's port."""
-        return self.base_url or f"http://127.0.0.1:{self.port}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -146,7 +142,6 @@ class Settings:
             "mail_from": env.get("SHIPCALL_MAIL_FROM") or "shipcall@localhost",
             "base_url": env.get("SHIPCALL_BASE_URL", ""),
             "google_credentials": env.get("SHIPCALL_GOOGLE_CREDENTIALS", ""),
-            "base_url": (env.get("SHIPCALL_BASE_URL") or "").rstrip("/"),
             "sheets_api_url": (env.get("SHIPCALL_SHEETS_API_URL") or DEFAULT_SHEETS_API_URL).rstrip(
                 "/"
             ),

@@ -1,7 +1,7 @@
 """Add reminders_sent: one deadline reminder per beta and day, claimed before it is sent.
 
 Revision ID: 0018
-Revises: 0014
+Revises: 0017
 Create Date: 2026-12-01 11:30:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import betas.db
 
 revision: str = "0018"
-down_revision: str | None = "0014"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
