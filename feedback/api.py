@@ -13,7 +13,7 @@ from betas.auth.web import current_actor
 from betas.db import get_session, utcnow
 from betas.errors import Conflict, Forbidden, Invalid, NotFound
 from betas.web import configured_today, settings
-from feedback import asks, log
+from feedback import asks, log, patterns
 from feedback.models import CHANNEL_MAX, CODE_MAX, ORIGINAL_MAX, BlockerState, Source
 
 blp = Blueprint(
@@ -316,3 +316,79 @@ def record_asks(data, key):
             cooldown_days=settings().ask_cooldown_days,
         )
     )
+
+
+# Patterns
+
+
+class SplitSchema(Schema):
+    """A number per cohort kind (`none`: accounts that were not members), and for everyone."""
+
+    early_adopters = fields.Function(lambda s: s["early_adopters"])
+    random_sample = fields.Function(lambda s: s["random_sample"])
+    manual = fields.Function(lambda s: s["manual"])
+    none = fields.Function(lambda s: s[patterns.NOT_A_MEMBER])
+    all = fields.Function(
+        lambda s: s.all,
+        metadata={"description": "Everyone: for accounts, each counted once, not the sum."},
+    )
+
+
+class TypeCountSchema(Schema):
+    """How many items were codified with a type."""
+
+    type = fields.Str()
+    items = fields.Nested(SplitSchema)
+
+
+class ReasonGroupSchema(Schema):
+    """Items whose reasons are the same once case, spacing and punctuation are folded."""
+
+    key = fields.Str(metadata={"description": "The folded reason: the log's `reason_is`."})
+    reason = fields.Str(metadata={"description": "The spelling used most often."})
+    items = fields.Nested(SplitSchema)
+    accounts = fields.Nested(SplitSchema, metadata={"description": "Distinct accounts."})
+
+
+class OpenBlockerSchema(Schema):
+    """A blocker still open."""
+
+    id = fields.Int()
+    account = fields.Str()
+    cohort_kind = fields.Str(attribute="column", metadata={"description": "Or `none`."})
+    summary = fields.Str(allow_none=True)
+    logged_at = fields.DateTime()
+
+
+class PatternsSchema(Schema):
+    """The patterns of a beta's feedback, each number split by cohort kind."""
+
+    beta = fields.Function(lambda p: p.beta.key)
+    items = fields.Nested(SplitSchema)
+    types = fields.List(fields.Nested(TypeCountSchema))
+    reasons = fields.List(
+        fields.Nested(ReasonGroupSchema),
+        metadata={"description": f"The {patterns.TOP_REASONS} reasons with the most items."},
+    )
+    reason_count = fields.Int(metadata={"description": "How many reasons there are in all."})
+    questions = fields.List(
+        fields.Nested(ReasonGroupSchema),
+        metadata={"description": "Question and comprehension reasons asked more than once."},
+    )
+    open_blockers = fields.Nested(SplitSchema)
+    blockers = fields.List(fields.Nested(OpenBlockerSchema))
+    uncodified = fields.Nested(SplitSchema)
+
+
+@blp.route("/betas/<key>/feedback/patterns")
+class BetaPatterns(MethodView):
+    """The patterns in a beta's feedback."""
+
+    @require_scope("feedback:read")
+    @refuses(NO_BETA)
+    @blp.response(200, PatternsSchema)
+    def get(self, key):
+        """Count by type, top reasons, repeated questions, open blockers, uncodified items."""
+        session = get_session()
+        beta = lifecycle.get_beta(session, key)
+        return patterns.beta_patterns(session, beta, settings().feedback_types)

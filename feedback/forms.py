@@ -26,7 +26,8 @@ from wtforms.validators import AnyOf, Length, NumberRange, Optional
 
 from betas.models import TEXT_MAX
 from betas.wording import plural
-from feedback.log import FeedbackFilter
+from cohorts.models import CohortKind
+from feedback.log import NOT_A_MEMBER, FeedbackFilter
 from feedback.models import (
     CHANNEL_MAX,
     CODE_MAX,
@@ -38,6 +39,13 @@ from feedback.models import (
 from feedback.sheet_links import SIDES
 
 SOURCE_NAMES = {Source.IN_APP: "in the app"}
+COHORT_KIND_CHOICES = [
+    SelectChoice("", "Any kind"),
+    SelectChoice(CohortKind.EARLY_ADOPTERS.value, "early adopters"),
+    SelectChoice(CohortKind.RANDOM_SAMPLE.value, "random sample"),
+    SelectChoice(CohortKind.MANUAL.value, "added by hand"),
+    SelectChoice(NOT_A_MEMBER, "not a member"),
+]
 
 
 def type_choices(types: Sequence[str], empty: str) -> list[SelectChoice]:
@@ -121,11 +129,18 @@ class FilterForm(FlaskForm):
 
     type = SelectField("Type", default="")
     reason = StringField("Reason holds", validators=[Length(max=200)])
+    reason_is = StringField(
+        "Reason is",
+        validators=[Length(max=CODE_MAX)],
+        description="Whatever its case, spacing and punctuation.",
+    )
     account = StringField("Account id", validators=[Length(max=200)])
     cohort = SelectField("Cohort", default="")
+    cohort_kind = SelectField("Cohort kind", choices=COHORT_KIND_CHOICES, default="")
     source = SelectField("Where", choices=source_choices("Anywhere"), default="")
     uncodified = BooleanField("Uncodified only")
     open_blockers = BooleanField("Open blockers only")
+    questions = BooleanField("Questions only", description="Question and comprehension items.")
 
     def offer(self, types: Sequence[str], cohorts) -> None:
         """Offer the configured types and the beta's cohorts."""
@@ -139,25 +154,36 @@ class FilterForm(FlaskForm):
         return FeedbackFilter(
             type=self.type.data or "",
             reason=(self.reason.data or "").strip(),
+            reason_is=(self.reason_is.data or "").strip(),
             account=(self.account.data or "").strip(),
             cohort=self.cohort.data or "",
+            cohort_kind=self.cohort_kind.data or "",
             source=self.source.data or "",
             codified=False if self.uncodified.data else None,
             open_blockers=bool(self.open_blockers.data),
+            questions=bool(self.questions.data),
         )
 
     def args(self) -> dict[str, str]:
         """Return the filter as URL parameters, for the pager's links."""
-        values = {
-            "type": self.type.data,
-            "reason": self.reason.data,
-            "account": self.account.data,
-            "cohort": self.cohort.data,
-            "source": self.source.data,
-            "uncodified": "y" if self.uncodified.data else "",
-            "open_blockers": "y" if self.open_blockers.data else "",
-        }
-        return {name: value for name, value in values.items() if value}
+        return filter_args(self.wanted())
+
+
+def filter_args(wanted: FeedbackFilter) -> dict[str, str]:
+    """Return the URL parameters of the log that lists exactly the items `wanted` selects."""
+    values = {
+        "type": wanted.type,
+        "reason": wanted.reason,
+        "reason_is": wanted.reason_is,
+        "account": wanted.account,
+        "cohort": wanted.cohort,
+        "cohort_kind": wanted.cohort_kind,
+        "source": wanted.source,
+        "uncodified": "y" if wanted.codified is False else "",
+        "open_blockers": "y" if wanted.open_blockers else "",
+        "questions": "y" if wanted.questions else "",
+    }
+    return {name: value for name, value in values.items() if value}
 
 
 def log_form(types: Sequence[str], **kwargs) -> LogForm:

@@ -22,7 +22,7 @@ from betas.audit import Actor, record
 from betas.auth.permissions import require_edit
 from betas.errors import Conflict, Invalid, NotFound
 from betas.models import AuditEntry, Beta, BetaState
-from cohorts.models import Account, Cohort, Membership
+from cohorts.models import Account, Cohort, CohortKind, Membership
 from feedback.models import (
     CODE_MAX,
     ORIGINAL_MAX,
@@ -30,9 +30,14 @@ from feedback.models import (
     Call,
     FeedbackItem,
     Source,
+    reason_key,
 )
 
 BLOCKER = "blocker"
+# The types that ask something: patterns group them by reason as the repeated questions.
+QUESTION_TYPES = ("question", "comprehension")
+# The cohort kind of an item logged from an account that was not a member of the beta.
+NOT_A_MEMBER = "none"
 PAGE_SIZE = 50
 CODES = ("type", "summary", "reason")
 EDITABLE = (*CODES, "duplicate_of", "blocker_state", "resolution")
@@ -340,8 +345,11 @@ class FeedbackFilter:
 
     type: str = ""
     reason: str = ""  # held in the reason, whatever its case
+    reason_is: str = ""  # the same reason, whatever its case, spacing and punctuation
     account: str = ""  # an external id
     cohort: str = ""  # a cohort's slug
+    cohort_kind: str = ""  # a CohortKind's value, or NOT_A_MEMBER
+    questions: bool = False  # the QUESTION_TYPES only
     source: str = ""
     codified: bool | None = None  # False: the uncodified only
     open_blockers: bool = False
@@ -390,6 +398,10 @@ def _filtered(beta: Beta, wanted: FeedbackFilter) -> Select:
         query = query.where(FeedbackItem.type == wanted.type)
     if wanted.reason:
         query = query.where(FeedbackItem.reason.ilike(f"%{_escaped(wanted.reason)}%", escape="\\"))
+    if wanted.reason_is:
+        query = query.where(FeedbackItem.reason_key == reason_key(wanted.reason_is))
+    if wanted.questions:
+        query = query.where(FeedbackItem.type.in_(QUESTION_TYPES))
     if wanted.account:
         query = query.where(
             FeedbackItem.account_id.in_(
@@ -400,6 +412,16 @@ def _filtered(beta: Beta, wanted: FeedbackFilter) -> Select:
         query = query.where(
             FeedbackItem.cohort_id.in_(
                 select(Cohort.id).where(Cohort.beta_id == beta.id, Cohort.slug == wanted.cohort)
+            )
+        )
+    if wanted.cohort_kind == NOT_A_MEMBER:
+        query = query.where(FeedbackItem.cohort_id.is_(None))
+    elif wanted.cohort_kind:
+        query = query.where(
+            FeedbackItem.cohort_id.in_(
+                select(Cohort.id).where(
+                    Cohort.beta_id == beta.id, Cohort.kind == _cohort_kind(wanted.cohort_kind)
+                )
             )
         )
     if wanted.source:
@@ -414,6 +436,14 @@ def _filtered(beta: Beta, wanted: FeedbackFilter) -> Select:
             FeedbackItem.type == BLOCKER, FeedbackItem.blocker_state == BlockerState.OPEN
         )
     return query
+
+
+def _cohort_kind(value: str) -> CohortKind:
+    try:
+        return CohortKind(value)
+    except ValueError:
+        kinds = ", ".join([*(k.value for k in CohortKind), NOT_A_MEMBER])
+        raise _problem("cohort_kind", f"Choose a cohort kind among {kinds}.") from None
 
 
 def _escaped(text: str) -> str:

@@ -11,6 +11,7 @@ outbox entries are the changes still to be written to the sheet.
 from __future__ import annotations
 
 import enum
+import re
 from datetime import datetime
 
 from sqlalchemy import (
@@ -24,7 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from betas.db import Base, UTCDateTime, enum_type, utcnow
 from betas.models import NAME_MAX, Beta, User
@@ -38,6 +39,20 @@ SPREADSHEET_ID_MAX = 200
 WORKSHEET_MAX = 100
 FIELD_MAX = 32
 FINGERPRINT_MAX = 64
+
+# Anything but letters and digits, in any script: "Export to CSV!" and "export-to-csv" agree.
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def reason_key(reason: str | None) -> str | None:
+    """Return a reason as patterns group it: no case, punctuation or runs of spaces.
+
+    A reason of punctuation alone keeps its characters (folded), so that it still groups.
+    """
+    text = (reason or "").strip()
+    if not text:
+        return None
+    return " ".join(_NOT_WORD.sub(" ", text).casefold().split()) or text.casefold()
 
 
 class Source(enum.StrEnum):
@@ -70,7 +85,7 @@ class FeedbackItem(Base):
     """
 
     __tablename__ = "feedback_items"
-    __table_args__ = (Index(None, "beta_id", "id"),)
+    __table_args__ = (Index(None, "beta_id", "id"), Index(None, "reason_key", "beta_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     beta_id: Mapped[int] = mapped_column(ForeignKey("betas.id", ondelete="CASCADE"))
@@ -80,6 +95,8 @@ class FeedbackItem(Base):
     type: Mapped[str | None] = mapped_column(String(TYPE_MAX))
     summary: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
+    # The reason as patterns group it (reason_key), kept with it whenever it is set.
+    reason_key: Mapped[str | None] = mapped_column(Text)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("feedback_items.id"))
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
     blocker_state: Mapped[BlockerState | None] = mapped_column(
@@ -99,6 +116,11 @@ class FeedbackItem(Base):
     cohort: Mapped[Cohort | None] = relationship()
     logged_by: Mapped[User | None] = relationship()
     call: Mapped[Call | None] = relationship(back_populates="items")
+
+    @validates("reason")
+    def _keep_reason_key(self, _name: str, value: str | None) -> str | None:
+        self.reason_key = reason_key(value)
+        return value
 
     @property
     def codified(self) -> bool:

@@ -14,9 +14,10 @@ from betas.auth.web import current_actor, role_required
 from betas.db import get_session
 from betas.errors import DomainError
 from cohorts import waves
-from feedback import exporting, log, sheet_links
-from feedback.forms import BlockerForm, CodesForm, FilterForm, log_form
+from feedback import charts, exporting, log, patterns, sheet_links
+from feedback.forms import BlockerForm, CodesForm, FilterForm, filter_args, log_form
 from feedback.models import BlockerState
+from usage.charts import SVG_POLICY
 
 feedback = Blueprint("feedback", __name__)
 
@@ -69,6 +70,35 @@ def log_page(key):
         args=form.args(),
         first=not request.args.get("after"),
     ), status
+
+
+def _patterns(key: str) -> patterns.Patterns:
+    session = get_session()
+    beta = lifecycle.get_beta(session, key)
+    return patterns.beta_patterns(session, beta, web.settings().feedback_types)
+
+
+@feedback.get("/betas/<key>/feedback/patterns")
+def patterns_page(key):
+    """Show the patterns: types, top reasons, repeated questions, open blockers, by cohort kind."""
+    found = _patterns(key)
+    return render_template(
+        "feedback/patterns.html",
+        beta=found.beta,
+        patterns=found,
+        columns=patterns.COLUMNS,
+        log_args=filter_args,
+    )
+
+
+@feedback.get("/betas/<key>/feedback/patterns.svg")
+def patterns_chart(key):
+    """Serve the chart of items by type, an SVG document the patterns page shows in an <img>."""
+    return Response(
+        charts.types_chart(_patterns(key)),
+        mimetype="image/svg+xml",
+        headers={"Content-Security-Policy": SVG_POLICY, "Cache-Control": "no-cache"},
+    )
 
 
 @feedback.get("/betas/<key>/feedback.csv")

@@ -36,7 +36,13 @@ STYLE = Style(
 )
 
 
-def _without_scripts(root) -> str:
+# The SVG's own policy, sent with every chart: its internal <style> applies to it alone; nothing
+# else may load or run.
+SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
+
+
+def without_scripts(root) -> str:
+    """Return a pygal chart's tree as SVG text, without the scripts pygal always writes."""
     for parent in root.iter():
         for child in list(parent):
             if str(child.tag).rsplit("}", 1)[-1] == "script":
@@ -77,7 +83,7 @@ def metric_chart(values: MetricValues) -> str:
             stroke_style={"dasharray": "6, 4", "width": 2},
             show_dots=False,
         )
-    return _without_scripts(chart.render_tree())
+    return without_scripts(chart.render_tree())
 
 
 def chart_of(session: Session, beta: Beta, metric_id: int, today: date, zone: ZoneInfo) -> str:
