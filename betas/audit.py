@@ -343,6 +343,10 @@ SENTENCES: dict[str, Sentence] = {
         f"{who(e)} linked the feedback spreadsheet {shown(d.get('spreadsheet'))} "
         f"(worksheet {quoted(d.get('worksheet'))})"
     ),
+    "feedback.imported": lambda e, d: (
+        f"{who(e)} imported {plural(d.get('items') or 0, 'feedback item')}"
+        + (f" from {quoted(d.get('file'))}" if d.get("file") else "")
+    ),
     "token.revoked": lambda e, d: f"{who(e)} revoked the API token {quoted(d.get('name'))}",
 }
 

@@ -33,3 +33,14 @@ def commit(
         raise click.ClickException(exc.message) from None
     session.commit()
     return value
+
+
+def column_map(maps: Iterable[str]) -> dict[str, str]:
+    """Read the COLUMN=FIELD pairs of an import's --map options; a column's name may hold '='."""
+    chosen = {}
+    for pair in maps:
+        column, equals, name = pair.rpartition("=")
+        if not equals or not column.strip() or not name.strip():
+            raise click.BadParameter(f"'{pair}' is not COLUMN=FIELD.", param_hint="--map")
+        chosen[column.strip()] = name.strip()
+    return chosen

@@ -20,7 +20,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from sqlalchemy.orm import Session
-from wtforms import StringField
+from wtforms import FieldList, Form, FormField, HiddenField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
 from betas import audit, lifecycle, messages, metric_rules, metrics
@@ -82,6 +82,40 @@ def closed_reason(beta: Beta) -> str:
 
 class ActionForm(FlaskForm):
     """A button that changes something: it carries nothing but the CSRF token."""
+
+
+class ColumnForm(Form):
+    """One column of an uploaded table and the field it holds."""
+
+    column = HiddenField()
+    maps_to = SelectField()
+
+
+class ColumnsForm(FlaskForm):
+    """An uploaded table kept between its preview and its import, and its columns' fields.
+
+    The upload is named by its random id; each import's form adds what else it carries.
+    """
+
+    upload = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9a-f]{32}$")])
+    columns = FieldList(FormField(ColumnForm))
+
+    def offer_fields(self, labels: Mapping[str, str]) -> None:
+        """Offer, for every column, these fields (name → label)."""
+        choices = [SelectChoice(name, label) for name, label in labels.items()]
+        for entry in self.columns:
+            entry.maps_to.choices = choices
+
+    def show_columns(self, mapping: Mapping[str, str], labels: Mapping[str, str]) -> None:
+        """List the file's columns with their fields, the first time its mapping is shown."""
+        if not self.columns.entries:
+            for column, name in mapping.items():
+                self.columns.append_entry({"column": column, "maps_to": name})
+        self.offer_fields(labels)
+
+    def chosen(self) -> dict[str, str]:
+        """Return the field chosen for each column."""
+        return {entry.column.data: entry.maps_to.data for entry in self.columns}
 
 
 def slug_field(label: str, description: str) -> StringField:

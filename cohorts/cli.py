@@ -31,20 +31,9 @@ def _map_option(kind: Kind):
     )
 
 
-def _chosen(maps: tuple[str, ...]) -> dict[str, str]:
-    """Read COLUMN=FIELD pairs; a column's name may itself hold '='."""
-    chosen = {}
-    for pair in maps:
-        column, equals, name = pair.rpartition("=")
-        if not equals or not column.strip() or not name.strip():
-            raise click.BadParameter(f"'{pair}' is not COLUMN=FIELD.", param_hint="--map")
-        chosen[column.strip()] = name.strip()
-    return chosen
-
-
 def _import(kind: Kind, path: Path, maps: tuple[str, ...]) -> None:
     """Import the file in one transaction, with a progress bar; list the problems on failure."""
-    chosen = _chosen(maps)
+    chosen = clikit.column_map(maps)
     progress = click.progressbar(
         length=path.stat().st_size,
         label=f"Importing {kind.value}",

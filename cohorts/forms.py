@@ -7,9 +7,6 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
-    FieldList,
-    Form,
-    FormField,
     HiddenField,
     IntegerField,
     RadioField,
@@ -32,11 +29,11 @@ from wtforms.validators import (
 )
 
 from betas.models import NAME_MAX, TEXT_MAX
-from betas.web import slug_field
+from betas.web import ColumnsForm, slug_field
 from betas.wording import plural
 from cohorts.attributes import ATTRIBUTE_PATTERN, fold_name
 from cohorts.finder import MAX_LIMIT, Criteria
-from cohorts.importing import FIELDS, Kind
+from cohorts.importing import Kind
 from cohorts.models import FILE_NAME_MAX, CohortKind
 from cohorts.roster import AccountFilter
 from cohorts.sample_specs import MAX_SIZE, SEED_PATTERN, NextDraw, SampleSpec
@@ -175,35 +172,16 @@ class ImportFileForm(FlaskForm):
     )
 
 
-class ColumnForm(Form):
-    """One column of an uploaded CSV file and the field it holds."""
-
-    column = HiddenField()
-    maps_to = SelectField()
-
-
 def _file_name(value: str | None) -> str | None:
     return value[:FILE_NAME_MAX] if isinstance(value, str) else value
 
 
-class ImportMappingForm(FlaskForm):
-    """The uploaded file, by its random id and its name, and the field chosen for each column."""
+class ImportMappingForm(ColumnsForm):
+    """The uploaded file, its kind and its name, and the field chosen for each column."""
 
-    upload = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9a-f]{32}$")])
     kind = HiddenField(validators=[AnyOf([k.value for k in Kind])])
     # Only shown in the import history, as the user's own label for the file.
     file_name = HiddenField(filters=[_file_name])
-    columns = FieldList(FormField(ColumnForm))
-
-    def offer_fields(self, kind: Kind) -> None:
-        """Offer, for every column, the fields of `kind`."""
-        choices = [SelectChoice(name, label) for name, label in FIELDS[kind].items()]
-        for entry in self.columns:
-            entry.maps_to.choices = choices
-
-    def chosen(self) -> dict[str, str]:
-        """Return the field chosen for each column."""
-        return {entry.column.data: entry.maps_to.data for entry in self.columns}
 
 
 # Finder

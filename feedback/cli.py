@@ -1,9 +1,10 @@
-"""Commands for the feedback spreadsheet: `feedback link-sheet` and `feedback sync`."""
+"""Commands for feedback: `feedback import` (a sheet kept by hand), `link-sheet` and `sync`."""
 
 from __future__ import annotations
 
 import time
 import traceback
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -13,12 +14,56 @@ from sqlalchemy import select
 from betas import clikit, lifecycle
 from betas.audit import Actor
 from betas.auth import users
-from betas.db import get_database, get_session
+from betas.db import get_database, get_session, utcnow
 from betas.models import Role, User
-from feedback import sheet_links, sync
+from betas.wording import plural
+from cohorts.importing import Origin
+from feedback import importing, sheet_links, sync
 from feedback.sheets import Sheets, SheetsError
 
-feedback_cli = AppGroup("feedback", help="Link feedback spreadsheets and keep them in sync.")
+feedback_cli = AppGroup(
+    "feedback", help="Bring feedback into a beta; link feedback spreadsheets and keep them in sync."
+)
+
+
+@feedback_cli.command("import")
+@click.argument("beta")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="COLUMN=FIELD",
+    help=(
+        "Say what a column holds (repeatable); others are guessed. Fields: "
+        f"{', '.join(importing.FIELDS.labels)}."
+    ),
+)
+def import_feedback(beta: str, file: Path, maps: tuple[str, ...]) -> None:
+    """Log every row of a CSV or XLSX FILE as feedback of the BETA (its key), all or nothing.
+
+    Columns: original, type, summary, reason, account (its id or name), date, and source.
+    """
+    settings = current_app.config["SHIPCALL"]
+    chosen = clikit.column_map(maps)
+
+    def run(session):
+        found = lifecycle.get_beta(session, beta)
+        with file.open("rb") as stream:
+            return importing.import_feedback(
+                session,
+                None,
+                found,
+                stream,
+                chosen,
+                types=settings.feedback_types,
+                zone=settings.zone,
+                now=utcnow(),
+                origin=Origin.command_line(file.name),
+            )
+
+    result = clikit.commit(run, explain=lambda exc: getattr(exc, "problems", ()))
+    click.echo(f"Imported {plural(result.created, 'feedback item')} into {beta}.")
 
 
 def connect() -> Sheets:

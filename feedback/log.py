@@ -14,6 +14,7 @@ import binascii
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session, selectinload
@@ -116,7 +117,23 @@ def _call(session: Session, beta: Beta, account: Account, value: int | None) -> 
     return call
 
 
-def _check_open_to_feedback(beta: Beta) -> None:
+def check_field(field: str, value: str | None, types: Sequence[str]) -> object:
+    """Return a value of `field` (original, source, type, summary, reason) as `log` stores it.
+
+    Raises Invalid, naming the field, for a value `log` would refuse: so that an import checks
+    every row as logging it will, before it logs any.
+    """
+    if field == "original":
+        return _original(value or "")
+    if field == "source":
+        return _source(value)
+    if field == "type":
+        return _type(value, types)
+    return _code(field, value)
+
+
+def check_open_to_feedback(beta: Beta) -> None:
+    """Refuse (Conflict) a beta that takes no feedback: a draft has no customers yet."""
     if beta.state == BetaState.DRAFT:
         raise Conflict("A draft beta has no customers yet: feedback is logged once it runs.")
 
@@ -180,14 +197,17 @@ def log(
     duplicate_of: int | None = None,
     call: int | None = None,
     in_sheet: bool = False,
+    logged_at: datetime | None = None,
 ) -> FeedbackItem:
     """Log what a customer said, word for word; codify it at once if type, summary or reason.
 
     Said on a call (`call`: its id), the item's account is the call's and its source is call.
     `in_sheet`: a row people added to the beta's spreadsheet, logged by nobody in Shipcall
-    (`actor` None) and audited as made in the sheet.
+    (`actor` None) and audited as made in the sheet. `logged_at` is when it was said, for
+    feedback kept elsewhere first (an import): now when left out. The actor is None for the
+    command line too, which logs as no one.
     """
-    _check_open_to_feedback(beta)
+    check_open_to_feedback(beta)
     found = find_account(session, account)
     on_call = _call(session, beta, found, call)
     if on_call is not None and (source or Source.CALL) != Source.CALL:
@@ -205,6 +225,8 @@ def log(
         logged_by=actor.user if actor else None,
         **_context(session, beta, found),
     )
+    if logged_at is not None:
+        item.logged_at = logged_at
     if item.type == BLOCKER:
         item.blocker_state = BlockerState.OPEN
     session.add(item)

@@ -1,4 +1,4 @@
-"""Import accounts and conversations from CSV, JSON Lines or API items, all or nothing.
+"""Import accounts and conversations from CSV, XLSX, JSON Lines or API items, all or nothing.
 
 One importer serves the upload pages, the `cohorts import-*` commands and the JSON API. Files are
 streamed: rows are read, checked and written in batches inside one savepoint, so a million parts
@@ -14,9 +14,11 @@ inserted and deleted here.
 
 The package owns the whole import, from the uploaded bytes to the rows written:
 
-- `reading`: UTF-8 with or without a BOM, CSV or JSON Lines, the delimiter, rows and lines;
-  opening a file as its records, counting its rows;
-- `mapping`: the kinds of import, their fields, and which CSV column holds which field;
+- `reading`: UTF-8 with or without a BOM, CSV or JSON Lines, the delimiter, rows and lines; an
+  XLSX workbook's rows; a table's header mapped to any set of fields (`read_table`, which other
+  packages' imports use too); opening a file as its records, counting its rows;
+- `mapping`: the kinds of import, their fields (a `FieldSet`, which other packages' imports
+  describe theirs with), and which column holds which field;
 - `problems`: what is wrong and where, and the errors that refuse an import;
 - `checks`: the records, and the checks that turn rows and JSON values into records or problems;
 - `writing`: writing accounts and conversations in batches, all or nothing, or only checking;
@@ -28,11 +30,12 @@ The package owns the whole import, from the uploaded bytes to the rows written:
 Callers import from here; the modules import each other directly.
 """
 
-from cohorts.importing.checks import AUTHORS, ID_MAX, TAG_MAX
-from cohorts.importing.history import Origin, RunList, latest_runs
-from cohorts.importing.mapping import FIELDS, Kind, guess_mapping
+from cohorts.importing.checks import AUTHORS, ID_MAX, TAG_MAX, parse_time
+from cohorts.importing.history import Origin, RunList, latest_runs, record_run
+from cohorts.importing.mapping import FIELDS, SKIP, FieldSet, Kind, guess_mapping
 from cohorts.importing.previews import Preview, preview
-from cohorts.importing.problems import ImportFailed, TooMuch
+from cohorts.importing.problems import ImportFailed, Place, Problem, TooMuch
+from cohorts.importing.reading import FileFormat, Table, read_table
 from cohorts.importing.text import html_to_text
 from cohorts.importing.uploads import UploadGone, Uploads
 from cohorts.importing.writing import ImportClashed, ImportResult, import_file, import_items
@@ -41,14 +44,20 @@ __all__ = [
     "AUTHORS",
     "FIELDS",
     "ID_MAX",
+    "SKIP",
     "TAG_MAX",
+    "FieldSet",
+    "FileFormat",
     "ImportClashed",
     "ImportFailed",
     "ImportResult",
     "Kind",
     "Origin",
+    "Place",
     "Preview",
+    "Problem",
     "RunList",
+    "Table",
     "TooMuch",
     "UploadGone",
     "Uploads",
@@ -57,5 +66,8 @@ __all__ = [
     "import_file",
     "import_items",
     "latest_runs",
+    "parse_time",
     "preview",
+    "read_table",
+    "record_run",
 ]

@@ -55,12 +55,15 @@ def _base_name(file_name: str | None) -> str | None:
 
 
 def record_run(
-    session: Session, origin: Origin, kind: Kind, created: int, updated: int
+    session: Session, origin: Origin, kind: Kind | str, created: int, updated: int
 ) -> ImportRun:
-    """Add the run of an import that went through to the history, and flush."""
+    """Add the run of an import that went through to the history, and flush.
+
+    `kind` names what was imported: a Kind, or another package's import (such as feedback).
+    """
     actor = origin.actor
     run = ImportRun(
-        kind=kind.value,
+        kind=str(kind),
         via=origin.via,
         file_name=_base_name(origin.file_name),
         created=created,

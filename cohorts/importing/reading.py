@@ -1,8 +1,10 @@
-"""Read an uploaded file: UTF-8 with or without a BOM, CSV or JSON Lines, streamed line by line.
+"""Read an uploaded file: UTF-8 CSV or JSON Lines line by line, an XLSX sheet row by row.
 
-Tells JSON Lines from CSV by the first bytes, sniffs the CSV delimiter (commas, semicolons or
-tabs), yields CSV rows numbered as a spreadsheet numbers them and JSON lines by line number, and
-opens a file as its records (`open_file`), counting its rows as they are read.
+CSV and JSON Lines may start with a BOM. Tells JSON Lines from CSV, and an XLSX workbook from
+both, by the first bytes; sniffs the CSV delimiter (commas, semicolons or tabs); yields a
+table's rows numbered as a spreadsheet numbers them and JSON lines by line number; reads a
+table's header and maps its columns (`read_table`, for any `FieldSet`); and opens a file as its
+records (`open_file`), counting its rows as they are read.
 """
 
 from __future__ import annotations
@@ -10,9 +12,13 @@ from __future__ import annotations
 import csv
 import enum
 import json
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import BinaryIO, TypeVar
+
+import openpyxl
 
 from cohorts.importing.checks import (
     Record,
@@ -21,12 +27,13 @@ from cohorts.importing.checks import (
     _records_from_json,
     _Table,
 )
-from cohorts.importing.mapping import Kind, _header, resolve_mapping
+from cohorts.importing.mapping import FIELD_SETS, FieldSet, Kind, read_header, resolve_columns
 from cohorts.importing.problems import ImportFailed, Place, Problem
 
 SNIFF_BYTES = 16 * 1024
 DELIMITERS = ",;\t"
 BOM = b"\xef\xbb\xbf"
+XLSX_MAGIC = b"PK\x03\x04"  # a workbook is a zip archive
 PROGRESS_BYTES = 1024 * 1024
 T = TypeVar("T")
 
@@ -36,6 +43,7 @@ class FileFormat(enum.StrEnum):
 
     CSV = "csv"
     JSON_LINES = "jsonl"
+    XLSX = "xlsx"
 
 
 class _NotUtf8(Exception):
@@ -174,6 +182,86 @@ def _is_line(item: tuple[Place, object] | Problem) -> bool:
     return item.row is not None if isinstance(item, Problem) else True
 
 
+def _cell_text(value: object) -> str:
+    """Return a workbook cell as the text a CSV export would hold.
+
+    A date (a time at midnight, as spreadsheets store dates) reads as the date alone; a whole
+    number typed as 12.0 reads as 12.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _xlsx_rows(stream: BinaryIO) -> Iterator[tuple[int, list[str]] | Problem]:
+    """Yield (row number, cells) of a workbook's first sheet, streamed; cached formula values."""
+    try:
+        workbook = openpyxl.load_workbook(stream, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        yield Problem(f"cannot read this file as an XLSX workbook ({exc}); save it again as .xlsx")
+        return
+    try:
+        # A read-only sheet yields every row, blank ones too, so the count is the sheet's.
+        for number, values in enumerate(workbook.worksheets[0].iter_rows(values_only=True), 1):
+            cells = [_cell_text(v) for v in values]
+            while cells and not cells[-1]:
+                cells.pop()
+            yield number, cells
+    finally:
+        workbook.close()
+
+
+@dataclass
+class Table:
+    """A CSV file or a workbook's sheet: its columns, their fields, its problems, its rows.
+
+    `rows` yields the rows after the header, numbered as a spreadsheet numbers them.
+    """
+
+    format: FileFormat
+    columns: list[str]
+    mapping: dict[str, str]
+    problems: list[Problem]
+    rows: Iterator[tuple[int, list[str]] | Problem]
+
+
+def read_table(
+    stream: BinaryIO,
+    fields: FieldSet,
+    chosen: Mapping[str, str] | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> Table:
+    """Open a seekable CSV or XLSX file, read its header and map its columns to `fields`.
+
+    `chosen` maps some columns to fields; the others are guessed. Refuses (ImportFailed) a file
+    that is empty, JSON, or whose first row cannot be read; the header's and the mapping's
+    problems are in `problems`. `progress` hears of the bytes of a CSV file as they are read.
+    """
+    head = stream.read(SNIFF_BYTES)
+    stream.seek(0)
+    if head.startswith(XLSX_MAGIC):
+        file_format, rows = FileFormat.XLSX, _xlsx_rows(stream)
+    else:
+        if detect_format(head) is FileFormat.JSON_LINES:
+            raise ImportFailed([Problem("this is JSON: save the table as CSV or XLSX instead")])
+        lines = _decoded_lines(stream, progress)
+        file_format, rows = FileFormat.CSV, _csv_rows(lines, sniff_delimiter(head))
+    first = next(rows, None)
+    if first is None:
+        raise ImportFailed([Problem("the file is empty")])
+    if isinstance(first, Problem):
+        raise ImportFailed([first])
+    columns, problems = read_header(first[1])
+    mapping, mapping_problems = resolve_columns(fields, columns, chosen or {})
+    return Table(file_format, columns, mapping, problems + mapping_problems, rows)
+
+
 def open_file(
     stream: BinaryIO,
     kind: Kind,
@@ -182,34 +270,25 @@ def open_file(
 ) -> Source:
     """Open a seekable binary file; its problems so far (header, mapping) are in `problems`.
 
-    `chosen` maps some CSV columns to fields; the others are guessed. JSON Lines files use the
-    documented keys and take no mapping.
+    `chosen` maps some columns of a table (CSV or XLSX) to fields; the others are guessed. JSON
+    Lines files use the documented keys and take no mapping.
     """
     head = stream.read(SNIFF_BYTES)
     stream.seek(0)
-    file_format = detect_format(head)
-    lines = _decoded_lines(stream, progress)
-    if file_format is FileFormat.JSON_LINES:
+    if not head.startswith(XLSX_MAGIC) and detect_format(head) is FileFormat.JSON_LINES:
         problems = []
         if chosen:
             problems.append(
                 Problem("column mappings apply to CSV files; JSON Lines use the documented keys")
             )
-        source = Source(file_format, [], {}, problems, iter(()))
+        source = Source(FileFormat.JSON_LINES, [], {}, problems, iter(()))
+        lines = _decoded_lines(stream, progress)
         source.records = _records_from_json(kind, _counted(source, _json_lines(lines), _is_line))
         return source
-    rows = _csv_rows(lines, sniff_delimiter(head))
-    first = next(rows, None)
-    if first is None:
-        raise ImportFailed([Problem("the file is empty")])
-    if isinstance(first, Problem):
-        raise ImportFailed([first])
-    columns, problems = _header(first[1])
-    mapping, mapping_problems = resolve_mapping(kind, columns, chosen or {})
-    problems += mapping_problems
-    source = Source(file_format, columns, mapping, problems, iter(()))
-    table = _Table(columns, mapping, _counted(source, rows, _is_row))
+    table = read_table(stream, FIELD_SETS[kind], chosen, progress)
+    source = Source(table.format, table.columns, table.mapping, table.problems, iter(()))
+    rows = _Table(table.columns, table.mapping, _counted(source, table.rows, _is_row))
     source.records = (
-        _accounts_from_table(table) if kind is Kind.ACCOUNTS else _conversations_from_table(table)
+        _accounts_from_table(rows) if kind is Kind.ACCOUNTS else _conversations_from_table(rows)
     )
     return source

@@ -76,7 +76,7 @@ def _mapping_form() -> tuple[ImportMappingForm, importing.Kind]:
     if form.kind.data not in set(importing.Kind):
         abort(400)
     kind = importing.Kind(form.kind.data)
-    form.offer_fields(kind)
+    form.offer_fields(importing.FIELDS[kind])
     if not form.validate_on_submit():
         abort(400)
     return form, kind
@@ -90,10 +90,7 @@ def _show_mapping(
     """Render the upload's columns with their fields, every row checked, the first records shown."""
     with _uploads().open(form.upload.data) as stream:
         checked = importing.preview(get_session(), stream, kind, form.chosen(), PREVIEW_RECORDS)
-    if not form.columns.entries:
-        for column, name in checked.mapping.items():
-            form.columns.append_entry({"column": column, "maps_to": name})
-        form.offer_fields(kind)
+    form.show_columns(checked.mapping, importing.FIELDS[kind])
     return render_template(
         "cohorts/import.html", mapping_form=form, kind=kind, preview=checked, failure=failure
     ), (422 if failure else 200)
