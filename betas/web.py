@@ -98,6 +98,9 @@ class ColumnsForm(FlaskForm):
     """
 
     upload = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9a-f]{32}$")])
+    # The name the browser sent: the user's own label for the file, shown in the histories
+    # (which keep it without its folders, cut to fit).
+    file_name = HiddenField()
     columns = FieldList(FormField(ColumnForm))
 
     def offer_fields(self, labels: Mapping[str, str]) -> None:

@@ -34,7 +34,7 @@ from betas.wording import plural
 from cohorts.attributes import ATTRIBUTE_PATTERN, fold_name
 from cohorts.finder import MAX_LIMIT, Criteria
 from cohorts.importing import Kind
-from cohorts.models import FILE_NAME_MAX, CohortKind
+from cohorts.models import CohortKind
 from cohorts.roster import AccountFilter
 from cohorts.sample_specs import MAX_SIZE, SEED_PATTERN, NextDraw, SampleSpec
 
@@ -172,16 +172,10 @@ class ImportFileForm(FlaskForm):
     )
 
 
-def _file_name(value: str | None) -> str | None:
-    return value[:FILE_NAME_MAX] if isinstance(value, str) else value
-
-
 class ImportMappingForm(ColumnsForm):
     """The uploaded file, its kind and its name, and the field chosen for each column."""
 
     kind = HiddenField(validators=[AnyOf([k.value for k in Kind])])
-    # Only shown in the import history, as the user's own label for the file.
-    file_name = HiddenField(filters=[_file_name])
 
 
 # Finder

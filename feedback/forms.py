@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -25,6 +26,7 @@ from wtforms import (
 from wtforms.validators import AnyOf, Length, NumberRange, Optional
 
 from betas.models import TEXT_MAX
+from betas.web import ColumnsForm
 from betas.wording import plural
 from cohorts.models import CohortKind
 from feedback.log import NOT_A_MEMBER, FeedbackFilter
@@ -344,3 +346,29 @@ class SettleForm(FlaskForm):
     """Settle a conflict: keep Shipcall's value or the sheet's."""
 
     side = HiddenField(validators=[AnyOf(SIDES, message="Keep Shipcall's value or the sheet's.")])
+
+
+# Importing a sheet kept by hand
+
+
+IMPORT_EXTENSIONS = ["csv", "tsv", "txt", "xlsx"]
+
+
+class ImportFileForm(FlaskForm):
+    """A feedback sheet kept by hand, to upload, map and preview before importing it."""
+
+    file = FileField(
+        "File",
+        validators=[
+            FileRequired("Choose a file."),
+            FileAllowed(
+                IMPORT_EXTENSIONS, "Upload a CSV file (.csv, .tsv, .txt) or an XLSX workbook."
+            ),
+        ],
+        description="CSV in UTF-8 (comma, semicolon or tab between cells), or XLSX: its first "
+        "sheet. Up to 32 MB.",
+    )
+
+
+class ImportMappingForm(ColumnsForm):
+    """The uploaded sheet, its name, and the field chosen for each of its columns."""

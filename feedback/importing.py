@@ -361,15 +361,7 @@ def import_feedback(
                 # Checked above; only a change made meanwhile (the beta deleted...) lands here.
                 raise ImportFailed([row.place.whole(exc.message)]) from None
     created = len(checked.records)
-    record_run(session, origin, KIND, created, 0)
-    record(
-        session,
-        actor,
-        "feedback.imported",
-        beta,
-        beta=beta,
-        items=created,
-        file=origin.file_name,
-    )
+    run = record_run(session, origin, KIND, created, 0)
+    record(session, actor, "feedback.imported", beta, beta=beta, items=created, file=run.file_name)
     session.flush()
     return ImportResult(created, 0)

@@ -6,16 +6,38 @@ admins. A form that fails renders its page again with everything typed.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
 
 from betas import lifecycle, web
 from betas.auth.permissions import EDITORS
 from betas.auth.web import current_actor, role_required
-from betas.db import get_session
+from betas.db import get_session, read_only, utcnow
 from betas.errors import DomainError
+from betas.wording import plural
 from cohorts import waves
-from feedback import charts, exporting, log, patterns, sheet_links
-from feedback.forms import BlockerForm, CodesForm, FilterForm, filter_args, log_form
+from cohorts.importing import ImportFailed, Origin, UploadGone, Uploads
+from feedback import charts, exporting, importing, log, patterns, sheet_links
+from feedback.forms import (
+    BlockerForm,
+    CodesForm,
+    FilterForm,
+    ImportFileForm,
+    ImportMappingForm,
+    filter_args,
+    log_form,
+)
 from feedback.models import BlockerState
 from usage.charts import SVG_POLICY
 
@@ -190,6 +212,145 @@ def blocker(item_id):
         return {"blocker_state": form.blocker_state.data, "resolution": form.resolution.data}
 
     return _change(item_id, form, values, "blocker", f"Blocker {item_id} saved.")
+
+
+# Importing a sheet kept by hand: upload, map and preview, import.
+
+IMPORT_MAX_BYTES = 32 * 1024 * 1024
+PREVIEW_ROWS = 10
+
+
+@feedback.url_value_preprocessor
+def _allow_sheet_uploads(endpoint, _values):
+    """Let PMs and admins upload sheets of up to 32 MB; every other request keeps its 1 MB.
+
+    CSRFProtect reads the form before any view runs: this is the last moment to raise the limit.
+    """
+    if (
+        endpoint == "feedback.import_upload"
+        and current_user.is_authenticated
+        and current_user.role in EDITORS
+    ):
+        request.max_content_length = IMPORT_MAX_BYTES
+
+
+def _uploads() -> Uploads:
+    return Uploads.in_instance(current_app.instance_path)
+
+
+def _import_page(key: str) -> str:
+    return url_for("feedback.import_upload", key=key)
+
+
+def _show_mapping(beta, form: ImportMappingForm, failure: ImportFailed | None = None):
+    """Render the sheet's columns with their fields, every row checked, the first rows shown."""
+    settings = web.settings()
+    try:
+        with _uploads().open(form.upload.data) as stream:
+            checked = importing.preview(
+                get_session(),
+                beta,
+                stream,
+                form.chosen(),
+                types=settings.feedback_types,
+                zone=settings.zone,
+                now=utcnow(),
+                limit=PREVIEW_ROWS,
+            )
+    except UploadGone as exc:
+        flash(exc.message, "error")
+        return redirect(_import_page(beta.key))
+    form.show_columns(checked.mapping, importing.FIELDS.labels)
+    return render_template(
+        "feedback/import.html", beta=beta, mapping_form=form, preview=checked, failure=failure
+    ), (422 if failure else 200)
+
+
+@feedback.route("/betas/<key>/feedback/import", methods=["GET", "POST"])
+@role_required(*EDITORS)
+@read_only
+def import_upload(key):
+    """Upload a feedback sheet kept by hand (CSV or XLSX); then map and check it."""
+    beta = web.editable_beta(key)
+    try:
+        log.check_open_to_feedback(beta)
+    except DomainError as exc:
+        return render_template("feedback/import.html", beta=beta, closed=exc.message), 409
+    form = ImportFileForm()
+    if form.validate_on_submit():
+        upload_id = _uploads().save(form.file.data.stream)
+        mapping = ImportMappingForm(
+            formdata=None, upload=upload_id, file_name=form.file.data.filename
+        )
+        return _show_mapping(beta, mapping)
+    settings = web.settings()
+    page = render_template(
+        "feedback/import.html",
+        beta=beta,
+        form=form,
+        settings_types=settings.feedback_types,
+        zone_name=settings.zone.key,
+    )
+    return page, (422 if form.errors else 200)
+
+
+def _mapping_form() -> ImportMappingForm:
+    """Return the posted mapping form; 400 when it was tampered with."""
+    form = ImportMappingForm()
+    form.offer_fields(importing.FIELDS.labels)
+    if not form.validate_on_submit():
+        abort(400)
+    return form
+
+
+@feedback.route("/betas/<key>/feedback/import/preview", methods=["GET", "POST"])
+@web.reload_goes_to(_import_page)
+@role_required(*EDITORS)
+@read_only
+def import_preview(key):
+    """Check the sheet again with the fields chosen for its columns."""
+    beta = web.editable_beta(key)
+    return _show_mapping(beta, _mapping_form())
+
+
+@feedback.route("/betas/<key>/feedback/import/run", methods=["GET", "POST"])
+@web.reload_goes_to(_import_page)
+@role_required(*EDITORS)
+def import_run(key):
+    """Log every row of the sheet as mapped, all or nothing; or list what is wrong."""
+    beta = web.editable_beta(key)
+    form = _mapping_form()
+    uploads = _uploads()
+    settings = web.settings()
+    actor = current_actor()
+    origin = Origin.page(actor, form.file_name.data)
+
+    def run(session):
+        with uploads.open(form.upload.data) as stream:
+            return importing.import_feedback(
+                session,
+                actor,
+                beta,
+                stream,
+                form.chosen(),
+                types=settings.feedback_types,
+                zone=settings.zone,
+                now=utcnow(),
+                origin=origin,
+            )
+
+    # The sheet's problems are listed on the mapping page; any other refusal is flashed above it.
+    done = web.commit(run, show=False)
+    if isinstance(done.refusal, ImportFailed):
+        return _show_mapping(beta, form, done.refusal)
+    if not done:
+        flash(done.refusal.message, "error")
+        if isinstance(done.refusal, UploadGone):
+            return redirect(_import_page(key))
+        return _show_mapping(beta, form)
+    uploads.remove(form.upload.data)
+    flash(f"Imported {plural(done.value.created, 'feedback item')}.", "success")
+    return redirect(url_for("feedback.log_page", key=key, _anchor="feedback"))
 
 
 def sheet_linked(session, beta, _today) -> list[dict[str, str]]:

@@ -1,4 +1,7 @@
-"""Helpers that test modules share: the test app, sign-in, the API's error shape, snapshots."""
+"""Helpers that test modules share: the test app, sign-in, the API's error shape, snapshots.
+
+Also an import's mapping page, read as a browser reads it.
+"""
 
 from __future__ import annotations
 
@@ -108,3 +111,31 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def mapping_of(html: str) -> dict[str, str]:
+    """Return the mapping form's values as the browser would post them: hidden, then selected."""
+    data = dict(re.findall(r'name="([\w-]+)" type="hidden" value="([^"]*)"', html))
+    for name, options in re.findall(r'<select[^>]* name="([\w-]+)">(.*?)</select>', html, re.S):
+        data[name] = re.search(r'<option selected value="(\w+)"', options).group(1)
+    data.pop("csrf_token")
+    return data
+
+
+def problems_of(html: str) -> list[tuple[str, str, str]]:
+    """Return the problems listed on the page: (row, column, message)."""
+    if 'id="problems"' not in html:
+        return []
+    section = html[html.index('id="problems"') :]
+    body = section[section.index("<tbody>") : section.index("</tbody>")]
+    return [
+        tuple(c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S))
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
+
+
+def import_button(html: str) -> str:
+    """Say whether the Import button is offered: enabled or disabled."""
+    button = re.search(r"<button type=\"submit\"( disabled[^>]*)?>Import</button>", html)
+    assert button, "no Import button"
+    return "disabled" if button.group(1) else "enabled"

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from betas.models import Role
 from cohorts.models import Account, Conversation, ImportRun, ImportVia
+from tests.helpers import import_button, mapping_of, problems_of
 
 ACCOUNTS = b"Account ID,Name,Plan\nacme,Acme,pro\nglobex,Globex,free\n"
 CONVERSATIONS = (
@@ -35,34 +36,6 @@ def count(db, model) -> int:
 
 def upload(post, content: bytes, name: str = "accounts.csv", kind: str = "accounts"):
     return post("/imports", {"kind": kind, "file": (io.BytesIO(content), name)})
-
-
-def mapping_of(html: str) -> dict[str, str]:
-    """Return the mapping form's values as the browser would post them: hidden, then selected."""
-    data = dict(re.findall(r'name="([\w-]+)" type="hidden" value="([^"]*)"', html))
-    for name, options in re.findall(r'<select[^>]* name="([\w-]+)">(.*?)</select>', html, re.S):
-        data[name] = re.search(r'<option selected value="(\w+)"', options).group(1)
-    data.pop("csrf_token")
-    return data
-
-
-def problems_of(html: str) -> list[tuple[str, str, str]]:
-    """Return the problems listed on the page: (row, column, message)."""
-    if 'id="problems"' not in html:
-        return []
-    section = html[html.index('id="problems"') :]
-    body = section[section.index("<tbody>") : section.index("</tbody>")]
-    return [
-        tuple(c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S))
-        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
-    ]
-
-
-def import_button(html: str) -> str:
-    """Say whether the Import button is offered: enabled or disabled."""
-    button = re.search(r"<button type=\"submit\"( disabled[^>]*)?>Import</button>", html)
-    assert button, "no Import button"
-    return "disabled" if button.group(1) else "enabled"
 
 
 @pytest.fixture
