@@ -8,8 +8,10 @@ random sample, so that a biased group's voice is seen as such), with non-members
 column. Each number counts items the log can list with a `FeedbackFilter` (`Split.filter`), so
 every number links to exactly its items.
 
-`beta_patterns` reads it all in two statements, whatever the number of items: the items grouped
-by everything a pattern splits on (at most one row per item), and the open blockers.
+`beta_patterns` reads it all in five statements, whatever the number of items, each grouped in
+the database so that few rows come back: the items per type, cohort kind, code and state; the
+reasons' items and distinct accounts per cohort kind, and in all (distinct accounts do not add
+up); each reason's spellings; the open blockers.
 """
 
 from __future__ import annotations
@@ -19,12 +21,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import String, case, distinct, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from betas.models import Beta
 from cohorts.models import Account, Cohort, CohortKind
-from feedback.log import BLOCKER, NOT_A_MEMBER, QUESTION_TYPES, FeedbackFilter
+from feedback.log import (
+    BLOCKER,
+    NOT_A_MEMBER,
+    QUESTION_TYPES,
+    FeedbackFilter,
+    codified_condition,
+)
 from feedback.models import BlockerState, FeedbackItem
 
 # The columns every pattern is split into, in the order pages show them.
@@ -111,67 +119,102 @@ def _with(wanted: FeedbackFilter, **values) -> FeedbackFilter:
     return FeedbackFilter(**{**wanted.__dict__, **values})
 
 
-@dataclass
-class _Tally:
-    """Items and distinct accounts per column, counted as the grouped rows are read."""
-
-    items: Counter = field(default_factory=Counter)
-    accounts: defaultdict = field(default_factory=lambda: defaultdict(set))
-
-    def add(self, column: str, account_id: int, n: int) -> None:
-        self.items[column] += n
-        self.accounts[column].add(account_id)
-
-    def item_split(self, wanted: FeedbackFilter) -> Split:
-        return Split(dict(self.items), sum(self.items.values()), wanted)
-
-    def account_split(self, wanted: FeedbackFilter) -> Split:
-        everyone = set().union(*self.accounts.values()) if self.accounts else set()
-        counts = {column: len(ids) for column, ids in self.accounts.items()}
-        return Split(counts, len(everyone), wanted)
+# Plain text, not the enums: thousands of rows would each be turned into one for nothing.
+_KIND = type_coerce(Cohort.kind, String)
+_STATE = type_coerce(FeedbackItem.blocker_state, String)
+_QUESTION = FeedbackItem.type.in_(QUESTION_TYPES)
+# Per group of reasons: items and distinct accounts, of every type and of the question types.
+_REASON_COUNTS = (
+    func.count().label("items"),
+    func.count(distinct(FeedbackItem.account_id)).label("accounts"),
+    func.sum(case((_QUESTION, 1), else_=0)).label("questions"),
+    func.count(distinct(case((_QUESTION, FeedbackItem.account_id)))).label("askers"),
+)
 
 
-def _groups(
-    tallies: Mapping[str, _Tally], spellings: Mapping[str, Counter], wanted: FeedbackFilter
-) -> list[ReasonGroup]:
-    groups = [
-        ReasonGroup(
-            key,
-            min(spellings[key].items(), key=lambda s: (-s[1], s[0]))[0],
-            tally.item_split(_with(wanted, reason_is=key)),
-            tally.account_split(_with(wanted, reason_is=key)),
-        )
-        for key, tally in tallies.items()
-    ]
-    return sorted(groups, key=lambda g: (-g.items.all, -g.accounts.all, g.reason.casefold()))
+def _column(kind: str | None) -> str:
+    return kind or NOT_A_MEMBER
 
 
-def _grouped_rows(session: Session, beta: Beta) -> Iterable:
-    """Return the beta's items grouped by all a pattern splits on, with how many in each."""
-    has_summary = FeedbackItem.summary.is_not(None)
+def _counts(session: Session, beta: Beta) -> Iterable:
+    """Return how many items of the beta there are per type, cohort kind, code and state."""
+    codified = case((codified_condition(), 1), else_=0)
     return session.execute(
-        select(
-            FeedbackItem.type,
-            Cohort.kind,
-            has_summary.label("has_summary"),
-            FeedbackItem.blocker_state,
-            FeedbackItem.reason_key,
-            FeedbackItem.reason,
-            FeedbackItem.account_id,
-            func.count().label("n"),
-        )
+        select(FeedbackItem.type, _KIND, codified.label("codified"), _STATE, func.count())
         .outerjoin(Cohort, Cohort.id == FeedbackItem.cohort_id)
         .where(FeedbackItem.beta_id == beta.id)
-        .group_by(
-            FeedbackItem.type,
-            Cohort.kind,
-            has_summary,
-            FeedbackItem.blocker_state,
-            FeedbackItem.reason_key,
-            FeedbackItem.reason,
-            FeedbackItem.account_id,
-        )
+        .group_by(FeedbackItem.type, _KIND, codified, _STATE)
     )
+
+
+def _reason_counts(session: Session, beta: Beta, per_kind: bool) -> Iterable:
+    """Return the items and accounts of each folded reason, per cohort kind or in all."""
+    kind = (_KIND,) if per_kind else ()
+    return session.execute(
+        select(FeedbackItem.reason_key, *kind, *_REASON_COUNTS)
+        .outerjoin(Cohort, Cohort.id == FeedbackItem.cohort_id)
+        .where(FeedbackItem.beta_id == beta.id, FeedbackItem.reason_key.is_not(None))
+        .group_by(FeedbackItem.reason_key, *kind)
+    )
+
+
+def _spellings(session: Session, beta: Beta) -> dict[str, str]:
+    """Return the spelling used most often for each folded reason (alphabetically on a tie)."""
+    rows = session.execute(
+        select(FeedbackItem.reason_key, FeedbackItem.reason, func.count())
+        .where(FeedbackItem.beta_id == beta.id, FeedbackItem.reason_key.is_not(None))
+        .group_by(FeedbackItem.reason_key, FeedbackItem.reason)
+    )
+    best: dict[str, tuple[int, str]] = {}
+    for key, reason, n in rows:
+        if key not in best or (-n, reason) < (-best[key][0], best[key][1]):
+            best[key] = (n, reason)
+    return {key: reason for key, (_n, reason) in best.items()}
+
+
+def _split(counts: Mapping[str, int], wanted: FeedbackFilter, all_: int | None = None) -> Split:
+    kept = {column: n for column, n in counts.items() if n}
+    return Split(kept, sum(kept.values()) if all_ is None else all_, wanted)
+
+
+def _reason_groups(session: Session, beta: Beta) -> tuple[list[ReasonGroup], list[ReasonGroup]]:
+    """Return every group of reasons, and the groups of the question types' reasons."""
+    per_kind: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(Counter))
+    for row in _reason_counts(session, beta, per_kind=True):
+        counted = per_kind[row.reason_key]
+        column = _column(row.kind)
+        counted["items"][column] = row.items
+        counted["accounts"][column] = row.accounts
+        counted["questions"][column] = row.questions or 0
+        counted["askers"][column] = row.askers
+    spellings = _spellings(session, beta)
+    every, asked = [], []
+    for row in _reason_counts(session, beta, per_kind=False):
+        counted = per_kind[row.reason_key]
+        wanted = FeedbackFilter(reason_is=row.reason_key)
+        every.append(
+            ReasonGroup(
+                row.reason_key,
+                spellings[row.reason_key],
+                _split(counted["items"], wanted),
+                _split(counted["accounts"], wanted, row.accounts),
+            )
+        )
+        if row.questions:
+            wanted = _with(wanted, questions=True)
+            asked.append(
+                ReasonGroup(
+                    row.reason_key,
+                    spellings[row.reason_key],
+                    _split(counted["questions"], wanted),
+                    _split(counted["askers"], wanted, row.askers),
+                )
+            )
+
+    def ranked(groups: list[ReasonGroup]) -> list[ReasonGroup]:
+        return sorted(groups, key=lambda g: (-g.items.all, -g.accounts.all, g.reason.casefold()))
+
+    return ranked(every), ranked(asked)
 
 
 def _open_blockers(session: Session, beta: Beta) -> list[OpenBlocker]:
@@ -209,46 +252,36 @@ def _open_blockers(session: Session, beta: Beta) -> list[OpenBlocker]:
 
 
 def beta_patterns(session: Session, beta: Beta, types: Sequence[str] = ()) -> Patterns:
-    """Return the patterns of a beta's feedback, in two statements whatever its size.
+    """Return the patterns of a beta's feedback, in five statements whatever its size.
 
     `types` are the configured feedback types (SHIPCALL_FEEDBACK_TYPES): each is counted, even
     when no item has it yet, in that order; types found on items but no longer configured follow.
     Reads only; refuses nothing.
     """
-    everything, uncodified, blockers = _Tally(), _Tally(), _Tally()
-    by_type: dict[str, _Tally] = {t: _Tally() for t in types}
-    reasons: dict[str, _Tally] = defaultdict(_Tally)
-    questions: dict[str, _Tally] = defaultdict(_Tally)
-    spellings: dict[str, Counter] = defaultdict(Counter)
-    for row in _grouped_rows(session, beta):
-        column = row.kind.value if row.kind else NOT_A_MEMBER
-        everything.add(column, row.account_id, row.n)
-        if not (row.type and row.has_summary and row.reason):
-            uncodified.add(column, row.account_id, row.n)
-        if row.type:
-            by_type.setdefault(row.type, _Tally()).add(column, row.account_id, row.n)
-        if row.type == BLOCKER and row.blocker_state == BlockerState.OPEN:
-            blockers.add(column, row.account_id, row.n)
-        if row.reason_key:
-            spellings[row.reason_key][row.reason] += row.n
-            reasons[row.reason_key].add(column, row.account_id, row.n)
-            if row.type in QUESTION_TYPES:
-                questions[row.reason_key].add(column, row.account_id, row.n)
+    everything: Counter = Counter()
+    uncodified: Counter = Counter()
+    blockers: Counter = Counter()
+    by_type: dict[str, Counter] = {t: Counter() for t in types}
+    for item_type, kind, codified, state, n in _counts(session, beta):
+        column = _column(kind)
+        everything[column] += n
+        if not codified:
+            uncodified[column] += n
+        if item_type:
+            by_type.setdefault(item_type, Counter())[column] += n
+        if item_type == BLOCKER and state == BlockerState.OPEN.value:
+            blockers[column] += n
     every = FeedbackFilter()
-    configured = [t for t in types if t in by_type]
-    others = sorted(t for t in by_type if t not in types)
-    grouped = _groups(reasons, spellings, every)
-    asked = _groups(questions, spellings, _with(every, questions=True))
+    ordered = [t for t in types if t in by_type] + sorted(t for t in by_type if t not in types)
+    reasons, questions = _reason_groups(session, beta)
     return Patterns(
         beta=beta,
-        items=everything.item_split(every),
-        types=[
-            TypeCount(t, by_type[t].item_split(_with(every, type=t))) for t in configured + others
-        ],
-        reasons=grouped[:TOP_REASONS],
-        reason_count=len(grouped),
-        questions=[g for g in asked if g.items.all >= REPEATED],
-        open_blockers=blockers.item_split(_with(every, open_blockers=True)),
+        items=_split(everything, every),
+        types=[TypeCount(t, _split(by_type[t], _with(every, type=t))) for t in ordered],
+        reasons=reasons[:TOP_REASONS],
+        reason_count=len(reasons),
+        questions=[g for g in questions if g.items.all >= REPEATED],
+        open_blockers=_split(blockers, _with(every, open_blockers=True)),
         blockers=_open_blockers(session, beta),
-        uncodified=uncodified.item_split(_with(every, codified=False)),
+        uncodified=_split(uncodified, _with(every, codified=False)),
     )

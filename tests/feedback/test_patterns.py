@@ -100,7 +100,7 @@ def test_patterns_count_each_thing_by_cohort_kind_with_non_members_apart(
     with count_queries() as statements:
         found = patterns.beta_patterns(db, beta, TYPES)
 
-    assert statements.n == 2
+    assert statements.n == 5
     assert (found.items.counts, found.items.all) == (
         {"early_adopters": 4, "random_sample": 4, "none": 2},
         10,
