@@ -373,7 +373,13 @@ class PatternsSchema(Schema):
     reason_count = fields.Int(metadata={"description": "How many reasons there are in all."})
     questions = fields.List(
         fields.Nested(ReasonGroupSchema),
-        metadata={"description": "Question and comprehension reasons asked more than once."},
+        metadata={
+            "description": f"The {patterns.TOP_REASONS} question and comprehension reasons "
+            "asked most often, each more than once."
+        },
+    )
+    question_count = fields.Int(
+        metadata={"description": "How many reasons of questions were asked more than once."}
     )
     open_blockers = fields.Nested(SplitSchema)
     blockers = fields.List(fields.Nested(OpenBlockerSchema))

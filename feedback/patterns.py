@@ -109,7 +109,8 @@ class Patterns:
     types: list[TypeCount]
     reasons: list[ReasonGroup]  # the TOP_REASONS with the most items
     reason_count: int  # how many reasons there are in all
-    questions: list[ReasonGroup]  # reasons of question types, asked at least REPEATED times
+    questions: list[ReasonGroup]  # the TOP_REASONS questions asked at least REPEATED times
+    question_count: int  # how many reasons of questions were asked REPEATED times in all
     open_blockers: Split
     blockers: list[OpenBlocker]  # the open ones, oldest first
     uncodified: Split
@@ -274,13 +275,15 @@ def beta_patterns(session: Session, beta: Beta, types: Sequence[str] = ()) -> Pa
     every = FeedbackFilter()
     ordered = [t for t in types if t in by_type] + sorted(t for t in by_type if t not in types)
     reasons, questions = _reason_groups(session, beta)
+    repeated = [g for g in questions if g.items.all >= REPEATED]
     return Patterns(
         beta=beta,
         items=_split(everything, every),
         types=[TypeCount(t, _split(by_type[t], _with(every, type=t))) for t in ordered],
         reasons=reasons[:TOP_REASONS],
         reason_count=len(reasons),
-        questions=[g for g in questions if g.items.all >= REPEATED],
+        questions=repeated[:TOP_REASONS],
+        question_count=len(repeated),
         open_blockers=_split(blockers, _with(every, open_blockers=True)),
         blockers=_open_blockers(session, beta),
         uncodified=_split(uncodified, _with(every, codified=False)),

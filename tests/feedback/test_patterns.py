@@ -120,7 +120,7 @@ def test_patterns_count_each_thing_by_cohort_kind_with_non_members_apart(
     assert (top.items["early_adopters"], top.accounts["early_adopters"]) == (2, 1)
     assert (top.items["none"], top.items["manual"]) == (1, 0)
     assert [g.key for g in found.reasons] == ["export to csv", "big inbox", "filters"]
-    assert found.reason_count == 3
+    assert (found.reason_count, found.question_count) == (3, 2)
     assert [(q.key, q.items.all, q.accounts.all) for q in found.questions] == [
         ("export to csv", 2, 2),
         ("filters", 2, 2),
@@ -280,6 +280,7 @@ def test_the_api_gives_the_patterns_split_by_cohort_kind(client, bearer, pm, bet
         "accounts": {"early_adopters": 1, "random_sample": 1, "manual": 0, "none": 1, "all": 3},
     }
     assert [q["key"] for q in body["questions"]] == ["export to csv", "filters"]
+    assert (body["reason_count"], body["question_count"]) == (3, 2)
     assert [b["id"] for b in body["blockers"]] == [heard["b1"].id, heard["b2"].id]
     assert body["blockers"][0]["cohort_kind"] == "early_adopters"
     assert body["open_blockers"]["all"] == 2 and body["uncodified"]["all"] == 2
@@ -292,3 +293,12 @@ def test_the_api_needs_the_read_scope_and_a_known_beta(client, bearer, pm, beta)
     assert_error(client.get(url), 401, "unauthorized")
     missing = client.get(f"{API}/betas/nope/feedback/patterns", headers=bearer(pm, READ_WRITE))
     assert_error(missing, 404, "not_found")
+
+
+def test_only_the_top_reasons_and_questions_are_listed_with_how_many_in_all(db, beta, said, acme):
+    for n in range(patterns.TOP_REASONS + 3):
+        for _ in range(2):
+            said("acme", "Hm?", type="question", reason=f"Reason {n}", summary="S")
+    found = patterns.beta_patterns(db, beta, TYPES)
+    assert len(found.reasons) == len(found.questions) == patterns.TOP_REASONS
+    assert found.reason_count == found.question_count == patterns.TOP_REASONS + 3
