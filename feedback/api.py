@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from betas import lifecycle
-from betas.apidoc import NO_BETA, Refusal, refuses
+from betas.apidoc import NO_BETA, Refusal, refuses, unchecked_items
 from betas.apikit import PREFIX, commit, require_scope
 from betas.auth.web import current_actor
 from betas.db import get_session, utcnow
 from betas.errors import Conflict, Forbidden, Invalid, NotFound
 from betas.web import configured_today, settings
-from feedback import asks, log, patterns
+from cohorts.importing import ImportFailed, Origin, TooMuch
+from feedback import asks, importing, log, patterns
 from feedback.models import CHANNEL_MAX, CODE_MAX, ORIGINAL_MAX, BlockerState, Source
 
 blp = Blueprint(
@@ -398,3 +400,110 @@ class BetaPatterns(MethodView):
         session = get_session()
         beta = lifecycle.get_beta(session, key)
         return patterns.beta_patterns(session, beta, settings().feedback_types)
+
+
+# Importing feedback kept elsewhere, as a sheet's rows sent as JSON items.
+
+IMPORT_MAX_BYTES = 32 * 1024 * 1024
+IMPORT_ENDPOINT = "feedback_api.import_feedback"
+
+
+class FeedbackImportItemSchema(Schema):
+    """One thing a customer said, as a row of a feedback sheet; only original and account needed."""
+
+    original = fields.Str(required=True, metadata={"description": "Verbatim."})
+    account = fields.Str(
+        required=True, metadata={"description": "The account's id, or a name only it has."}
+    )
+    type = fields.Str(metadata={"description": "One of SHIPCALL_FEEDBACK_TYPES, or empty."})
+    summary = fields.Str()
+    reason = fields.Str()
+    date = fields.Str(
+        metadata={
+            "description": "When it was said: 2026-10-02 (that day in SHIPCALL_TIMEZONE) or "
+            "2026-10-02T14:30:00Z; left out, when imported."
+        }
+    )
+    source = fields.Str(metadata={"description": "call, message, email, survey, in_app, other."})
+
+
+class FeedbackImportSchema(Schema):
+    """Feedback items to log in the beta, all or nothing."""
+
+    items = unchecked_items(
+        FeedbackImportItemSchema,
+        required=True,
+        metadata={
+            "description": f"At most {importing.MAX_ROWS:,}.",
+            "maxItems": importing.MAX_ROWS,
+        },
+    )
+
+
+class FeedbackImportResultSchema(Schema):
+    """How many items were logged."""
+
+    created = fields.Int()
+    updated = fields.Int(metadata={"description": "Always 0: an import only adds."})
+
+
+@blp.before_request
+def _allow_import_bodies():
+    """Take bodies of up to 32 MB for imports: 10,000 items of feedback do not fit in 1 MB."""
+    if request.endpoint != IMPORT_ENDPOINT:
+        return
+    if (request.content_length or 0) > IMPORT_MAX_BYTES:
+        raise TooMuch(
+            f"The body is larger than {IMPORT_MAX_BYTES // (1024 * 1024)} MB: "
+            "split the items into several requests."
+        )
+    request.max_content_length = IMPORT_MAX_BYTES
+
+
+@blp.route("/betas/<key>/feedback/imports", methods=["POST"])
+@require_scope("feedback:write")
+@refuses(
+    NO_BETA,
+    NOT_EDITOR,
+    DRAFT,
+    Refusal.of(
+        ImportFailed,
+        "Some items are wrong (an unknown account or type, an original that is blank or too "
+        "long, an unreadable date): nothing was logged. Details name each bad item's field, "
+        "like items.3.type (the first 50).",
+    ),
+    Refusal.of(
+        TooMuch,
+        f"More than {importing.MAX_ROWS:,} items, or a body over "
+        f"{IMPORT_MAX_BYTES // (1024 * 1024)} MB: split them into several requests.",
+    ),
+)
+@blp.arguments(FeedbackImportSchema)
+@blp.response(201, FeedbackImportResultSchema)
+def import_feedback(data, key):
+    """Log feedback kept elsewhere (a sheet's rows), all or nothing: the beta's owner or an admin.
+
+    Each item is logged as if sent one at a time, its date as when it was said; the import is
+    recorded in the beta's history and the import history, with the token that sent it.
+    """
+    items = data["items"]
+    if len(items) > importing.MAX_ROWS:
+        raise TooMuch(
+            f"Send at most {importing.MAX_ROWS:,} items a request; this one has "
+            f"{len(items):,}. Split them into several requests."
+        )
+    beta = lifecycle.get_beta(get_session(), key)
+    actor = current_actor()
+    found = settings()
+    return commit(
+        lambda s: importing.import_items(
+            s,
+            actor,
+            beta,
+            items,
+            types=found.feedback_types,
+            zone=found.zone,
+            now=utcnow(),
+            origin=Origin.api(actor),
+        )
+    )

@@ -15,7 +15,7 @@ owner and admins may import.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import BinaryIO
@@ -233,6 +233,88 @@ def _matched_accounts(session: Session, wanted: set[str]) -> dict[str, tuple[str
     return matched
 
 
+def _table_rows(table) -> Iterator[tuple[Place, dict[str, str]] | Problem]:
+    """Yield each row of a table that holds something, as its fields' values, or a problem."""
+    columns = {name: column for column, name in table.mapping.items() if name != SKIP}
+    index = {name: table.columns.index(column) for name, column in columns.items()}
+    for item in table.rows:
+        if isinstance(item, Problem):
+            yield item
+            return
+        number, cells = item
+        if any(cell.strip() for cell in cells):
+            values = {name: cells[i] if i < len(cells) else "" for name, i in index.items()}
+            yield Place(row=number, columns=columns), values
+
+
+def _item_values(items: Sequence[object]) -> Iterator[tuple[Place, dict[str, str]] | Problem]:
+    """Yield each API item as its fields' values (numbers as text), after the problems it has.
+
+    An unknown field is a problem of its own; an item with a value that is not text is not
+    checked further (its other problems would follow from that one).
+    """
+    for number, item in enumerate(items):
+        place = Place(path=f"items.{number}")
+        if not isinstance(item, dict):
+            yield place.whole("expected an object with original, account, type...")
+            continue
+        values, wrong = {}, False
+        for name, value in item.items():
+            if name not in FIELDS.labels or name == SKIP:
+                yield place.problem(name, f"not a field; the fields are: {_ITEM_FIELDS}")
+            elif value is None or (isinstance(value, str | int | float) and value is not True):
+                values[name] = "" if value is None else str(value)
+            else:
+                yield place.problem(name, "expected text")
+                wrong = True
+        if not wrong:
+            yield place, values
+
+
+_ITEM_FIELDS = ", ".join(name for name in FIELDS.labels if name != SKIP)
+
+
+def _check_rows(
+    session: Session,
+    shown: FeedbackPreview,
+    rows: Iterable[tuple[Place, Mapping[str, str]] | Problem],
+    *,
+    types: Sequence[str],
+    zone: ZoneInfo,
+    now: datetime,
+) -> None:
+    """Check every row (each account against the database too), noting records and problems."""
+    problems: list[Problem] = []
+    accounts: list[tuple[Place, str]] = []
+    for item in rows:
+        if isinstance(item, Problem):
+            problems.append(item)
+            continue
+        place, values = item
+        shown.rows += 1
+        if shown.rows > MAX_ROWS:
+            problems.append(
+                Problem(f"more than {MAX_ROWS:,} rows: split them and import each part")
+            )
+            break
+        row, found = _row_record(place, values, types, zone, now)
+        problems += found
+        if row is not None:
+            shown.records.append(row)
+        if values.get("account", "").strip():
+            accounts.append((place, values["account"].strip()))
+    matched = _matched_accounts(session, {account for _place, account in accounts})
+    problems += _account_problems(accounts, matched)
+    for row in shown.records:
+        found = matched.get(row.account)
+        if found is not None and found is not _AMBIGUOUS:
+            row.account, row.account_name = found
+    shown.problems = sorted(problems, key=lambda p: p.row or 0)
+    shown.total_problems = len(problems)
+    shown.found = len(shown.records)
+    shown.checked = True
+
+
 def _checked(
     session: Session,
     beta: Beta,
@@ -252,43 +334,8 @@ def _checked(
     shown = FeedbackPreview(
         table.format, table.columns, table.mapping, table.problems, len(table.problems)
     )
-    if table.problems:
-        return shown
-    columns = {name: column for column, name in table.mapping.items() if name != SKIP}
-    index = {name: table.columns.index(column) for name, column in columns.items()}
-    problems: list[Problem] = []
-    accounts: list[tuple[Place, str]] = []
-    for item in table.rows:
-        if isinstance(item, Problem):
-            problems.append(item)
-            break
-        number, cells = item
-        if not any(cell.strip() for cell in cells):
-            continue
-        shown.rows += 1
-        if shown.rows > MAX_ROWS:
-            problems.append(
-                Problem(f"the file holds more than {MAX_ROWS:,} rows: split it and import each")
-            )
-            break
-        values = {name: cells[i] if i < len(cells) else "" for name, i in index.items()}
-        place = Place(row=number, columns=columns)
-        row, found = _row_record(place, values, types, zone, now)
-        problems += found
-        if row is not None:
-            shown.records.append(row)
-        if values.get("account", "").strip():
-            accounts.append((place, values["account"].strip()))
-    matched = _matched_accounts(session, {account for _place, account in accounts})
-    problems += _account_problems(accounts, matched)
-    for row in shown.records:
-        found = matched.get(row.account)
-        if found is not None and found is not _AMBIGUOUS:
-            row.account, row.account_name = found
-    shown.problems = sorted(problems, key=lambda p: p.row or 0)
-    shown.total_problems = len(problems)
-    shown.found = len(shown.records)
-    shown.checked = True
+    if not table.problems:
+        _check_rows(session, shown, _table_rows(table), types=types, zone=zone, now=now)
     return shown
 
 
@@ -335,12 +382,48 @@ def import_feedback(
     if actor is not None:
         require_edit(actor.user, beta)
     checked = _checked(session, beta, stream, chosen, types=types, zone=zone, now=now)
+    return _log_all(session, actor, beta, checked, types=types, origin=origin)
+
+
+def import_items(
+    session: Session,
+    actor: Actor,
+    beta: Beta,
+    items: Sequence[object],
+    *,
+    types: Sequence[str],
+    zone: ZoneInfo,
+    now: datetime,
+    origin: Origin,
+) -> ImportResult:
+    """Log API items (objects with a file's fields) as feedback of the beta, all or nothing.
+
+    The same checks and refusals as `import_feedback`; problems name the item's field, like
+    items.3.type.
+    """
+    require_edit(actor.user, beta)
+    log.check_open_to_feedback(beta)
+    if not items:
+        raise ImportFailed([Problem("send at least one item", field="items")])
+    checked = FeedbackPreview(FileFormat.JSON_LINES, [], {}, [], 0, unit="item")
+    _check_rows(session, checked, _item_values(items), types=types, zone=zone, now=now)
+    return _log_all(session, actor, beta, checked, types=types, origin=origin)
+
+
+def _log_all(
+    session: Session,
+    actor: Actor | None,
+    beta: Beta,
+    checked: FeedbackPreview,
+    *,
+    types: Sequence[str],
+    origin: Origin,
+) -> ImportResult:
+    """Log every checked record through `log.log`, in a savepoint; record the run; flush."""
     if checked.total_problems:
         raise ImportFailed(checked.problems, checked.total_problems)
     if not checked.found:
-        raise ImportFailed(
-            [Problem("the file holds no feedback: every row below the header is empty")]
-        )
+        raise ImportFailed([Problem("nothing to import: no row (or item) holds feedback")])
     with session.begin_nested():
         for row in checked.records:
             try:
@@ -358,7 +441,7 @@ def import_feedback(
                     logged_at=row.logged_at,
                 )
             except DomainError as exc:
-                # Checked above; only a change made meanwhile (the beta deleted...) lands here.
+                # Checked above; only a change made meanwhile (an account renamed...) lands here.
                 raise ImportFailed([row.place.whole(exc.message)]) from None
     created = len(checked.records)
     run = record_run(session, origin, KIND, created, 0)

@@ -50,6 +50,13 @@ BODIES = {
     ("PATCH", "/feedback/{item_id}"): {"summary": "Export"},
     ("POST", "/betas/{key}/asks"): {"accounts": ["acme"], "channel": "email"},
     ("PUT", "/betas/{key}/sheet"): {"spreadsheet": "1AbCdEfGhIjKlMnOpQrStUvWxYz"},
+    ("POST", "/betas/{key}/feedback/imports"): {"items": []},
+}
+# The imports that take a list of items: a list one item too long is too large, whatever its size.
+ITEM_LISTS = {
+    "/accounts": "accounts",
+    "/conversations": "conversations",
+    "/betas/{key}/feedback/imports": "items",
 }
 # The refusals of the rules, beyond those of every token and body, that an operation answers.
 RULES = {
@@ -88,6 +95,11 @@ RULES = {
     ("GET", "/betas/{key}/who-to-ask"): {422: {"validation_failed"}},
     ("POST", "/betas/{key}/asks"): {409: {"conflict"}},
     ("PUT", "/betas/{key}/sheet"): {409: {"conflict"}},
+    ("POST", "/betas/{key}/feedback/imports"): {
+        409: {"conflict"},
+        413: {"too_large"},
+        422: {"import_failed"},
+    },
 }
 
 
@@ -328,7 +340,7 @@ def test_an_unknown_beta_is_documented(document, probe, method, path):
 @pytest.mark.parametrize(("method", "path"), list(BODIES), ids=[f"{m} {p}" for m, p in BODIES])
 def test_the_body_errors_are_documented(document, probe, method, path):
     body = BODIES[(method, path)]
-    items = path.removeprefix("/") if path in ("/accounts", "/conversations") else None
+    items = ITEM_LISTS.get(path)
     too_large = {items: [{}] * 10_001} if items else {**body, "name": "x" * (MAX_REQUEST_BYTES + 1)}
     for response, status in (
         (probe(method, path, data="{", content_type="application/json"), 400),

@@ -160,7 +160,7 @@ BAD_ROWS = [
     ("", "the file is empty"),
     ('{"original": "Hi"}\n', "this is JSON: save the table as CSV or XLSX instead"),
     ("Original,Account\n\xff,acme\n", "the file is not UTF-8"),
-    ("Original,Account\n,\n", "the file holds no feedback"),
+    ("Original,Account\n,\n", "nothing to import: no row (or item) holds feedback"),
 ]
 
 
