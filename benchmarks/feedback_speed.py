@@ -27,13 +27,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy import event
 
 # Run as a script: import this worktree's packages, and the scratch helper beside this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from scratch import scratch_postgres  # noqa: E402
+from timing import p95, statements, timings  # noqa: E402
 
 from betas.audit import Actor  # noqa: E402
 from betas.auth.tokens import create_token  # noqa: E402
@@ -176,39 +176,6 @@ def populate(url: str, items: int) -> tuple[str, str]:
         print(f"  filled in {time.perf_counter() - started:.1f} s")
     database.engine.dispose()
     return secret, reason
-
-
-def timings(client, path: str, headers: dict, runs: int) -> list[float]:
-    """Return the milliseconds of each of `runs` requests (after one to warm up)."""
-    assert client.get(path, headers=headers).status_code == 200, path
-    out = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        response = client.get(path, headers=headers)
-        out.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, path
-    return out
-
-
-def statements(app, client, path: str, headers: dict) -> int:
-    """Return how many SQL statements one request runs."""
-    engine = app.extensions["shipcall.db"].engine
-    count = [0]
-
-    def counted(*_args):
-        count[0] += 1
-
-    event.listen(engine, "before_cursor_execute", counted)
-    try:
-        assert client.get(path, headers=headers).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", counted)
-    return count[0]
-
-
-def p95(values: list[float]) -> float:
-    """Return the 95th percentile."""
-    return statistics.quantiles(values, n=20)[-1]
 
 
 def measure(url: str, name: str, items: int, runs: int) -> None:

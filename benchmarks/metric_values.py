@@ -26,8 +26,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from alembic import command
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
+from timing import p95, statements, timings  # beside this script
 
 from betas.audit import Actor
 from betas.auth.tokens import create_token
@@ -194,39 +195,6 @@ def populate(url: str) -> tuple[str, str]:
         )
     database.engine.dispose()
     return secret, "pm@example.com"
-
-
-def timings(client, path: str, headers: dict, runs: int) -> list[float]:
-    """Return the milliseconds of each of `runs` requests (after one to warm up)."""
-    assert client.get(path, headers=headers).status_code == 200
-    out = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        response = client.get(path, headers=headers)
-        out.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200
-    return out
-
-
-def statements(app, client, path: str, headers: dict) -> int:
-    """Return how many SQL statements one request runs."""
-    engine = app.extensions["shipcall.db"].engine
-    count = [0]
-
-    def counted(*_args):
-        count[0] += 1
-
-    event.listen(engine, "before_cursor_execute", counted)
-    try:
-        assert client.get(path, headers=headers).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", counted)
-    return count[0]
-
-
-def p95(values: list[float]) -> float:
-    """Return the 95th percentile."""
-    return statistics.quantiles(values, n=20)[-1]
 
 
 def measure(url: str, name: str, runs: int) -> None:

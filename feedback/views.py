@@ -246,24 +246,22 @@ def _uploads() -> Uploads:
     return Uploads.in_instance(current_app.instance_path)
 
 
+def _checks() -> dict:
+    """Return what an import checks rows against: the types, the zone of dates, and now."""
+    settings = web.settings()
+    return {"types": settings.feedback_types, "zone": settings.zone, "now": utcnow()}
+
+
 def _import_page(key: str) -> str:
     return url_for("feedback.import_upload", key=key)
 
 
 def _show_mapping(beta, form: ImportMappingForm, failure: ImportFailed | None = None):
     """Render the sheet's columns with their fields, every row checked, the first rows shown."""
-    settings = web.settings()
     try:
         with _uploads().open(form.upload.data) as stream:
             checked = importing.preview(
-                get_session(),
-                beta,
-                stream,
-                form.chosen(),
-                types=settings.feedback_types,
-                zone=settings.zone,
-                now=utcnow(),
-                limit=PREVIEW_ROWS,
+                get_session(), beta, stream, form.chosen(), limit=PREVIEW_ROWS, **_checks()
             )
     except UploadGone as exc:
         flash(exc.message, "error")
@@ -329,22 +327,13 @@ def import_run(key):
     beta = web.editable_beta(key)
     form = _mapping_form()
     uploads = _uploads()
-    settings = web.settings()
     actor = current_actor()
     origin = Origin.page(actor, form.file_name.data)
 
     def run(session):
         with uploads.open(form.upload.data) as stream:
             return importing.import_feedback(
-                session,
-                actor,
-                beta,
-                stream,
-                form.chosen(),
-                types=settings.feedback_types,
-                zone=settings.zone,
-                now=utcnow(),
-                origin=origin,
+                session, actor, beta, stream, form.chosen(), origin=origin, **_checks()
             )
 
     # The sheet's problems are listed on the mapping page; any other refusal is flashed above it.

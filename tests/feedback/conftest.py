@@ -9,7 +9,7 @@ from sqlalchemy import select
 from betas.audit import Actor
 from betas.models import Role
 from cohorts import memberships
-from cohorts.models import Account, Membership, MembershipStatus
+from cohorts.models import Account, Cohort, CohortKind, Membership, MembershipStatus
 from feedback import sync
 from feedback.models import Ask
 from feedback.sheet_links import link_sheet
@@ -28,21 +28,31 @@ def beta(running_beta, pm):
 
 
 @pytest.fixture
-def acme(db, beta, make_account, make_cohort):
-    """Return an account that is an active member of the beta's early adopters."""
-    account = make_account("acme", "Acme Ltd")
-    cohort = make_cohort(beta)
-    db.add(
-        Membership(
-            beta=beta,
-            account=account,
-            cohort=cohort,
-            status=MembershipStatus.ACTIVE,
-            reason="Asked for reports.",
+def make_member(db, beta, make_account, make_cohort):
+    """Return a factory of accounts that are active members of a cohort of the beta."""
+
+    def make(external_id: str, name: str, slug: str = "early", kind=CohortKind.EARLY_ADOPTERS):
+        account = make_account(external_id, name)
+        cohort = db.scalar(select(Cohort).where(Cohort.beta == beta, Cohort.slug == slug))
+        db.add(
+            Membership(
+                beta=beta,
+                account=account,
+                cohort=cohort or make_cohort(beta, slug, kind),
+                status=MembershipStatus.ACTIVE,
+                reason="Asked for reports.",
+            )
         )
-    )
-    db.flush()
-    return account
+        db.flush()
+        return account
+
+    return make
+
+
+@pytest.fixture
+def acme(make_member):
+    """Return an account that is an active member of the beta's early adopters."""
+    return make_member("acme", "Acme Ltd")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from betas.audit import Actor
 from betas.models import Role
-from cohorts.models import CohortKind, Membership, MembershipStatus
+from cohorts.models import CohortKind
 from feedback import log, patterns
 from feedback.models import FeedbackItem, reason_key
 from tests.feedback.helpers import READ_WRITE, TYPES
@@ -38,21 +38,9 @@ def test_a_reason_is_folded_without_case_spacing_or_punctuation(reason, key):
 
 
 @pytest.fixture
-def sample_member(db, beta, make_account, make_cohort):
+def sample_member(make_member):
     """Return an account in the beta's random sample."""
-    account = make_account("globex", "Globex")
-    cohort = make_cohort(beta, "sample", CohortKind.RANDOM_SAMPLE)
-    db.add(
-        Membership(
-            beta=beta,
-            account=account,
-            cohort=cohort,
-            status=MembershipStatus.ACTIVE,
-            reason="Drawn.",
-        )
-    )
-    db.flush()
-    return account
+    return make_member("globex", "Globex", "sample", CohortKind.RANDOM_SAMPLE)
 
 
 @pytest.fixture
