@@ -28,7 +28,6 @@ from betas.audit import Actor, record
 from betas.auth.permissions import require_edit
 from betas.errors import DomainError, Invalid
 from betas.models import Beta
-from betas.wording import plural
 from cohorts.importing import (
     SKIP,
     FieldSet,
@@ -38,6 +37,7 @@ from cohorts.importing import (
     Origin,
     Place,
     Problem,
+    blocked_reason,
     parse_time,
     read_table,
     record_run,
@@ -129,14 +129,7 @@ class FeedbackPreview:
     @property
     def blocked(self) -> str:
         """Say why the file cannot be imported as it is, or '' when it can."""
-        if self.total_problems:
-            return (
-                f"fix the {plural(self.total_problems, 'problem')} listed above first: a file "
-                "with any problem imports nothing"
-            )
-        if not self.found:
-            return "the file holds no feedback, so there is nothing to import"
-        return ""
+        return blocked_reason(self.total_problems, self.found, "feedback")
 
 
 def _logged_at(text: str, zone: ZoneInfo) -> datetime:

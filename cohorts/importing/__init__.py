@@ -33,7 +33,7 @@ Callers import from here; the modules import each other directly.
 from cohorts.importing.checks import AUTHORS, ID_MAX, TAG_MAX, parse_time
 from cohorts.importing.history import Origin, RunList, latest_runs, record_run
 from cohorts.importing.mapping import FIELDS, SKIP, FieldSet, Kind, guess_mapping
-from cohorts.importing.previews import Preview, preview
+from cohorts.importing.previews import Preview, blocked_reason, preview
 from cohorts.importing.problems import ImportFailed, Place, Problem, TooMuch
 from cohorts.importing.reading import FileFormat, Table, read_table
 from cohorts.importing.text import html_to_text
@@ -61,6 +61,7 @@ __all__ = [
     "TooMuch",
     "UploadGone",
     "Uploads",
+    "blocked_reason",
     "guess_mapping",
     "html_to_text",
     "import_file",

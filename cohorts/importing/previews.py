@@ -56,14 +56,22 @@ class Preview:
     @property
     def blocked(self) -> str:
         """Say why the file cannot be imported as it is, or '' when it can."""
-        if self.total_problems:
-            return (
-                f"fix the {plural(self.total_problems, 'problem')} listed above first: a file "
-                "with any problem imports nothing"
-            )
-        if not self.found:
-            return f"the file holds no {self.kind.value}, so there is nothing to import"
-        return ""
+        return blocked_reason(self.total_problems, self.found, self.kind.value)
+
+
+def blocked_reason(total_problems: int, found: int, holds: str) -> str:
+    """Say why a previewed file cannot be imported as it is, or '' when it can.
+
+    `holds` names what it should hold, in the plural: accounts, feedback...
+    """
+    if total_problems:
+        return (
+            f"fix the {plural(total_problems, 'problem')} listed above first: a file with any "
+            "problem imports nothing"
+        )
+    if not found:
+        return f"the file holds no {holds}, so there is nothing to import"
+    return ""
 
 
 def _kept(
