@@ -15,6 +15,7 @@ owner and admins may import.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -141,14 +142,25 @@ def _logged_at(text: str, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), zone).astimezone(UTC)
 
 
+def _folded_choice(text: str) -> str:
+    """Return a type or source as people write it in a sheet, as Shipcall names it.
+
+    "Feature request" and "feature-request" are feature_request; "In app" is in_app.
+    """
+    return re.sub(r"[\s-]+", "_", text.strip().casefold())
+
+
 def _row_record(
     place: Place, values: Mapping[str, str], types: Sequence[str], zone: ZoneInfo, now: datetime
 ) -> tuple[FeedbackRecord | None, list[Problem]]:
     problems: list[Problem] = []
     checked: dict[str, object] = {}
     for name in ("original", "source", "type", "summary", "reason"):
+        value = values.get(name)
+        if name in ("source", "type") and value:
+            value = _folded_choice(value)
         try:
-            checked[name] = log.check_field(name, values.get(name), types)
+            checked[name] = log.check_field(name, value, types)
         except Invalid as exc:
             problems.append(place.problem(name, exc.message))
     account = (values.get("account") or "").strip()
@@ -255,7 +267,9 @@ def _item_values(items: Sequence[object]) -> Iterator[tuple[Place, dict[str, str
         for name, value in item.items():
             if name not in FIELDS.labels or name == SKIP:
                 yield place.problem(name, f"not a field; the fields are: {_ITEM_FIELDS}")
-            elif value is None or (isinstance(value, str | int | float) and value is not True):
+            elif value is None or (
+                isinstance(value, str | int | float) and not isinstance(value, bool)
+            ):
                 values[name] = "" if value is None else str(value)
             else:
                 yield place.problem(name, "expected text")

@@ -44,6 +44,7 @@ def test_bad_items_are_named_by_their_field_and_nothing_is_logged(client, header
         {"original": "", "account": "nobody", "type": "rant"},
         {"original": "Hi", "account": "acme", "date": "yesterday", "colour": "red"},
         {"original": "Hi", "account": "acme", "summary": ["a list"]},
+        {"original": "Hi", "account": "acme", "reason": False},
     ]
     with unchanged():
         error = assert_error(send(client, headers, items), 422, "import_failed")
@@ -54,6 +55,7 @@ def test_bad_items_are_named_by_their_field_and_nothing_is_logged(client, header
         ("items.2.date", "cannot read the date 'yesterda"),
         ("items.2.colour", "not a field; the fields are: o"),
         ("items.3.summary", "expected text"),
+        ("items.4.reason", "expected text"),
     }
 
 

@@ -226,3 +226,18 @@ def test_the_preview_checks_every_row_and_writes_nothing(db, beta, acme, unchang
     assert shown.mapping["Original feedback or comment"] == "original"
     assert shown.records[1].account == "acme" and shown.records[1].account_name == "Acme Ltd"
     assert db.scalar(select(func.count()).select_from(FeedbackItem)) == 0
+
+
+def test_types_and_sources_are_read_as_people_write_them(db, beta, pm, acme):
+    sheet = (
+        "Original,Account,Type,Source\n"
+        "A,acme,Feature request,In app\n"
+        "B,acme,  USABILITY ,Call\n"
+        "C,acme,feature-request,\n"
+    )
+    assert run(db, Actor(pm), beta, csv_file(sheet)).created == 3
+    assert [(i.type, i.source.value) for i in items(db)] == [
+        ("feature_request", "in_app"),
+        ("usability", "call"),
+        ("feature_request", "other"),
+    ]
