@@ -12,6 +12,13 @@ import pygal
 from feedback.patterns import COLUMNS, Patterns
 from usage.charts import STYLE, without_scripts
 
+WIDTH = 560
+
+
+def height(patterns: Patterns) -> int:
+    """Return the chart's height: room for a group of bars per type."""
+    return max(240, 60 + 44 * len(patterns.types))
+
 
 def types_chart(patterns: Patterns) -> str:
     """Return the items of each type per cohort kind as an SVG document (a str), no script in it."""
@@ -19,8 +26,8 @@ def types_chart(patterns: Patterns) -> str:
         js=[],
         disable_xml_declaration=True,
         style=STYLE,
-        width=560,
-        height=max(240, 60 + 44 * len(patterns.types)),
+        width=WIDTH,
+        height=height(patterns),
         legend_at_bottom=True,
         truncate_legend=-1,
         truncate_label=-1,
@@ -28,8 +35,10 @@ def types_chart(patterns: Patterns) -> str:
         value_formatter=lambda v: f"{v:g}",
         no_data_text="No feedback codified with a type yet",
     )
-    chart.x_labels = [count.type.replace("_", " ") for count in patterns.types]
-    if any(count.items.all for count in patterns.types):
+    # A horizontal chart draws its first label at the bottom: the table's order reads downwards.
+    types = patterns.types[::-1]
+    chart.x_labels = [count.type.replace("_", " ") for count in types]
+    if any(count.items.all for count in types):
         for column, name in COLUMNS.items():
-            chart.add(name, [count.items[column] for count in patterns.types])
+            chart.add(name, [count.items[column] for count in types])
     return without_scripts(chart.render_tree())

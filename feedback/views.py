@@ -118,6 +118,7 @@ def patterns_page(key):
         patterns=found,
         columns=patterns.COLUMNS,
         log_href=log_href,
+        chart_size=(charts.WIDTH, charts.height(found)),
     )
 
 
