@@ -1,4 +1,4 @@
-"""Revision 0017 folds the reasons of the items logged before it, as the model folds new ones."""
+"""Revision 0019 folds the reasons of the items logged before it, as the model folds new ones."""
 
 from datetime import UTC, datetime
 
@@ -11,7 +11,7 @@ from betas.models import Beta, Role, User
 from cohorts.models import Account
 from tests.helpers import CHEAP_HASH
 
-# The table as 0012 made it, and the column 0017 adds.
+# The items table as 0012 made it (the columns this test writes), and the column 0019 adds.
 ITEMS_0012 = sa.table(
     "feedback_items",
     sa.column("id", sa.Integer),
@@ -29,7 +29,7 @@ NOW = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
 
 def test_items_logged_before_get_their_reason_folded(scratch_database_url):
     config = alembic_config(scratch_database_url)
-    command.upgrade(config, "0012")
+    command.upgrade(config, "0018")
     engine = create_db_engine(scratch_database_url)
     try:
         with Session(engine) as session:
@@ -49,7 +49,7 @@ def test_items_logged_before_get_their_reason_folded(scratch_database_url):
             )
             session.commit()
 
-        command.upgrade(config, "0017")
+        command.upgrade(config, "0019")
 
         with engine.connect() as connection:
             keys = connection.execute(

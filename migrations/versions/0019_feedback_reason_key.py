@@ -3,8 +3,8 @@
 The key is the reason without case, punctuation or runs of spaces (feedback.models.reason_key);
 items logged before this revision get theirs computed here, in Python, as the model does.
 
-Revision ID: 0017
-Revises: 0012
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-01 11:00:00
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 from feedback.models import reason_key
 
-revision: str = "0017"
-down_revision: str | None = "0012"
+revision: str = "0019"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
