@@ -30,9 +30,10 @@ from betas.audit import Actor
 from betas.auth.tokens import create_token
 from betas.auth.users import create_user
 from betas.config import DEFAULT_FEEDBACK_TYPES
-from betas.db import Database, alembic_config, insert_rows
+from betas.db import Database, alembic_config, insert_rows, utcnow
 from betas.models import Beta, Role
 from cohorts.models import Account
+from feedback import patterns
 from feedback.models import FeedbackItem
 from shipcall import review
 from shipcall.app import create_app
@@ -110,10 +111,12 @@ def section_figures(app) -> None:
             return result
 
         metrics = timed("metrics", lambda: values.metric_values(session, beta, today, zone))
-        feedback = timed("feedback", lambda: review.feedback_section(session, beta))
+        types = app.config["SHIPCALL"].feedback_types
+        feedback = timed("feedback", lambda: patterns.beta_patterns(session, beta, types))
         cohorts = timed("cohorts", lambda: review.cohorts_section(session, beta))
+        outreach = timed("outreach", lambda: review.outreach_section(session, beta, utcnow()))
         found = review.Review(
-            beta, today, metrics, feedback, cohorts, review.deadline_section(beta, today)
+            beta, today, metrics, feedback, cohorts, outreach, review.deadline_section(beta, today)
         )
         frozen = timed("snapshot", lambda: review.snapshot(found))
     print("  sections: " + ", ".join(f"{name} {ms:.0f} ms" for name, ms in took.items()))

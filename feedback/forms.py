@@ -6,9 +6,11 @@ service checks it, so that a refused form shows every character again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from flask import url_for
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
@@ -186,6 +188,15 @@ def filter_args(wanted: FeedbackFilter) -> dict[str, str]:
         "questions": "y" if wanted.questions else "",
     }
     return {name: value for name, value in values.items() if value}
+
+
+def log_linker(key: str) -> Callable[[FeedbackFilter], str]:
+    """Return what gives the URL of the beta's log listing a filter's items (patterns link each).
+
+    Hundreds of numbers link to the log: its URL is built once, not once a number.
+    """
+    log_url = url_for("feedback.log_page", key=key)
+    return lambda wanted: f"{log_url}?{urlencode(filter_args(wanted))}"
 
 
 def log_form(types: Sequence[str], **kwargs) -> LogForm:

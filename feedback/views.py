@@ -6,8 +6,6 @@ admins. A form that fails renders its page again with everything typed.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from flask import (
     Blueprint,
     Flask,
@@ -37,8 +35,8 @@ from feedback.forms import (
     FilterForm,
     ImportFileForm,
     ImportMappingForm,
-    filter_args,
     log_form,
+    log_linker,
 )
 from feedback.models import BlockerState
 from usage.charts import SVG_POLICY
@@ -106,18 +104,12 @@ def _patterns(key: str) -> patterns.Patterns:
 def patterns_page(key):
     """Show the patterns: types, top reasons, repeated questions, open blockers, by cohort kind."""
     found = _patterns(key)
-    log_url = url_for("feedback.log_page", key=found.beta.key)
-
-    def log_href(wanted: log.FeedbackFilter) -> str:
-        # Hundreds of numbers link to the log: its URL is built once, not once a number.
-        return f"{log_url}?{urlencode(filter_args(wanted))}"
-
     return render_template(
         "feedback/patterns.html",
         beta=found.beta,
         patterns=found,
         columns=patterns.COLUMNS,
-        log_href=log_href,
+        log_href=log_linker(found.beta.key),
         chart_size=(charts.WIDTH, charts.height(found)),
     )
 

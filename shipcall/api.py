@@ -57,9 +57,14 @@ class ReviewSchema(Schema):
     )
     feedback = fields.Dict(
         metadata={
-            "description": "total, by_type [{type, count}], uncodified, open_blockers "
-            "[{id, account, account_name, original, logged_at}]"
+            "description": "total, by_type [{type, count, by_cohort_kind}], uncodified, "
+            "top_reasons and repeated_questions [{reason, items, accounts, by_cohort_kind}], "
+            "open_blockers [{id, account, account_name, cohort_kind, original, logged_at}]; "
+            "by_cohort_kind: {early_adopters, random_sample, manual, none: n}, zeros left out"
         }
+    )
+    outreach = fields.Dict(
+        metadata={"description": "asks_sent (feedback asks, one per account asked), calls_held"}
     )
     cohorts = fields.List(
         fields.Dict(), metadata={"description": "[{slug, name, kind, members: {status: n}}]"}
@@ -150,7 +155,11 @@ class DecisionSchema(Schema):
 def _gathered(key: str) -> review.Review:
     session = get_session()
     return review.gather(
-        session, review.load_beta(session, key), configured_today(), settings().zone
+        session,
+        review.load_beta(session, key),
+        configured_today(),
+        settings().zone,
+        settings().feedback_types,
     )
 
 

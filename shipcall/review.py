@@ -2,8 +2,10 @@
 
 The review reads every package, so it lives in the roof. Each section is gathered by a function
 of its own, in a fixed number of statements whatever the number of members, events or feedback
-items: the metrics (usage.values), the feedback (feedback's items), the cohorts and members by
-status (cohorts), the deadline and its extensions (the beta). From them it draws a
+items: the metrics (usage.values), the feedback's patterns (feedback.patterns: by type, top
+reasons, repeated questions, open blockers with their words, uncodified items, each split by
+cohort kind), the cohorts and members by status (cohorts), the asks sent and calls held
+(feedback), the deadline and its extensions (the beta). From them it draws a
 recommendation, which is never enforced, and the plain values that the decision's rules take
 (`waivables`). `snapshot` freezes the review as JSON for the decision (under SNAPSHOT_MAX).
 """
@@ -11,23 +13,24 @@ recommendation, which is never enforced, and the plain values that the decision'
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from betas import lifecycle
+from betas.db import utcnow
 from betas.decisions import Waivable
 from betas.errors import NotFound
 from betas.metrics import describe_target
 from betas.models import Beta, DeadlineExtension, Decision, MetricUnit
 from betas.wording import plural
 from cohorts import roster, waves
-from cohorts.models import Account
-from feedback.log import BLOCKER, codified_condition
-from feedback.models import BlockerState, FeedbackItem
+from feedback import asks, calls, patterns
+from feedback.patterns import Patterns
 from usage import values
 from usage.values import MetricValues, Status
 
@@ -50,27 +53,6 @@ class Recommendation:
 
     verdict: str
     reasons: list[str]
-
-
-@dataclass(frozen=True)
-class Blocker:
-    """An open blocker: which account said it, and its words."""
-
-    id: int
-    account: str  # external id
-    account_name: str
-    original: str
-    logged_at: datetime
-
-
-@dataclass(frozen=True)
-class FeedbackSection:
-    """The feedback in numbers: by type, uncodified, and the open blockers with their words."""
-
-    total: int
-    by_type: list[tuple[str, int]]  # most frequent first; uncoded items are not counted here
-    uncodified: int
-    open_blockers: list[Blocker]
 
 
 @dataclass(frozen=True)
@@ -98,6 +80,14 @@ class DeadlineSection:
     extensions: list[DeadlineExtension]
 
 
+@dataclass(frozen=True)
+class Outreach:
+    """How the team reached the beta's members: feedback asks sent, calls held so far."""
+
+    asks_sent: int
+    calls_held: int
+
+
 @dataclass
 class Review:
     """Everything the ship / no-ship call is made on."""
@@ -105,8 +95,9 @@ class Review:
     beta: Beta
     today: date
     metrics: list[MetricValues]
-    feedback: FeedbackSection
+    feedback: Patterns
     cohorts: list[CohortRow]
+    outreach: Outreach
     deadline: DeadlineSection
     recommendation: Recommendation = field(init=False)
 
@@ -139,45 +130,6 @@ def load_beta(session: Session, key: str) -> Beta:
     return beta
 
 
-def feedback_section(session: Session, beta: Beta) -> FeedbackSection:
-    """Count the beta's feedback by type and uncodified, and list its open blockers (2 reads)."""
-    codified = case((codified_condition(), 1), else_=0)
-    by_type: dict[str, int] = {}
-    total = uncodified = 0
-    rows = session.execute(
-        select(FeedbackItem.type, codified, func.count())
-        .where(FeedbackItem.beta_id == beta.id)
-        .group_by(FeedbackItem.type, codified)
-    )
-    for type_, is_codified, n in rows:
-        total += n
-        if not is_codified:
-            uncodified += n
-        if type_:
-            by_type[type_] = by_type.get(type_, 0) + n
-    blockers = [
-        Blocker(item_id, external_id, name, original, logged_at)
-        for item_id, external_id, name, original, logged_at in session.execute(
-            select(
-                FeedbackItem.id,
-                Account.external_id,
-                Account.name,
-                FeedbackItem.original,
-                FeedbackItem.logged_at,
-            )
-            .join(Account, Account.id == FeedbackItem.account_id)
-            .where(
-                FeedbackItem.beta_id == beta.id,
-                FeedbackItem.type == BLOCKER,
-                FeedbackItem.blocker_state == BlockerState.OPEN,
-            )
-            .order_by(FeedbackItem.id)
-        )
-    ]
-    ranked = sorted(by_type.items(), key=lambda pair: (-pair[1], pair[0]))
-    return FeedbackSection(total, ranked, uncodified, blockers)
-
-
 def cohorts_section(session: Session, beta: Beta) -> list[CohortRow]:
     """Return the beta's cohorts in wave order with their members by status (2 reads)."""
     counts = roster.cohort_counts(session, beta)
@@ -197,14 +149,25 @@ def deadline_section(beta: Beta, today: date) -> DeadlineSection:
     )
 
 
-def gather(session: Session, beta: Beta, today: date, zone: ZoneInfo) -> Review:
-    """Gather the review of a beta, each section in a fixed number of statements."""
+def outreach_section(session: Session, beta: Beta, now: datetime) -> Outreach:
+    """Count the asks for feedback the beta sent and the calls held by `now` (2 reads)."""
+    return Outreach(asks.count_asks(session, beta), calls.count_calls(session, beta, held_by=now))
+
+
+def gather(
+    session: Session, beta: Beta, today: date, zone: ZoneInfo, types: Sequence[str]
+) -> Review:
+    """Gather the review of a beta, each section in a fixed number of statements.
+
+    `types` are the feedback types configured (SHIPCALL_FEEDBACK_TYPES), in the order shown.
+    """
     return Review(
         beta=beta,
         today=today,
         metrics=values.metric_values(session, beta, today, zone),
-        feedback=feedback_section(session, beta),
+        feedback=patterns.beta_patterns(session, beta, types),
         cohorts=cohorts_section(session, beta),
+        outreach=outreach_section(session, beta, utcnow()),
         deadline=deadline_section(beta, today),
     )
 
@@ -220,16 +183,16 @@ def _shown(metric_values: MetricValues) -> str:
     return f"{value:g}%" if metric_values.metric.unit == MetricUnit.PERCENT else f"{value:g}"
 
 
-def recommend(metrics: list[MetricValues], feedback: FeedbackSection) -> Recommendation:
+def recommend(metrics: list[MetricValues], feedback: Patterns) -> Recommendation:
     """Draw the verdict from the evidence, with its reasons.
 
     *Not yet* while a blocker is open or a metric was never measured; else *discuss* while a
     target is missed or feedback is uncodified; else *ship*: every target met, no open blocker.
     """
     blocking: list[str] = []
-    if feedback.open_blockers:
+    if feedback.blockers:
         blocking.append(
-            f"{plural(len(feedback.open_blockers), 'open blocker')}: resolve or waive each "
+            f"{plural(len(feedback.blockers), 'open blocker')}: resolve or waive each "
             "before a ship."
         )
     blocking += [
@@ -244,10 +207,11 @@ def recommend(metrics: list[MetricValues], feedback: FeedbackSection) -> Recomme
         for m in metrics
         if m.status == Status.NOT_MET
     ]
-    if feedback.uncodified:
-        are = "is" if feedback.uncodified == 1 else "are"
+    uncodified = feedback.uncodified.all
+    if uncodified:
+        are = "is" if uncodified == 1 else "are"
         discuss.append(
-            f"{plural(feedback.uncodified, 'feedback item')} {are} still uncodified: what they "
+            f"{plural(uncodified, 'feedback item')} {are} still uncodified: what they "
             "say is not counted yet."
         )
     if discuss:
@@ -269,7 +233,7 @@ def waivables(review: Review) -> tuple[list[Waivable], list[Waivable]]:
     """Return the open blockers and the metrics never measured, as the decision takes them."""
     blockers = [
         Waivable("feedback", b.id, f"#{b.id} from {b.account}: {_cut(b.original, 120)}")
-        for b in review.feedback.open_blockers
+        for b in review.feedback.blockers
     ]
     metrics = [Waivable("metric", m.metric.id, m.metric.name) for m in review.never_measured]
     return blockers, metrics
@@ -310,6 +274,19 @@ def _metric(m: MetricValues, every: int) -> dict:
     }
 
 
+def _split(split: patterns.Split) -> dict[str, int]:
+    return {column: split[column] for column in patterns.COLUMNS if split[column]}
+
+
+def _reasons(group: patterns.ReasonGroup) -> dict:
+    return {
+        "reason": group.reason,
+        "items": group.items.all,
+        "accounts": group.accounts.all,
+        "by_cohort_kind": _split(group.items),
+    }
+
+
 def as_json(review: Review, every: int = 1) -> dict:
     """Return the review as plain JSON values: the API's answer, and the snapshot's content.
 
@@ -334,24 +311,35 @@ def as_json(review: Review, every: int = 1) -> dict:
         },
         "metrics": [_metric(m, every) for m in review.metrics],
         "feedback": {
-            "total": feedback.total,
-            "by_type": [{"type": t, "count": n} for t, n in feedback.by_type],
-            "uncodified": feedback.uncodified,
+            "total": feedback.items.all,
+            "by_type": [
+                {"type": t.type, "count": t.items.all, "by_cohort_kind": _split(t.items)}
+                for t in feedback.types
+                if t.items.all
+            ],
+            "uncodified": feedback.uncodified.all,
+            "top_reasons": [_reasons(g) for g in feedback.reasons],
+            "repeated_questions": [_reasons(g) for g in feedback.questions],
             "open_blockers": [
                 {
                     "id": b.id,
                     "account": b.account,
                     "account_name": b.account_name,
+                    "cohort_kind": b.column,
                     "original": _cut(b.original, SNAPSHOT_WORDS_MAX),
                     "logged_at": b.logged_at.isoformat(),
                 }
-                for b in feedback.open_blockers
+                for b in feedback.blockers
             ],
         },
         "cohorts": [
             {"slug": c.slug, "name": c.name, "kind": c.kind, "members": c.by_status}
             for c in review.cohorts
         ],
+        "outreach": {
+            "asks_sent": review.outreach.asks_sent,
+            "calls_held": review.outreach.calls_held,
+        },
         "deadline": {
             "deadline": deadline.deadline.isoformat() if deadline.deadline else None,
             "days_left": deadline.days_left,

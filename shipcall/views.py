@@ -27,8 +27,8 @@ from betas.forms import (
 )
 from betas.models import Beta, BetaState, Outcome, Role
 from cohorts import roster, ship_notices, waves
-from feedback import sheet_links
-from feedback.forms import log_form
+from feedback import patterns, sheet_links
+from feedback.forms import log_form, log_linker
 from shipcall import requesters, review
 from usage import values
 
@@ -95,7 +95,10 @@ def render_beta(beta: Beta, history_page: int = 1, **failed_forms) -> str:
 def _review(key: str) -> review.Review:
     session = get_session()
     beta = review.load_beta(session, key)
-    return review.gather(session, beta, web.configured_today(), web.settings().zone)
+    settings = web.settings()
+    return review.gather(
+        session, beta, web.configured_today(), settings.zone, settings.feedback_types
+    )
 
 
 def render_review(found: review.Review, form: DecisionForm | None = None, status: int = 200):
@@ -111,6 +114,8 @@ def render_review(found: review.Review, form: DecisionForm | None = None, status
         review=found,
         form=form if deciding else None,
         verdicts=review.Verdict,
+        columns=patterns.COLUMNS,
+        log_href=log_linker(beta.key),
     ), status
 
 

@@ -4,6 +4,7 @@ from datetime import UTC, date, timedelta
 
 from betas import decisions
 from betas.audit import Actor
+from betas.config import DEFAULT_FEEDBACK_TYPES
 from betas.models import Checkpoint, Role
 from shipcall import review
 
@@ -25,7 +26,9 @@ def shipped(db, beta, days_ago=40):
         outcome="ship",
         rationale="They use it.",
         answers=ANSWERS,
-        snapshot=review.snapshot(review.gather(db, beta, date.today(), UTC)),
+        snapshot=review.snapshot(
+            review.gather(db, beta, date.today(), UTC, DEFAULT_FEEDBACK_TYPES)
+        ),
         today=date.today() - timedelta(days=days_ago),
     )
     db.flush()

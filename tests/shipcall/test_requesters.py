@@ -4,6 +4,7 @@ from datetime import UTC, date
 
 from betas import decisions
 from betas.audit import Actor
+from betas.config import DEFAULT_FEEDBACK_TYPES
 from betas.models import Role
 from cohorts.models import ShipNotice
 from shipcall import review
@@ -19,7 +20,9 @@ def decide(db, beta, outcome="ship"):
         outcome=outcome,
         rationale="They use it.",
         answers=ANSWERS,
-        snapshot=review.snapshot(review.gather(db, beta, date.today(), UTC)),
+        snapshot=review.snapshot(
+            review.gather(db, beta, date.today(), UTC, DEFAULT_FEEDBACK_TYPES)
+        ),
         today=date.today(),
     )
     db.flush()

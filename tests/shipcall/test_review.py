@@ -1,13 +1,19 @@
 """The review: its sections, its recommendation's rules, what it costs, and its API."""
 
-from datetime import date, timedelta
+import re
+from datetime import UTC, date, timedelta
 from pathlib import Path
 
 import pytest
 
+from betas.audit import Actor
+from betas.config import DEFAULT_FEEDBACK_TYPES
+from betas.db import utcnow
 from betas.models import DeadlineExtension, Direction, MetricUnit, Role, SuccessMetric
+from feedback import asks, calls
+from feedback.patterns import OpenBlocker, Patterns, Split
 from shipcall import review
-from shipcall.review import Blocker, FeedbackSection, Verdict
+from shipcall.review import Verdict
 from usage.values import DayValue, MetricValues, Series, Status
 
 # The recommendation's rules, on plain values
@@ -23,9 +29,21 @@ def metric_at(value, status, target=40, name="Weekly use"):
 
 def feedback(blockers=0, uncodified=0):
     open_blockers = [
-        Blocker(i, f"acct-{i}", "Acme", "It breaks.", None) for i in range(1, blockers + 1)
+        OpenBlocker(i, f"acct-{i}", "Acme", "none", None, "It breaks.", None)
+        for i in range(1, blockers + 1)
     ]
-    return FeedbackSection(10, [("blocker", blockers)], uncodified, open_blockers)
+    return Patterns(
+        beta=None,
+        items=Split({}, 10),
+        types=[],
+        reasons=[],
+        reason_count=0,
+        questions=[],
+        question_count=0,
+        open_blockers=Split({}, blockers),
+        blockers=open_blockers,
+        uncodified=Split({}, uncodified),
+    )
 
 
 def test_every_target_met_and_no_open_blocker_recommends_ship():
@@ -106,6 +124,37 @@ def test_the_review_reads_the_evidence_against_the_framing(
         assert text in html, text
     assert "decision-form" not in html  # a viewer sees the review, not the form
     assert first.display_name in html
+
+
+def test_the_review_shows_the_feedback_patterns_and_the_asks_and_calls(
+    db, client, login, make_user, measured, say
+):
+    beta = measured(size=3, using=3)
+    for account in ("acct-1", "acct-2"):
+        say(beta, account, original="What does Sync do?", type="question")
+    say(beta, "acct-3", original="Where is it?", type="question")
+    say(beta, "acct-3", original="I'd like PDF.", type="feature_request")
+    owner = Actor(beta.owner)
+    asks.record_asks(
+        db, owner, beta, ["acct-1", "acct-2"], "email", now=utcnow(), zone=UTC, cooldown_days=14
+    )
+    calls.create_call(db, owner, beta, account="acct-3", held_at=utcnow() - timedelta(hours=1))
+    calls.create_call(db, owner, beta, account="acct-1", held_at=utcnow() + timedelta(days=2))
+    db.flush()
+    login(make_user(Role.VIEWER))
+    html = client.get(f"/betas/{beta.key}/review").get_data(as_text=True)
+    assert 'id="top-reasons"' in html and 'id="repeated-questions"' in html
+    assert "reason_is=export" in html  # each number links to exactly its items
+    assert re.search(r"Asks for feedback sent</dt><dd><a [^>]*>2</a>", html)
+    assert re.search(r"Calls held</dt><dd><a [^>]*>1</a>", html)  # the planned one is not held
+    body = review.as_json(review.gather(db, beta, date.today(), UTC, DEFAULT_FEEDBACK_TYPES))
+    assert body["outreach"] == {"asks_sent": 2, "calls_held": 1}
+    assert body["feedback"]["repeated_questions"][0] == {
+        "reason": "export",
+        "items": 3,
+        "accounts": 3,
+        "by_cohort_kind": {"early_adopters": 3},
+    }
 
 
 def test_the_owner_gets_the_decision_form_with_a_waiver_for_each_blocker(
