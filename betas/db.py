@@ -1,9 +1,10 @@
 """The database: declarative base, engine, one session per request, and the `db` commands.
 
 SQLite runs in WAL mode with foreign keys on and a busy timeout. Requests that may write (any method
-but GET, HEAD and OPTIONS) and CLI commands begin their transaction IMMEDIATE, taking SQLite's write
-lock up front: a deferred transaction that later tries to write can fail at once with "database is
-locked" when another process wrote in between, and no timeout helps then.
+but GET, HEAD and OPTIONS, and the GETs marked `stores`) and CLI commands begin their transaction
+IMMEDIATE, taking SQLite's write lock up front: a deferred transaction that later tries to write
+can fail at once with "database is locked" when another process wrote in between, and no timeout
+helps then.
 """
 
 from __future__ import annotations
@@ -291,10 +292,17 @@ def read_only(view):
     return view
 
 
+def stores(view):
+    """Mark a view whose GET stores what it computed (metric values): SQLite's write lock for it."""
+    view.stores = True
+    return view
+
+
 def _request_reads_only() -> bool:
+    view = current_app.view_functions.get(request.endpoint)
     if request.method in SAFE_METHODS:
-        return True
-    return getattr(current_app.view_functions.get(request.endpoint), "reads_only", False)
+        return not getattr(view, "stores", False)
+    return getattr(view, "reads_only", False)
 
 
 def get_session() -> Session:

@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validates_schema
 from betas import lifecycle
 from betas.apidoc import NO_BETA, Refusal, refuses
 from betas.apikit import PREFIX, commit, require_scope
-from betas.db import get_session
+from betas.db import get_session, stores
 from betas.errors import NotFound
 from betas.web import configured_today, settings
 from usage import activity, events, values
@@ -133,6 +133,7 @@ class BetaValuesSchema(Schema):
 
 
 @blp.route("/betas/<key>/metrics/values")
+@stores
 @require_scope("betas:read")
 @refuses(
     NO_BETA,
@@ -145,9 +146,9 @@ class BetaValuesSchema(Schema):
 def metric_values(query, key):
     """Read each metric's values per cohort per day, against its target; 422 on a bad date."""
     beta = lifecycle.get_beta(get_session(), key)
-    return values.beta_values(
-        get_session(), beta, configured_today(), settings().zone, query["first"], query["last"]
-    )
+    today, zone = configured_today(), settings().zone
+    # A commit: the values computed from the rollup are stored for the next request.
+    return commit(lambda s: values.beta_values(s, beta, today, zone, query["first"], query["last"]))
 
 
 # What an account has and hasn't done

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -82,3 +83,44 @@ class UsageDay(Base):
     events: Mapped[int] = mapped_column(Integer)
     first_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MetricDayValue(Base):
+    """A metric's stored value for one cohort on one day: its members and the accounts meeting it.
+
+    Computed from the rollup and the memberships (`usage.values`), kept so that a request reads
+    them instead of sweeping every member's days again; `ValuesMark` says from which day a
+    beta's rows are stale. `measured`: some member had counted a matching event by that day.
+    The value itself (a percent or a count) and the status against the target are read off these
+    at request time, so a change of unit, target or direction needs nothing recomputed.
+    """
+
+    __tablename__ = "metric_day_values"
+    __table_args__ = (PrimaryKeyConstraint("metric_id", "cohort_id", "day"),)
+
+    metric_id: Mapped[int] = mapped_column(ForeignKey("success_metrics.id", ondelete="CASCADE"))
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"), index=True)
+    day: Mapped[int] = mapped_column(Integer)
+    members: Mapped[int] = mapped_column(Integer)
+    accounts: Mapped[int] = mapped_column(Integer)
+    measured: Mapped[bool] = mapped_column(Boolean)
+
+
+class ValuesMark(Base):
+    """How far a beta's stored metric values hold: what they were computed from, and to when.
+
+    `signature` digests what the values depend on besides events (the zone, the launch day,
+    each metric's rule, the cohorts, every membership's cohort and days): a request that finds
+    another one computes again from the launch. `through` is the last day computed. Storing
+    events marks the beta `dirty_from` their earliest day (`usage.rollup.add`), and a rebuild
+    forgets every mark.
+    """
+
+    __tablename__ = "values_marks"
+
+    beta_id: Mapped[int] = mapped_column(
+        ForeignKey("betas.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    signature: Mapped[str] = mapped_column(String(64), default="")
+    through: Mapped[int | None] = mapped_column(Integer)
+    dirty_from: Mapped[int | None] = mapped_column(Integer)

@@ -2,8 +2,10 @@
 
 Ingest adds the events it inserted, in the same transaction, aggregated in Python to one row per
 account, kind, day of SHIPCALL_TIMEZONE and span, and upserted in one statement: a row that
-exists gets the counts added and its first and last times widened. `usage rebuild` counts every
-day again from the raw events, after a change of the zone (whose days the rollup uses).
+exists gets the counts added and its first and last times widened; the stored metric values of
+the accounts' betas are marked stale from the events' earliest day (`usage.value_store`).
+`usage rebuild` counts every day again from the raw events, after a change of the zone (whose
+days the rollup uses), and forgets every stored value.
 
 A day is split where its account joined a beta, so that a beta counts only what the account
 did from then on: a row's `since` is the greatest of the day's start and the account's join
@@ -27,6 +29,7 @@ from sqlalchemy.orm import Session
 from betas.db import Insert, insert_rows
 from betas.wording import plural
 from cohorts.models import Membership
+from usage import value_store
 from usage.models import UsageDay, UsageEvent
 
 # (account id, day number) -> the join times of the account that day, sorted.
@@ -168,6 +171,10 @@ def add(
         )
 
     insert_rows(session, table, rows, add_to_existing)
+    # Last, so that the marks of the accounts' betas stay locked for no longer than the commit.
+    value_store.mark_dirty(
+        session, {row["account_id"] for row in rows}, min(day for _, day in dated)
+    )
 
 
 def count_events(session: Session) -> int:
@@ -198,6 +205,7 @@ def rebuild(
         last_id = chunk[-1].id
         if progress is not None:
             progress(len(chunk))
+    value_store.forget_all(session)
     days = session.scalar(select(func.count()).select_from(UsageDay)) or 0
     return Rebuilt(events, days)
 

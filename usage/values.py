@@ -20,16 +20,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from itertools import accumulate
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
 from betas.errors import NotFound
 from betas.exports import csv_lines, safe_cell
 from betas.models import Beta, Direction, MetricUnit, SuccessMetric
 from cohorts.models import Cohort, Membership
-from usage import rules
+from usage import rules, value_store
 from usage.rollup import day_of
 
 
@@ -114,15 +115,29 @@ def measured_days(
     return (first, last) if first <= last else None
 
 
-def members_of(session: Session, beta: Beta, zone: ZoneInfo) -> list[Member]:
-    """Return the beta's memberships that ever joined, with their days, in one statement."""
-    rows = session.execute(
-        select(Membership.id, Membership.cohort_id, Membership.joined_at, Membership.left_at)
-        .where(Membership.beta_id == beta.id, Membership.joined_at.is_not(None))
-        .order_by(Membership.id)
-    )
+def _memberships(session: Session, beta: Beta, *, as_text: bool = False) -> list[tuple]:
+    """Return (id, cohort, joined, left) of the beta's memberships that ever joined.
+
+    `as_text`: the times as the database writes them, for the signature (reading them as times
+    costs more than the rest of a request that finds its values stored).
+    """
+    times = [Membership.joined_at, Membership.left_at]
+    if as_text:
+        times = [cast(column, String) for column in times]
+    return [
+        tuple(row)
+        for row in session.execute(
+            select(Membership.id, Membership.cohort_id, *times)
+            .where(Membership.beta_id == beta.id, Membership.joined_at.is_not(None))
+            .order_by(Membership.id)
+        )
+    ]
+
+
+def _members(session: Session, beta: Beta, zone: ZoneInfo) -> list[Member]:
+    """Return the beta's members with their days in the zone."""
     members = []
-    for membership_id, cohort_id, joined_at, left_at in rows:
+    for membership_id, cohort_id, joined_at, left_at in _memberships(session, beta):
         # A member at the end of day D: joined before D's end and left at or after it.
         last = day_of(left_at, zone) - 1 if left_at is not None else None
         members.append(Member(membership_id, cohort_id, day_of(joined_at, zone), last))
@@ -155,67 +170,161 @@ def _met(metric: SuccessMetric, value: float | None) -> bool | None:
     return Decimal(str(value)) >= target
 
 
-def _series(
-    metric: SuccessMetric,
-    series: Series,
-    members: list[int],
-    accounts: list[int],
-    first: int,
-    measured: bool,
-) -> Series:
-    running_members = running_accounts = 0
-    for offset in range(len(members) - 1):
-        running_members += members[offset]
-        running_accounts += accounts[offset]
-        series.days.append(
-            DayValue(
-                date.fromordinal(first + offset),
-                running_members,
-                running_accounts,
-                _value(metric, running_members, running_accounts),
-            )
-        )
-    latest = series.latest
-    series.met = _met(metric, latest.value) if measured and latest else None
-    return series
+@dataclass
+class Counts:
+    """A metric's counts per cohort from day `first` on: members, and accounts meeting the rule.
+
+    `measured_from`: the first day a member had counted a matching event (None: none yet).
+    """
+
+    first: int
+    cohorts: dict[int, tuple[list[int], list[int]]]
+    measured_from: int | None
 
 
-def _metric_values(
+def _counts(
     metric: SuccessMetric,
     daily: dict[int, dict[int, int]],
     members: list[Member],
     cohorts: list[Cohort],
     first: int,
     last: int,
-) -> MetricValues:
+) -> Counts:
+    """Sweep the members' days: per cohort, a difference array of members and of accounts."""
     length = last - first + 2
-    by_cohort = {c.id: ([0] * length, [0] * length) for c in cohorts}
-    everyone = ([0] * length, [0] * length)
+    diffs = {c.id: ([0] * length, [0] * length) for c in cohorts}
     for member in members:
         active = _clip(member.first, member.last, first, last)
         if active is None:
             continue
-        diffs = [by_cohort[member.cohort_id], everyone]
-        for members_diff, _ in diffs:
-            _add(members_diff, active, first)
+        members_diff, accounts_diff = diffs[member.cohort_id]
+        _add(members_diff, active, first)
         counted = daily.get(member.id)
         if not counted:
             continue
         for start, end in rules.meeting_spans(metric.rule, counted):
-            met = _clip(start, end, *active)
-            for _, accounts_diff in diffs:
-                _add(accounts_diff, met, first)
-    measured = bool(daily)
-    series = [
-        _series(metric, Series(c.slug, c.name, c.kind.value), *by_cohort[c.id], first, measured)
-        for c in cohorts
+            _add(accounts_diff, _clip(start, end, *active), first)
+    running = {
+        cohort: (list(accumulate(m))[:-1], list(accumulate(a))[:-1])
+        for cohort, (m, a) in diffs.items()
+    }
+    measured_from = min((min(days) for days in daily.values() if days), default=None)
+    return Counts(first, running, measured_from)
+
+
+def _series(metric: SuccessMetric, series: Series, members, accounts, first: int, measured: bool):
+    for offset, (count, meeting) in enumerate(zip(members, accounts, strict=True)):
+        value = _value(metric, count, meeting)
+        series.days.append(DayValue(date.fromordinal(first + offset), count, meeting, value))
+    latest = series.latest
+    series.met = _met(metric, latest.value) if measured and latest else None
+    return series
+
+
+def _metric_values(
+    metric: SuccessMetric, counts: Counts, cohorts: list[Cohort], first: int, last: int
+) -> MetricValues:
+    """Return the metric's series from first to last (days within the counts)."""
+    cut = slice(first - counts.first, last - counts.first + 1)
+    measured = counts.measured_from is not None and counts.measured_from <= last
+    series = []
+    for c in cohorts:
+        members, accounts = counts.cohorts[c.id]
+        series.append(
+            _series(
+                metric,
+                Series(c.slug, c.name, c.kind.value),
+                members[cut],
+                accounts[cut],
+                first,
+                measured,
+            )
+        )
+    everyone = Series(None, "All members", None)
+    days = last - first + 1
+    totals = [
+        [sum(column) for column in zip(*parts, strict=True)] if parts else [0] * days
+        for parts in (
+            [counts.cohorts[c.id][0][cut] for c in cohorts],
+            [counts.cohorts[c.id][1][cut] for c in cohorts],
+        )
     ]
-    all_members = _series(metric, Series(None, "All members", None), *everyone, first, measured)
+    all_members = _series(metric, everyone, *totals, first, measured)
     if not measured or all_members.met is None:
         status = Status.NOT_MEASURED
     else:
         status = Status.MET if all_members.met else Status.NOT_MET
     return MetricValues(metric, status, series, all_members)
+
+
+def _compute(
+    session: Session,
+    beta: Beta,
+    metrics: list[SuccessMetric],
+    members: list[Member],
+    cohorts: list[Cohort],
+    launched: int,
+    first: int,
+    last: int,
+) -> dict[int, Counts]:
+    """Count every metric from the rollup, days `first` to `last`: a statement for all."""
+    kinds = rules.matching_kinds(session, [m.rule for m in metrics]) if metrics else []
+    # Every day since launch: a window, or "since joining", may reach back before `first`.
+    daily = rules.daily_counts_of_each(session, beta.id, kinds, launched, last)
+    return {
+        metric.id: _counts(metric, counted, members, cohorts, first, last)
+        for metric, counted in zip(metrics, daily, strict=True)
+    }
+
+
+def _stored_rows(counts: dict[int, Counts], last: int) -> list[dict]:
+    return [
+        {
+            "metric_id": metric_id,
+            "cohort_id": cohort_id,
+            "day": counted.first + offset,
+            "members": members[offset],
+            "accounts": accounts[offset],
+            "measured": counted.measured_from is not None
+            and counted.measured_from <= counted.first + offset,
+        }
+        for metric_id, counted in counts.items()
+        for cohort_id, (members, accounts) in counted.cohorts.items()
+        for offset in range(last - counted.first + 1)
+    ]
+
+
+def _read_stored(
+    session: Session, metrics: list[SuccessMetric], cohorts: list[Cohort], first: int, last: int
+) -> dict[int, Counts]:
+    days = last - first + 1
+    counts = {
+        m.id: Counts(first, {c.id: ([0] * days, [0] * days) for c in cohorts}, None)
+        for m in metrics
+    }
+    for metric_id, cohort_id, day, members, accounts, measured in value_store.read(
+        session, [m.id for m in metrics], first, last
+    ):
+        counted = counts[metric_id]
+        counted.cohorts[cohort_id][0][day - first] = members
+        counted.cohorts[cohort_id][1][day - first] = accounts
+        if measured and (counted.measured_from is None or day < counted.measured_from):
+            counted.measured_from = day
+    return counts
+
+
+def _signature(
+    zone: ZoneInfo, launched: int, metrics: list[SuccessMetric], cohorts, memberships
+) -> str:
+    return value_store.signature(
+        [
+            str(zone),
+            launched,
+            [[m.id, m.rule] for m in metrics],
+            [c.id for c in cohorts],
+            [list(row) for row in memberships],
+        ]
+    )
 
 
 def metric_values(
@@ -231,8 +340,13 @@ def metric_values(
 
     Only `metric_id`'s when given (NotFound when it has no rule). The days run from the launch
     day to today, narrowed to `first`..`last` when given. A draft's metrics have no days.
+
+    Read from the stored values (`usage.value_store`) where they hold; the days from the first
+    stale one to today are computed again from the rollup and stored, for every metric, in the
+    caller's transaction. A session that may not write on SQLite computes without storing.
     """
-    metrics = [m for m in beta.metrics if m.rule and metric_id in (None, m.id)]
+    instrumented = [m for m in beta.metrics if m.rule]
+    metrics = [m for m in instrumented if metric_id in (None, m.id)]
     if metric_id is not None and not metrics:
         raise NotFound(f"Beta {beta.key} has no instrumented metric {metric_id}.")
     days = measured_days(beta, today, zone, first, last)
@@ -253,14 +367,31 @@ def metric_values(
         ]
     start, end = days[0].toordinal(), days[1].toordinal()
     launched = launch_day(beta, zone).toordinal()
-    members = members_of(session, beta, zone)
-    kinds = rules.matching_kinds(session, [m.rule for m in metrics]) if metrics else []
-    # Every day since launch: a window, or "since joining", may reach back before `start`.
-    counts = rules.daily_counts_of_each(session, beta.id, kinds, launched, end)
-    return [
-        _metric_values(metric, daily, members, cohorts, start, end)
-        for metric, daily in zip(metrics, counts, strict=True)
-    ]
+    if not value_store.may_store(session):
+        members = _members(session, beta, zone)
+        counts = _compute(session, beta, metrics, members, cohorts, launched, start, end)
+        return [_metric_values(m, counts[m.id], cohorts, start, end) for m in metrics]
+    memberships = _memberships(session, beta, as_text=True)
+    signature = _signature(zone, launched, instrumented, cohorts, memberships)
+    through = today.toordinal()
+    if value_store.read_mark(session, beta.id).stale_from(signature, launched) <= through:
+        mark = value_store.lock(session, beta.id)
+        stale = mark.stale_from(signature, launched)
+        if stale <= through:
+            members = _members(session, beta, zone)
+            counts = _compute(
+                session, beta, instrumented, members, cohorts, launched, stale, through
+            )
+            value_store.replace(
+                session,
+                beta.id,
+                [m.id for m in instrumented],
+                stale,
+                _stored_rows(counts, through),
+                value_store.Mark(signature, through, None),
+            )
+    counts = _read_stored(session, metrics, cohorts, start, end)
+    return [_metric_values(m, counts[m.id], cohorts, start, end) for m in metrics]
 
 
 def beta_values(

@@ -7,26 +7,38 @@ activity column, which those pages render without knowing whose they are.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from flask import Blueprint, Flask, Response, get_template_attribute, render_template
+from sqlalchemy.orm import Session
 
 from betas import lifecycle, web
-from betas.db import get_session
+from betas.db import get_session, stores
 from betas.models import Beta
 from cohorts.models import Membership
 from usage import activity, charts, instrumentation, values
 
 usage = Blueprint("usage", __name__)
+T = TypeVar("T")
+
+
+def _storing(read: Callable[[Session], T]) -> T:
+    """Run a read of metric values, which stores what it computed, and commit; refusals raise."""
+    outcome = web.commit(read, show=False)
+    if outcome.refusal is not None:
+        raise outcome.refusal
+    return outcome.value
 
 
 def _values(key: str) -> values.BetaValues:
-    session = get_session()
-    beta = lifecycle.get_beta(session, key)
-    return values.beta_values(session, beta, web.configured_today(), web.settings().zone)
+    beta = lifecycle.get_beta(get_session(), key)
+    today, zone = web.configured_today(), web.settings().zone
+    return _storing(lambda session: values.beta_values(session, beta, today, zone))
 
 
 @usage.get("/betas/<key>/metrics")
+@stores
 def metrics(key):
     """Show each metric's chart per cohort against its target, and its latest values."""
     result = _values(key)
@@ -34,11 +46,12 @@ def metrics(key):
 
 
 @usage.get("/betas/<key>/metrics/<int:metric_id>.svg")
+@stores
 def metric_chart(key, metric_id):
     """Serve a metric's chart, an SVG document shown by the Metrics page in an <img>."""
-    session = get_session()
-    beta = lifecycle.get_beta(session, key)
-    svg = charts.chart_of(session, beta, metric_id, web.configured_today(), web.settings().zone)
+    beta = lifecycle.get_beta(get_session(), key)
+    today, zone = web.configured_today(), web.settings().zone
+    svg = _storing(lambda session: charts.chart_of(session, beta, metric_id, today, zone))
     return Response(
         svg,
         mimetype="image/svg+xml",
@@ -47,6 +60,7 @@ def metric_chart(key, metric_id):
 
 
 @usage.get("/betas/<key>/metrics.csv")
+@stores
 def metrics_csv(key):
     """Download every metric's series: metric, cohort, day, members, accounts, value."""
     result = _values(key)
