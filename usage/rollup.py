@@ -79,23 +79,24 @@ def _by_account_day(rows: Iterable[tuple[int, datetime]], zone: ZoneInfo) -> dic
     return {key: sorted(set(times)) for key, times in joins.items()}
 
 
-def joins_of(
+def memberships_of(
     session: Session, account_days: Iterable[tuple[int, int]], zone: ZoneInfo
-) -> dict[tuple[int, int], list[datetime]]:
-    """Return the join times of these accounts on these days, in one statement."""
+) -> tuple[dict[tuple[int, int], list[datetime]], set[int]]:
+    """Return the join times of these accounts on these days, and the betas they joined.
+
+    One statement: the accounts' memberships that joined (an account is in a few betas).
+    """
     account_days = set(account_days)
     if not account_days:
-        return {}
-    accounts = {account for account, _ in account_days}
-    days = [day for _, day in account_days]
+        return {}, set()
     rows = session.execute(
-        select(Membership.account_id, Membership.joined_at).where(
-            Membership.account_id.in_(accounts),
-            Membership.joined_at >= day_start(min(days), zone),
-            Membership.joined_at < day_start(max(days) + 1, zone),
+        select(Membership.account_id, Membership.beta_id, Membership.joined_at).where(
+            Membership.account_id.in_({account for account, _ in account_days}),
+            Membership.joined_at.is_not(None),
         )
     ).all()
-    return {k: v for k, v in _by_account_day(rows, zone).items() if k in account_days}
+    joins = _by_account_day(((account, joined) for account, _, joined in rows), zone)
+    return {k: v for k, v in joins.items() if k in account_days}, {beta for _, beta, _ in rows}
 
 
 def all_joins(session: Session, zone: ZoneInfo) -> dict[tuple[int, int], list[datetime]]:
@@ -117,14 +118,19 @@ def add(
 ) -> None:
     """Add events to the rollup in one statement (and one to read the join times); never commit.
 
-    Only events just stored may be added: an event added twice counts twice. `joins` spares the
-    read when the caller has them (a rebuild reads them all once).
+    Only events just stored may be added: an event added twice counts twice. The stored metric
+    values of the betas the accounts joined are marked stale from the events' earliest day (a
+    statement more, when there are any). `joins` spares the read, and the marking, when the
+    caller has them: a rebuild reads them all once, and forgets every stored value after.
     """
     dated = [(event, day_of(event.occurred_at, zone)) for event in events]
     if not dated:
         return
+    betas: set[int] = set()
     if joins is None:
-        joins = joins_of(session, {(event.account_id, day) for event, day in dated}, zone)
+        joins, betas = memberships_of(
+            session, {(event.account_id, day) for event, day in dated}, zone
+        )
     starts: dict[int, datetime] = {}
     spans: dict[tuple[int, int, int, datetime], list] = {}
     for event, day in dated:
@@ -172,9 +178,7 @@ def add(
 
     insert_rows(session, table, rows, add_to_existing)
     # Last, so that the marks of the accounts' betas stay locked for no longer than the commit.
-    value_store.mark_dirty(
-        session, {row["account_id"] for row in rows}, min(day for _, day in dated)
-    )
+    value_store.mark_dirty(session, betas, min(day for _, day in dated))
 
 
 def count_events(session: Session) -> int:

@@ -25,12 +25,11 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import case, delete, literal, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from betas.db import insert_rows
-from cohorts.models import Membership
 from usage.models import MetricDayValue, ValuesMark
 
 
@@ -95,24 +94,20 @@ def lock(session: Session, beta_id: int) -> Mark:
     return Mark(*row)
 
 
-def mark_dirty(session: Session, account_ids: Iterable[int], day: int) -> None:
-    """Mark stale from `day` the values of every beta these accounts joined, in one statement.
+def mark_dirty(session: Session, beta_ids: Iterable[int], day: int) -> None:
+    """Mark these betas' stored values stale from `day`, in one statement (none for no beta).
 
-    The marks of betas computed before are upserted in beta order (so that two transactions
-    lock them in one order), also where they were stale already: the lock is what makes a
-    request computing meanwhile wait for these events (see the module's docstring).
+    The marks are upserted in beta order (so that two transactions lock them in one order), also
+    where they were stale already: the lock is what makes a request computing meanwhile wait
+    for these events (see the module's docstring).
     """
-    account_ids = sorted(set(account_ids))
-    if not account_ids:
+    beta_ids = sorted(set(beta_ids))
+    if not beta_ids:
         return
     table = ValuesMark.__table__
-    betas = (
-        select(Membership.beta_id, literal("").label("signature"), literal(day).label("dirty_from"))
-        .where(Membership.account_id.in_(account_ids), Membership.joined_at.is_not(None))
-        .distinct()
-        .order_by(Membership.beta_id)
+    insert = _insert(session).values(
+        [{"beta_id": beta_id, "signature": "", "dirty_from": day} for beta_id in beta_ids]
     )
-    insert = _insert(session).from_select(["beta_id", "signature", "dirty_from"], betas)
     earlier = case(
         (
             table.c.dirty_from.is_(None) | (table.c.dirty_from > insert.excluded.dirty_from),

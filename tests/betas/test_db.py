@@ -2,9 +2,11 @@
 
 import threading
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, text
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, select, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DataError
 
 from betas.db import Database, UTCDateTime, get_session, insert_rows
@@ -71,6 +73,31 @@ def test_a_view_marked_read_only_reads_even_when_posted_to(app):
         assert get_session().info["write"] is False
     with app.test_request_context("/api/v1/betas/x/launch", method="POST"):
         assert get_session().info["write"] is True
+
+
+def test_a_get_marked_stores_takes_the_write_lock(app):
+    with app.test_request_context("/betas/x/metrics", method="GET"):
+        assert get_session().info["write"] is True
+    with app.test_request_context("/betas/x/instrumentation", method="GET"):
+        assert get_session().info["write"] is False
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 10, 2, 14, 30, tzinfo=UTC),
+        datetime(2026, 10, 2, 14, 30, 5, 120, tzinfo=UTC),
+        datetime(2026, 10, 2, 23, 30, 0, 999_999, tzinfo=ZoneInfo("America/New_York")),
+        datetime(999, 1, 1, tzinfo=ZoneInfo("Europe/London")),
+    ],
+)
+def test_sqlite_writes_a_time_as_sqlalchemys_datetime_does(moment):
+    dialect = sqlite.dialect()
+    theirs = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    ours = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert ours(moment) == theirs(moment.astimezone(UTC))
+    with pytest.raises(ValueError, match="naive"):
+        ours(moment.replace(tzinfo=None))
 
 
 @pytest.mark.parametrize("read", ["read", "read_row"])
