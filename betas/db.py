@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
@@ -22,23 +22,27 @@ from alembic.config import Config
 from flask import Flask, current_app, g, has_request_context, request
 from flask.cli import AppGroup
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     DateTime,
     Engine,
     Enum,
     MetaData,
+    Numeric,
     Result,
     String,
     Table,
+    Text,
     TypeDecorator,
     bindparam,
+    cast,
+    column,
     create_engine,
     event,
     func,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -140,6 +144,21 @@ def _sha1(text: str | None) -> bytes | None:
 Insert = sqlite.Insert | postgresql.Insert
 
 
+def _json_ready(kind) -> Callable[[object], object] | None:
+    """Return how a column's values go into a JSON document of rows (None: as they are)."""
+    if isinstance(kind, UTCDateTime):
+
+        def moment(value):
+            if value is not None and value.tzinfo is None:
+                raise ValueError("naive datetime: Shipcall stores times in UTC only")
+            return None if value is None else value.isoformat()
+
+        return moment
+    if isinstance(kind, Numeric):
+        return lambda value: None if value is None else str(value)
+    return None
+
+
 def insert_rows(
     session: Session,
     table: Table,
@@ -149,22 +168,46 @@ def insert_rows(
     """Insert many rows with one INSERT of the session's dialect; return its result.
 
     `complete` adds to that INSERT what the caller needs: ON CONFLICT, RETURNING (the dialect's
-    own insert has both). Every row has the same keys. PostgreSQL takes the rows as one array per
-    column, unnested: a thousand rows as a multi-row VALUES cost psycopg more to parse and send
-    than the database to insert, and a plain executemany runs one statement per row. SQLite takes
-    them as an executemany (a multi-row VALUES when RETURNING is asked).
+    own insert has both). Every row has the same keys. PostgreSQL takes the rows as one JSON
+    document, read back as a record set: a thousand rows as a multi-row VALUES cost psycopg more
+    to parse and send than the database to insert, a plain executemany runs one statement per
+    row, and one array per column (unnested) had psycopg quote every element in Python. The
+    record set declares the columns' types, though text without a length: casting to
+    varchar(n) cuts silently, and the insert refuses a value too long instead. SQLite takes the
+    rows as an executemany (a multi-row VALUES when RETURNING is asked).
     """
     if session.get_bind().dialect.name != "postgresql":
         return session.execute(complete(sqlite.insert(table)), rows)
     names = list(rows[0])
-    # Cast to the columns' types, though not to a length: casting to varchar(n) cuts silently.
-    arrays = [
-        bindparam(name, type_=ARRAY(String() if isinstance(kind, String) else kind))
-        for name, kind in ((name, table.c[name].type) for name in names)
-    ]
-    source = func.unnest(*arrays).table_valued(*names).render_derived()
+    kinds = [Text() if isinstance(table.c[name].type, String) else table.c[name].type
+             for name in names]  # fmt: skip
+    ready = [(name, convert) for name in names if (convert := _json_ready(table.c[name].type))]
+    if ready:
+        rows = [{**row, **{name: convert(row[name]) for name, convert in ready}} for row in rows]
+    source = (
+        func.json_to_recordset(bindparam("rows", rows, type_=postgresql.JSON))
+        .table_valued(*(column(name, kind) for name, kind in zip(names, kinds, strict=True)))
+        .render_derived(name="given", with_types=True)
+    )
     insert = complete(postgresql.insert(table).from_select(names, select(source)))
-    return session.execute(insert, {name: [row[name] for row in rows] for name in names})
+    return session.execute(insert)
+
+
+def among(session: Session, column: ColumnElement, values: Iterable) -> ColumnElement[bool]:
+    """Return `column IN (values)`; on PostgreSQL with the values as one JSON array parameter.
+
+    A thousand values as a thousand parameters cost more to render, and for psycopg to parse,
+    than the query itself. The array's elements are read as text, then as the column's type
+    (text of any length for a string: a cut value could match another row).
+    """
+    values = list(values)
+    if session.get_bind().dialect.name != "postgresql":
+        return column.in_(values)
+    elements = func.json_array_elements_text(
+        bindparam(None, values, type_=postgresql.JSON)
+    ).table_valued("value")
+    kind = Text() if isinstance(column.type, String) else column.type
+    return column.in_(select(cast(elements.c.value, kind)))
 
 
 def create_db_engine(url: str) -> Engine:

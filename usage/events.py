@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, select, tuple_
 from sqlalchemy.orm import Session
 
-from betas.db import insert_rows, utcnow
+from betas.db import among, insert_rows, utcnow
 from betas.errors import Invalid
 from betas.wording import plural
 from cohorts.models import Account
@@ -255,7 +255,7 @@ def _ids(
     """
     columns = [table.c[name] for name in names]
     if len(columns) == 1:
-        matching, key_of = columns[0].in_, (lambda row: row[0])
+        matching, key_of = (lambda keys: among(session, columns[0], keys)), (lambda row: row[0])
     else:
         matching, key_of = tuple_(*columns).in_, (lambda row: tuple(row[:-1]))
 

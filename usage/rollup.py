@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, delete, func, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
-from betas.db import Insert, insert_rows
+from betas.db import Insert, among, insert_rows
 from betas.wording import plural
 from cohorts.models import Membership
 from usage import value_store
@@ -91,7 +91,7 @@ def memberships_of(
         return {}, set()
     rows = session.execute(
         select(Membership.account_id, Membership.beta_id, Membership.joined_at).where(
-            Membership.account_id.in_({account for account, _ in account_days}),
+            among(session, Membership.account_id, {account for account, _ in account_days}),
             Membership.joined_at.is_not(None),
         )
     ).all()

@@ -9,7 +9,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func,
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DataError
 
-from betas.db import Database, UTCDateTime, get_session, insert_rows
+from betas.db import Database, UTCDateTime, among, get_session, insert_rows
 from tests.helpers import is_postgres
 
 
@@ -158,3 +158,21 @@ def test_insert_rows_refuses_a_value_too_long_rather_than_cut_it(db, words, data
     rows = [{"word": "pineapple", "seen_at": datetime.now(UTC)}]
     with pytest.raises(DataError), db.begin_nested():
         insert_rows(db, words, rows)
+
+
+def test_insert_rows_refuses_a_naive_time(db, words):
+    rows = [{"word": "plum", "seen_at": datetime(2026, 10, 2, 14, 30)}]
+    with pytest.raises(Exception, match="naive datetime"), db.begin_nested():
+        insert_rows(db, words, rows)
+
+
+def test_among_matches_strings_and_integers_given_as_one_list(db, words):
+    seen = datetime(2026, 10, 2, 14, 30, tzinfo=UTC)
+    insert_rows(db, words, [{"word": w, "seen_at": seen} for w in ("apple", "pear", "fig")])
+    wanted = ["fig", "apple", "kiwi", "x" * 300]  # longer than the column: never cut to match
+    found = db.scalars(select(words.c.word).where(among(db, words.c.word, wanted)))
+    assert sorted(found) == ["apple", "fig"]
+    ids = db.scalars(select(words.c.id).where(words.c.word.in_(["pear", "fig"]))).all()
+    found = db.scalars(select(words.c.word).where(among(db, words.c.id, ids)))
+    assert sorted(found) == ["fig", "pear"]
+    assert db.scalars(select(words.c.word).where(among(db, words.c.id, []))).all() == []
