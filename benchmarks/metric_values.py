@@ -39,6 +39,7 @@ from betas.models import Beta, BetaState, MetricStage, MetricUnit, Role, Success
 from cohorts.models import Account, Cohort, CohortKind, Membership, MembershipStatus
 from shipcall.app import create_app
 from usage import rollup
+from usage.events import ingest_items
 from usage.models import EventKind, UsageEvent
 
 SCRATCH = "shipcall_values_bench"
@@ -68,6 +69,7 @@ COHORTS = [
     ("wave-3", CohortKind.MANUAL),
 ]
 CHUNK = 20_000
+AFTER_EVENTS_RUNS = 3
 
 
 def _rule(patterns, at_least, per, window) -> dict:
@@ -217,10 +219,40 @@ def measure(url: str, name: str, runs: int) -> None:
         times = timings(client, path.format(key="big"), headers, runs)
         print(
             f"  {label}: median {statistics.median(times):.0f} ms, p95 {p95(times):.0f} ms "
-            f"({runs} requests); statements: {small} (1,000 members, 10 days), "
-            f"{big} (10,000 members, 30 days)"
+            f"({runs} requests, values stored); statements: {small} (1,000 members, 10 days), "
+            f"{big} (10,000 members, 30 days), both computing and storing; "
+            f"{statements(app, client, path.format(key='big'), headers)} reading stored values"
         )
-    app.extensions["shipcall.db"].engine.dispose()
+    # What a request costs when events arrived since the last: the days from theirs are computed
+    # again from the rollup (here a day in the middle of the 30, late events of every member).
+    database = app.extensions["shipcall.db"]
+    after = []
+    for batch in range(AFTER_EVENTS_RUNS):
+        with database.session() as session:
+            ingest_items(session, late_events(batch), UTC)
+            session.commit()
+        after += timings(api, "/api/v1/betas/big/metrics/values", bearer, 1, warm=False)
+    print(
+        f"  values API after a batch of 1,000 late events (15 days back): "
+        f"{', '.join(f'{t:.0f}' for t in after)} ms"
+    )
+    database.engine.dispose()
+
+
+def late_events(batch: int) -> list[dict]:
+    """Return a batch of 1,000 events of the big beta's members, 15 days back."""
+    rng = random.Random(batch)
+    at = datetime.now(UTC) - timedelta(days=15)
+    return [
+        {
+            "id": f"late-{batch}-{n}",
+            "account": f"big-{rng.randrange(10_000)}",
+            "action": "opened",
+            "object": "report",
+            "occurred_at": (at + timedelta(seconds=n)).isoformat(),
+        }
+        for n in range(1_000)
+    ]
 
 
 def main() -> None:
