@@ -110,8 +110,8 @@ class ValuesMark(Base):
     """How far a beta's stored metric values hold: what they were computed from, and to when.
 
     `signature` digests what the values depend on besides events (the zone, the launch day,
-    each metric's rule, the cohorts, every membership's cohort and days): a request that finds
-    another one computes again from the launch. `through` is the last day computed. Storing
+    each metric's rule, the cohorts, the beta's members version): a request that finds another
+    one computes again from the launch. `through` is the last day computed. Storing
     events marks the beta `dirty_from` their earliest day (`usage.rollup.add`), and a rebuild
     forgets every mark.
     """

@@ -7,8 +7,8 @@ mark (`ValuesMark`), and reads them back while they hold. They stop holding:
   `usage.rollup.add` in the transaction that adds them: late events mark earlier days);
 - from the day after the last one computed, when a new day begins;
 - entirely when their signature changes: the zone, the launch, a metric's rule, the cohorts, or
-  any membership's cohort, join or leaving time (the request reads those anyway, so no change
-  can slip past, whichever door or statement made it);
+  the beta's members version (`cohorts.memberships` bumps it with every change of a
+  membership: joining, leaving, moving; the member list's ETag stands on it too);
 - entirely after a rebuild of the rollup (`forget_all`).
 
 Concurrency: storing events upserts the marks of their betas' rows, which locks them until the

@@ -23,7 +23,7 @@ from decimal import Decimal
 from itertools import accumulate
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from betas.errors import NotFound
@@ -115,19 +115,12 @@ def measured_days(
     return (first, last) if first <= last else None
 
 
-def _memberships(session: Session, beta: Beta, *, as_text: bool = False) -> list[tuple]:
-    """Return (id, cohort, joined, left) of the beta's memberships that ever joined.
-
-    `as_text`: the times as the database writes them, for the signature (reading them as times
-    costs more than the rest of a request that finds its values stored).
-    """
-    times = [Membership.joined_at, Membership.left_at]
-    if as_text:
-        times = [cast(column, String) for column in times]
+def _memberships(session: Session, beta: Beta) -> list[tuple]:
+    """Return (id, cohort, joined, left) of the beta's memberships that ever joined."""
     return [
         tuple(row)
         for row in session.execute(
-            select(Membership.id, Membership.cohort_id, *times)
+            select(Membership.id, Membership.cohort_id, Membership.joined_at, Membership.left_at)
             .where(Membership.beta_id == beta.id, Membership.joined_at.is_not(None))
             .order_by(Membership.id)
         )
@@ -314,7 +307,7 @@ def _read_stored(
 
 
 def _signature(
-    zone: ZoneInfo, launched: int, metrics: list[SuccessMetric], cohorts, memberships
+    zone: ZoneInfo, launched: int, metrics: list[SuccessMetric], cohorts, members_version: int
 ) -> str:
     return value_store.signature(
         [
@@ -322,7 +315,7 @@ def _signature(
             launched,
             [[m.id, m.rule] for m in metrics],
             [c.id for c in cohorts],
-            [list(row) for row in memberships],
+            members_version,
         ]
     )
 
@@ -371,8 +364,9 @@ def metric_values(
         members = _members(session, beta, zone)
         counts = _compute(session, beta, metrics, members, cohorts, launched, start, end)
         return [_metric_values(m, counts[m.id], cohorts, start, end) for m in metrics]
-    memberships = _memberships(session, beta, as_text=True)
-    signature = _signature(zone, launched, instrumented, cohorts, memberships)
+    # Read, not taken from `beta`: this session may have changed memberships since loading it.
+    version = session.scalar(select(Beta.members_version).where(Beta.id == beta.id))
+    signature = _signature(zone, launched, instrumented, cohorts, version)
     through = today.toordinal()
     if value_store.read_mark(session, beta.id).stale_from(signature, launched) <= through:
         mark = value_store.lock(session, beta.id)
