@@ -7,7 +7,8 @@ rebuilt from the raw events (its join-day splits too). A second, smaller beta (1
 10 days) shows that the number of statements does not grow with members or days. Then it
 requests, in-process through Flask's test client, the values API
 (`GET /api/v1/betas/{key}/metrics/values`) and the Metrics page (`/betas/{key}/metrics`) and
-prints their median and p95, and their statements at both sizes.
+prints their median and p95 (values stored), their statements at both sizes computing and
+storing, and reading; last, the values API after each of a few batches of late events.
 
     .venv/bin/python benchmarks/metric_values.py                       # SQLite
     .venv/bin/python benchmarks/metric_values.py --postgres postgresql://postgres@127.0.0.1/postgres
