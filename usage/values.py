@@ -7,10 +7,13 @@ history; a membership moved between cohorts counts in its current one), the acco
 them that meet the rule that day, and the value (their percent of the members, or their count,
 by the metric's unit); and the latest status against the target.
 
-Read from the rollup only, never the raw events: a statement for the memberships, one for the
-cohorts, one for the event kinds, and one for every metric together, aggregated in SQL to a row
-per membership and day with a matching event (a column per metric); the rest is a sweep in
-Python over those rows, whatever the number of members, days and metrics.
+Computed from the rollup only, never the raw events: a statement for the memberships, one for
+the cohorts, one for the event kinds, and one for every metric together, aggregated in SQL to a
+row per membership and day with a matching event (a column per metric); the rest is a sweep in
+Python over those rows, whatever the number of members, days and metrics. What is computed is
+stored per metric, cohort and day (`usage.value_store`), and read back while it holds: a
+request computes only the days from the first stale one (or, after a change of what the values
+depend on besides events, from the launch).
 """
 
 from __future__ import annotations
