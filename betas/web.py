@@ -188,6 +188,17 @@ def commit(
     return Outcome(value)
 
 
+def storing(read: Callable[[Session], T]) -> T:
+    """Run a read that stores what it computed (metric values, in a `db.stores` view); commit.
+
+    A refusal is rolled back and raised, for the app's error pages: a read has no form.
+    """
+    outcome = commit(read, show=False)
+    if outcome.refusal is not None:
+        raise outcome.refusal
+    return outcome.value
+
+
 def reload_goes_to(page: Callable[..., str]):
     """Answer GET on a form's POST URL with a redirect to `page(**url values)`.
 

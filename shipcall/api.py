@@ -14,7 +14,7 @@ from betas import decisions
 from betas.apidoc import NO_BETA, NOT_EDITOR, Refusal, refuses
 from betas.apikit import PREFIX, commit, require_scope
 from betas.auth.web import current_actor
-from betas.db import get_session
+from betas.db import get_session, stores
 from betas.errors import BetaNotRunning, BlockersOpen, Invalid, NotFound, NotMeasured
 from betas.models import NAME_MAX, TEXT_MAX, Outcome
 from betas.web import configured_today, settings
@@ -164,12 +164,14 @@ def _gathered(key: str) -> review.Review:
 
 
 @blp.route("/betas/<key>/review")
+@stores
 @require_scope("betas:read")
 @refuses(NO_BETA)
 @blp.response(200, ReviewSchema)
 def read_review(key):
     """Read the review: the framing, the recommendation, metrics, feedback, cohorts, deadline."""
-    return review.as_json(_gathered(key))
+    # Committed: the metric values computed from the rollup are stored for the next request.
+    return commit(lambda _session: review.as_json(_gathered(key)))
 
 
 @blp.route("/betas/<key>/decision", methods=["POST"])

@@ -14,7 +14,7 @@ from betas import checkpoints, decisions, lifecycle, web
 from betas.audit import beta_history
 from betas.auth import permissions
 from betas.auth.web import current_actor
-from betas.db import get_session
+from betas.db import get_session, stores
 from betas.forms import (
     CheckpointForm,
     DecisionForm,
@@ -120,9 +120,11 @@ def render_review(found: review.Review, form: DecisionForm | None = None, status
 
 
 @hub.get("/betas/<key>/review")
+@stores
 def review_page(key):
     """Show the ship / no-ship review: evidence against the framing, and a recommendation."""
-    return render_review(_review(key))
+    # Committed: the metric values computed from the rollup are stored for the next request.
+    return render_review(web.storing(lambda _session: _review(key)))
 
 
 @hub.route("/betas/<key>/decision", methods=["GET", "POST"])

@@ -7,11 +7,10 @@ activity column, which those pages render without knowing whose they are.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TypeVar
 
 from flask import Blueprint, Flask, Response, get_template_attribute, render_template
-from sqlalchemy.orm import Session
 
 from betas import lifecycle, web
 from betas.db import get_session, stores
@@ -23,18 +22,10 @@ usage = Blueprint("usage", __name__)
 T = TypeVar("T")
 
 
-def _storing(read: Callable[[Session], T]) -> T:
-    """Run a read of metric values, which stores what it computed, and commit; refusals raise."""
-    outcome = web.commit(read, show=False)
-    if outcome.refusal is not None:
-        raise outcome.refusal
-    return outcome.value
-
-
 def _values(key: str) -> values.BetaValues:
     beta = lifecycle.get_beta(get_session(), key)
     today, zone = web.configured_today(), web.settings().zone
-    return _storing(lambda session: values.beta_values(session, beta, today, zone))
+    return web.storing(lambda session: values.beta_values(session, beta, today, zone))
 
 
 @usage.get("/betas/<key>/metrics")
@@ -51,7 +42,7 @@ def metric_chart(key, metric_id):
     """Serve a metric's chart, an SVG document shown by the Metrics page in an <img>."""
     beta = lifecycle.get_beta(get_session(), key)
     today, zone = web.configured_today(), web.settings().zone
-    svg = _storing(lambda session: charts.chart_of(session, beta, metric_id, today, zone))
+    svg = web.storing(lambda session: charts.chart_of(session, beta, metric_id, today, zone))
     return Response(
         svg,
         mimetype="image/svg+xml",

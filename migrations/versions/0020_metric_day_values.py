@@ -1,7 +1,7 @@
 """Store metric values per metric, cohort and day, and how far each beta's hold.
 
-Revision ID: 0016
-Revises: 0012
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-01 11:00:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016"
-down_revision: str | None = "0012"
+revision: str = "0020"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
