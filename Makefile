@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 run: $(VENV)/.installed
 	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/flask --app wsgi users setup-link
-	@# The worker (spreadsheet sync) runs beside gunicorn and stops with it.
+	@# The worker (spreadsheet sync, deadline reminders) runs beside gunicorn and stops with it.
 	$(BIN)/flask --app wsgi worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app

@@ -123,7 +123,7 @@ def section_figures(app) -> None:
     print(
         f"  snapshot: {review.size_of(frozen) / 1024:.0f} KB (limit "
         f"{review.SNAPSHOT_MAX // 1024} KB, one day in {frozen['days_kept_every']} kept); "
-        f"{len(feedback.open_blockers)} open blockers, {feedback.total:,} items"
+        f"{len(feedback.blockers)} open blockers, {feedback.items.all:,} items"
     )
 
 

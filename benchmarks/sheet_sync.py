@@ -45,6 +45,7 @@ from betas.models import Beta, BetaState, Role, User
 from cohorts.models import Account
 from feedback import log, sync
 from feedback.models import FeedbackItem, SheetLink
+from feedback.rows import RowFormat, cells
 from feedback.sheet_links import HEADER, link_sheet
 from feedback.sheets import Sheets
 from shipcall.app import create_app
@@ -116,7 +117,7 @@ def compare(app, fake) -> tuple[int, int, int]:
         by_id[key] = row
     database = app.extensions["shipcall.db"]
     settings = app.config["SHIPCALL"]
-    fmt = sync.RowFormat(settings.zone, settings.public_url)
+    fmt = RowFormat(settings.zone, settings.public_url)
     with database.session(write=False) as session:
         items = list(
             session.scalars(
@@ -134,7 +135,7 @@ def compare(app, fake) -> tuple[int, int, int]:
             row = by_id.get(str(item.id))
             if row is None:
                 continue
-            want = sync.cells(item, fmt)
+            want = cells(item, fmt)
             got = {name: (row[i] if i < len(row) else "") for name, i in at.items()}
             if any(str(want[name]) != got[name] for name in HEADER):
                 differing += 1

@@ -22,13 +22,11 @@ that fails after its retries leaves the entries pending and sets the next try, b
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -45,6 +43,15 @@ from feedback.models import (
     SheetLink,
     SheetRow,
 )
+from feedback.rows import (
+    RowFormat,
+    cells,
+    editable_values,
+    fingerprint_of,
+    parse_id,
+    sheet_value,
+    text,
+)
 from feedback.sheet_links import (
     EDITABLE_COLUMNS,
     HEADER,
@@ -57,10 +64,6 @@ from feedback.sheets import Sheets, SheetsError, Worksheet, a1
 FIRST_BACKOFF = 30  # seconds before the next try after a failed sync; doubled each time
 LONGEST_BACKOFF = 3600
 EDITABLE_FIELDS = tuple(EDITABLE_COLUMNS.values())
-# What a row people added is known by, until its id is written: the cells they typed.
-FINGERPRINTED = ("account", "account name", "source", "original", "type", "summary", "reason")
-
-
 @dataclass
 class SyncReport:
     """What one sync of a beta did."""
@@ -92,68 +95,6 @@ class SyncReport:
         if self.unmatched:
             parts.append(f"{len(self.unmatched)} rows to fix")
         return f"{self.beta}: " + ", ".join(parts)
-
-
-@dataclass(frozen=True)
-class RowFormat:
-    """What an item's row says beyond the item: times in the zone, links to Shipcall."""
-
-    zone: ZoneInfo
-    base_url: str
-
-
-def cells(item: FeedbackItem, fmt: RowFormat) -> dict[str, object]:
-    """Return an item's row, by column name."""
-    return {
-        "id": item.id,
-        "logged at": item.logged_at.astimezone(fmt.zone).strftime("%Y-%m-%d %H:%M"),
-        "account": item.account.external_id,
-        "account name": item.account.name or "",
-        "cohort": item.cohort.name if item.cohort else "",
-        "source": item.source.value,
-        "original": item.original,
-        "type": item.type or "",
-        "summary": item.summary or "",
-        "reason": item.reason or "",
-        "duplicate of": item.duplicate_of_id or "",
-        "blocker state": item.blocker_state.value if item.blocker_state else "",
-        "logged by": item.logged_by.display_name if item.logged_by else "the spreadsheet",
-        "link": f"{fmt.base_url}/feedback/{item.id}",
-    }
-
-
-def editable_values(item: FeedbackItem) -> dict[str, str | None]:
-    """Return the item's fields that people may edit in the sheet, as text (None for empty)."""
-    state = item.blocker_state.value if item.blocker_state else None
-    return {
-        "type": item.type,
-        "summary": item.summary,
-        "reason": item.reason,
-        "blocker_state": state,
-    }
-
-
-def _text(value: object) -> str:
-    return "" if value is None else str(value)
-
-
-def _sheet_value(field_name: str, text: str) -> str | None:
-    value = text.strip()
-    if field_name in ("type", "blocker_state"):
-        value = value.casefold().replace(" ", "_") if field_name == "type" else value.casefold()
-    return value or None
-
-
-def _fingerprint(get) -> str:
-    said = "\x1f".join(" ".join(get(name).split()) for name in FINGERPRINTED)
-    return hashlib.sha256(said.encode()).hexdigest()
-
-
-def _parse_id(text: str) -> int | None:
-    value = text.strip().replace(",", "")
-    if value.endswith(".0"):
-        value = value[:-2]
-    return int(value) if value.isdigit() else None
 
 
 @dataclass
@@ -287,7 +228,7 @@ def _plan(
         get = getter(row)
         raw_id = get("id").strip()
         if raw_id:
-            item_id = _parse_id(raw_id)
+            item_id = parse_id(raw_id)
             if item_id is None or item_id not in items:
                 report.unmatched.append(
                     {"row": number, "message": f"The id {raw_id} is no feedback item of this beta."}
@@ -312,7 +253,7 @@ def _plan(
             awaiting[synced_row.fingerprint].append(item_id)
     for number, row in added:
         get = getter(row)
-        fingerprint = _fingerprint(get)
+        fingerprint = fingerprint_of(get)
         if awaiting.get(fingerprint):
             seen[awaiting[fingerprint].pop(0)] = (number, row)
             continue
@@ -372,7 +313,7 @@ def _plan(
         for column, field_name in EDITABLE_COLUMNS.items():
             if field_name in kept[item_id]:
                 wanted[column] = get(column)
-        if any(_text(wanted[name]) != get(name) for name in HEADER):
+        if any(text(wanted[name]) != get(name) for name in HEADER):
             writes[number] = wanted  # type: ignore[assignment]
             report.written += 1
         synced[item_id] = _synced_after(items[item_id], rows[item_id], kept[item_id], get)
@@ -408,7 +349,7 @@ def _log_added_row(session, link, get, types, number, report) -> FeedbackItem | 
                 account=account,
                 original=get("original"),
                 source=get("source").strip().casefold() or None,
-                type=_sheet_value("type", get("type")),
+                type=sheet_value("type", get("type")),
                 summary=get("summary"),
                 reason=get("reason"),
                 types=types,
@@ -424,7 +365,7 @@ def _take_edits(session, item, synced_row, get, number, conflicts, kept, types, 
     taken: dict[str, object] = {}
     ours_now = editable_values(item)
     for column, field_name in EDITABLE_COLUMNS.items():
-        theirs = _sheet_value(field_name, get(column))
+        theirs = sheet_value(field_name, get(column))
         base, ours = synced_row.synced.get(field_name), ours_now[field_name]
         conflict = conflicts.get((item.id, field_name))
         if conflict is not None and theirs == ours:  # people made the sheet agree
