@@ -11,7 +11,7 @@ import calendar
 from collections.abc import Mapping, Sequence
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, joinedload
 
 from betas.audit import Actor, record
@@ -42,19 +42,28 @@ def plan(decision: Decision, ship_day: date) -> list[Checkpoint]:
     return made
 
 
+def select_due(today: date) -> Select[tuple[Checkpoint]]:
+    """Select the checkpoints due by `today` and not reported, of decisions that stand, in order.
+
+    The dashboard lists them; the reminders mail their owners (`betas.reminders`).
+    """
+    return (
+        select(Checkpoint)
+        .join(Decision, Decision.id == Checkpoint.decision_id)
+        .where(
+            Checkpoint.due_on <= today,
+            Checkpoint.reported_at.is_(None),
+            Decision.reopened_at.is_(None),
+        )
+        .order_by(Checkpoint.due_on, Checkpoint.id)
+    )
+
+
 def due(session: Session, today: date) -> list[Checkpoint]:
     """Return the checkpoints due by `today` and not reported, of decisions that stand."""
     return list(
         session.scalars(
-            select(Checkpoint)
-            .join(Decision, Decision.id == Checkpoint.decision_id)
-            .where(
-                Checkpoint.due_on <= today,
-                Checkpoint.reported_at.is_(None),
-                Decision.reopened_at.is_(None),
-            )
-            .options(joinedload(Checkpoint.decision).joinedload(Decision.beta))
-            .order_by(Checkpoint.due_on, Checkpoint.id)
+            select_due(today).options(joinedload(Checkpoint.decision).joinedload(Decision.beta))
         )
     )
 
