@@ -260,6 +260,10 @@ SENTENCES: dict[str, Sentence] = {
         f"{who(e)} marked {plural(len(d.get('accounts') or []), 'account')} as told that it "
         f"shipped: {shown(', '.join(d.get('accounts') or []))}"
     ),
+    "checkpoint.reminded": lambda e, d: (
+        f"{who(e)} reminded {shown(d.get('to'))} by email that the "
+        f"{shown(d.get('months'))}-month outcome checkpoint is due"
+    ),
     "checkpoint.reported": lambda e, d: (
         f"{who(e)} reported the {shown(d.get('months'))}-month outcome checkpoint, with "
         f"{plural(int(d.get('actions') or 0), 'action')}"

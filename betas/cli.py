@@ -149,7 +149,7 @@ def extend(key, new_deadline, reason, email):
 
 @betas_cli.command("remind")
 def remind():
-    """Send the deadline reminders due today; safe to run often. Without SMTP, print them."""
+    """Send the deadline and checkpoint reminders due today; safe to run often. No SMTP: print."""
     settings = current_app.config["SHIPCALL"]
     # Not through clikit: the claims are committed before the mail goes out, the outcome after.
     report = reminders.send_due(get_session(), settings, lifecycle.today_in(settings.zone))

@@ -249,25 +249,44 @@ class DeadlineExtension(Base):
 
 
 class ReminderKind(enum.StrEnum):
-    """Why a deadline reminder goes out: the deadline is a week away, tomorrow, or passed."""
+    """Why a reminder goes out: the deadline is a week away, tomorrow, or passed; a checkpoint."""
 
     WEEK_BEFORE = "week_before"
     DAY_BEFORE = "day_before"
     OVERDUE = "overdue"
+    CHECKPOINT = "checkpoint"
 
 
 class ReminderSent(Base):
-    """A beta's deadline reminder for one day of the configured zone: claimed, then sent.
+    """A reminder mailed to a beta's owner on one day of the configured zone: claimed, then sent.
 
-    One row per beta and day, whatever the number of runs: the unique constraint is what makes two
-    runs at once send one reminder. A row without `sent_at` is a claim whose sending is under way.
+    A deadline reminder is one row per beta and day, a checkpoint's one row per checkpoint,
+    whatever the number of runs: the unique index is what makes two runs at once send one
+    reminder. A row without `sent_at` is a claim whose sending is under way.
     """
 
     __tablename__ = "reminders_sent"
-    __table_args__ = (UniqueConstraint("beta_id", "day"),)
+    __table_args__ = (
+        Index(
+            "uq_reminders_sent_deadline",
+            "beta_id",
+            "day",
+            unique=True,
+            sqlite_where=text("checkpoint_id IS NULL"),
+            postgresql_where=text("checkpoint_id IS NULL"),
+        ),
+        UniqueConstraint("checkpoint_id"),
+        CheckConstraint(
+            "(kind = 'checkpoint') = (checkpoint_id IS NOT NULL)", name="checkpoint_kind"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     beta_id: Mapped[int] = mapped_column(ForeignKey("betas.id", ondelete="CASCADE"))
+    # The checkpoint a checkpoint reminder is about (None for a deadline reminder).
+    checkpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("checkpoints.id", ondelete="CASCADE")
+    )
     day: Mapped[date] = mapped_column(Date)
     kind: Mapped[ReminderKind] = mapped_column(enum_type(ReminderKind, "reminder_kind"))
     recipient: Mapped[str] = mapped_column(String(254))

@@ -1,13 +1,19 @@
-"""Deadline reminders: which are due today, claimed once per beta and day, sent, then settled.
+"""Reminders by email: which are due today, claimed once, sent, then settled.
 
 A running beta's owner hears when the deadline is 7 days away, when it is tomorrow, and every day
 it is overdue, each time with the link to the review; never after a decision, never twice a day.
-Days are those of SHIPCALL_TIMEZONE: the caller passes today in that zone.
+After a ship, the owner hears once when each outcome checkpoint comes due, with the link to the
+checkpoint's page; never after its report, nor once a reopen set the ship aside. Once, not daily
+as for the deadline: an overdue beta cannot grow until it is decided, so a daily word is due;
+a checkpoint holds nothing up, stays listed on the dashboard, and a daily mail about it would
+teach the owner to ignore Shipcall's mail. Days are those of SHIPCALL_TIMEZONE: the caller passes
+today in that zone.
 
-Sending happens outside any transaction: a reminder is first claimed (a reminders_sent row, unique
-per beta and day, committed), then sent, then settled (sent, or its claim removed so the next run
-tries again). Two runs at once claim each reminder once: the unique constraint decides. A claim
-left unsent by a run that died is taken over by a run STALE_CLAIM later.
+Sending happens outside any transaction: a reminder is first claimed (a reminders_sent row,
+unique per beta and day for a deadline reminder, per checkpoint for a checkpoint's, committed),
+then sent, then settled (sent, or its claim removed so the next run tries again). Two runs at once
+claim each reminder once: the unique index decides. A claim left unsent by a run that died is
+taken over by a run STALE_CLAIM later.
 """
 
 from __future__ import annotations
@@ -18,16 +24,16 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from urllib.parse import quote
 
-from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
-from betas import mail
+from betas import checkpoints, mail
 from betas.audit import record
 from betas.config import Settings
 from betas.db import utcnow
 from betas.lifecycle import days_left
-from betas.models import Beta, BetaState, ReminderKind, ReminderSent
+from betas.models import Beta, BetaState, Checkpoint, Decision, ReminderKind, ReminderSent
 from betas.wording import plural
 
 # Days before the deadline on which the owner is reminded; every day after it too.
@@ -42,12 +48,23 @@ WIDTH = 72
 
 @dataclass(frozen=True)
 class Reminder:
-    """One reminder due today: for which beta, why, and the mail that says it."""
+    """One reminder due today: for which beta (and checkpoint), why, and the mail that says it."""
 
     beta_id: int
     beta_key: str
     kind: ReminderKind
     mail: mail.Mail
+    checkpoint_id: int | None = None
+
+    def row(self, today: date) -> tuple[ColumnElement[bool], ...]:
+        """Say which reminders_sent row claims it: the checkpoint's, or the beta's of today."""
+        if self.checkpoint_id is not None:
+            return (ReminderSent.checkpoint_id == self.checkpoint_id,)
+        return (
+            ReminderSent.beta_id == self.beta_id,
+            ReminderSent.day == today,
+            ReminderSent.checkpoint_id.is_(None),
+        )
 
 
 @dataclass
@@ -102,21 +119,66 @@ def write(beta: Beta, kind: ReminderKind, today: date, settings: Settings) -> ma
         f"Hello {beta.owner.display_name},",
         opening,
         "Review the evidence and record the ship / no-ship call:",
-        # Indented and never wrapped: mail readers make a link of a URL on its own line.
-        f"    {review_url(settings, beta)}",
+        review_url(settings, beta),
         extensions,
         "-- Shipcall",
     ]
-    body = "\n\n".join(p if p.startswith("    ") else textwrap.fill(p, WIDTH) for p in paragraphs)
+    return _mail(beta, subject, paragraphs)
+
+
+def checkpoint_url(settings: Settings, beta: Beta, checkpoint: Checkpoint) -> str:
+    """Return the address of a checkpoint's page, where it is re-measured and reported."""
+    return f"{settings.public_url}/betas/{quote(beta.key)}/checkpoints/{checkpoint.id}"
+
+
+def write_checkpoint(checkpoint: Checkpoint, today: date, settings: Settings) -> mail.Mail:
+    """Write the reminder of a due checkpoint: plain text, the beta's name exactly as typed."""
+    decision = checkpoint.decision
+    beta = decision.beta
+    shipped_on = decision.created_at.astimezone(settings.zone).date()
+    name = f"{checkpoint.months}-month outcome checkpoint"
+    when = "is due today" if checkpoint.due_on == today else f"was due on {checkpoint.due_on}"
+    paragraphs = [
+        f"Hello {beta.owner.display_name},",
+        f"{beta.name} shipped on {shipped_on}; its {name} {when}.",
+        "Re-measure its metrics over the same members, beside their values at the decision, "
+        "and report: " + " ".join(checkpoints.QUESTIONS.values()) + " What actions follow, each "
+        "with an owner and a due date?",
+        checkpoint_url(settings, beta, checkpoint),
+        "-- Shipcall",
+    ]
+    return _mail(beta, f"{beta.name}: the {name} is due", paragraphs)
+
+
+def _mail(beta: Beta, subject: str, paragraphs: Sequence[str]) -> mail.Mail:
+    """Make the mail to the beta's owner: paragraphs filled to WIDTH, links left whole."""
+    body = "\n\n".join(
+        # Indented and never wrapped: mail readers make a link of a URL on its own line.
+        f"    {p}" if p.startswith(("http://", "https://")) else textwrap.fill(p, WIDTH)
+        for p in paragraphs
+    )
     return mail.Mail(to=beta.owner.email, subject=subject, body=body + "\n")
 
 
+def _taken() -> ColumnElement[bool]:
+    """Say that a reminders_sent row is sent, or claimed by a run still alive."""
+    return or_(ReminderSent.sent_at.is_not(None), ReminderSent.claimed_at > utcnow() - STALE_CLAIM)
+
+
 def due(session: Session, settings: Settings, today: date) -> list[Reminder]:
-    """List the reminders due today that no live run has claimed, by the betas' keys."""
+    """List the reminders due today that no live run has claimed.
+
+    The deadlines' first, by the betas' keys, then the checkpoints', by due date.
+    """
+    return _deadlines_due(session, settings, today) + _checkpoints_due(session, settings, today)
+
+
+def _deadlines_due(session: Session, settings: Settings, today: date) -> list[Reminder]:
     already = exists().where(
         ReminderSent.beta_id == Beta.id,
         ReminderSent.day == today,
-        or_(ReminderSent.sent_at.is_not(None), ReminderSent.claimed_at > utcnow() - STALE_CLAIM),
+        ReminderSent.checkpoint_id.is_(None),
+        _taken(),
     )
     betas = session.scalars(
         select(Beta)
@@ -139,6 +201,25 @@ def due(session: Session, settings: Settings, today: date) -> list[Reminder]:
     return reminders
 
 
+def _checkpoints_due(session: Session, settings: Settings, today: date) -> list[Reminder]:
+    reminded = exists().where(ReminderSent.checkpoint_id == Checkpoint.id, _taken())
+    found = session.scalars(
+        checkpoints.select_due(today)
+        .where(~reminded)
+        .options(joinedload(Checkpoint.decision).joinedload(Decision.beta).joinedload(Beta.owner))
+    )
+    return [
+        Reminder(
+            c.decision.beta_id,
+            c.decision.beta.key,
+            ReminderKind.CHECKPOINT,
+            write_checkpoint(c, today, settings),
+            checkpoint_id=c.id,
+        )
+        for c in found
+    ]
+
+
 def claim(session: Session, reminders: Sequence[Reminder], today: date) -> list[Reminder]:
     """Claim each reminder for today; return those this run claimed (another run has the rest).
 
@@ -151,12 +232,11 @@ def claim(session: Session, reminders: Sequence[Reminder], today: date) -> list[
         taken_over = session.execute(
             update(ReminderSent)
             .where(
-                ReminderSent.beta_id == reminder.beta_id,
-                ReminderSent.day == today,
+                *reminder.row(today),
                 ReminderSent.sent_at.is_(None),
                 ReminderSent.claimed_at <= now - STALE_CLAIM,
             )
-            .values(claimed_at=now, kind=reminder.kind, recipient=reminder.mail.to)
+            .values(claimed_at=now, day=today, kind=reminder.kind, recipient=reminder.mail.to)
         )
         if taken_over.rowcount == 1:
             claimed.append(reminder)
@@ -166,6 +246,7 @@ def claim(session: Session, reminders: Sequence[Reminder], today: date) -> list[
                 session.add(
                     ReminderSent(
                         beta_id=reminder.beta_id,
+                        checkpoint_id=reminder.checkpoint_id,
                         day=today,
                         kind=reminder.kind,
                         recipient=reminder.mail.to,
@@ -184,19 +265,10 @@ def settle(
     report = Report()
     now = utcnow()
     for reminder, failure in zip(claimed, outcomes, strict=True):
-        row = ReminderSent.beta_id == reminder.beta_id, ReminderSent.day == today
+        row = reminder.row(today)
         if failure is None:
             session.execute(update(ReminderSent).where(*row).values(sent_at=now))
-            beta = session.get(Beta, reminder.beta_id)
-            record(
-                session,
-                None,
-                "beta.reminded",
-                beta,
-                beta=beta,
-                kind=reminder.kind.value,
-                to=reminder.mail.to,
-            )
+            _record_sent(session, reminder)
             report.sent.append(reminder)
         else:
             session.execute(delete(ReminderSent).where(*row))
@@ -205,8 +277,34 @@ def settle(
     return report
 
 
+def _record_sent(session: Session, reminder: Reminder) -> None:
+    """Write the reminder in the beta's history: the deadline's on the beta, else its checkpoint."""
+    beta = session.get(Beta, reminder.beta_id)
+    if reminder.checkpoint_id is None:
+        record(
+            session,
+            None,
+            "beta.reminded",
+            beta,
+            beta=beta,
+            kind=reminder.kind.value,
+            to=reminder.mail.to,
+        )
+        return
+    checkpoint = session.get(Checkpoint, reminder.checkpoint_id)
+    record(
+        session,
+        None,
+        "checkpoint.reminded",
+        checkpoint,
+        beta=beta,
+        months=checkpoint.months,
+        to=reminder.mail.to,
+    )
+
+
 def send_due(session: Session, settings: Settings, today: date) -> Report:
-    """Send today's due reminders; safe to run as often as you like, from several places at once.
+    """Send today's due reminders, deadlines' and checkpoints'; safe to run often, and at once.
 
     The worker's and the `betas remind` command's one call. It commits twice, around the sending,
     so no transaction stays open while the mail server is slow: once for the claims, once for the

@@ -2,8 +2,8 @@
 
 `flask --app wsgi worker` runs each job every so many seconds until stopped (`make run` starts
 it beside gunicorn and stops it with it). Its jobs keep the feedback spreadsheets in sync and
-send the deadline reminders that are due. A job that fails is reported and tried again
-at its next turn: one job's trouble never stops the others.
+send the reminders that are due (deadlines, checkpoints). A job that fails is reported and tried
+again at its next turn: one job's trouble never stops the others.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class SheetSync:
 
 
 def send_reminders(app: Flask) -> list[str]:
-    """Send the deadline reminders due today; nothing without SMTP (`betas remind` shows them)."""
+    """Send the reminders due today; nothing without SMTP (`betas remind` shows them)."""
     settings = app.config["SHIPCALL"]
     if settings.smtp is None:
         return []
@@ -92,7 +92,7 @@ def run(app: Flask, jobs_: Sequence[Job], *, once: bool = False, tick: float = 1
 @click.option("--once", is_flag=True, help="Run each job once, then stop.")
 @with_appcontext
 def worker_command(once):
-    """Run the periodic jobs (the spreadsheet sync, the deadline reminders) until stopped."""
+    """Run the periodic jobs (the spreadsheet sync, the reminders) until stopped."""
     app = current_app._get_current_object()
     settings = app.config["SHIPCALL"]
     if not settings.google_credentials:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from betas import reminders
 from betas.auth.users import create_user
 from betas.db import Database, alembic_config
-from betas.models import Beta, BetaState, ReminderSent, Role
+from betas.models import Beta, BetaState, Checkpoint, Decision, Outcome, ReminderSent, Role
 
 RUNS = 4
 
@@ -33,6 +33,28 @@ def test_runs_at_once_send_each_reminder_once(app, scratch_database_url, smtp_se
                     decision_deadline=today + timedelta(days=left),
                 )
             )
+        # A ship whose 1-month checkpoint is due today, and whose 3-month one is not yet.
+        shipped = Beta(
+            key="shipped",
+            name="Shipped",
+            owner=owner,
+            state=BetaState.DECIDED,
+            decision_deadline=today - timedelta(days=40),
+        )
+        decision = Decision(
+            beta=shipped,
+            outcome=Outcome.SHIP,
+            rationale="They use it.",
+            answers={},
+            participants={},
+            snapshot={},
+            user=owner,
+        )
+        decision.checkpoints += [
+            Checkpoint(months=1, due_on=today),
+            Checkpoint(months=3, due_on=today + timedelta(days=61)),
+        ]
+        session.add(shipped)
         session.commit()
 
     start = threading.Barrier(RUNS)
@@ -54,9 +76,10 @@ def test_runs_at_once_send_each_reminder_once(app, scratch_database_url, smtp_se
         thread.join(timeout=60)
 
     assert errors == []
-    assert sorted(sent) == ["late", "tomorrow", "week"]
+    assert sorted(sent) == ["late", "shipped", "tomorrow", "week"]
     assert sorted(m["Subject"].split(":")[0] for m in inbox.messages) == [
         "Late",
+        "Shipped",
         "Tomorrow",
         "Week",
     ]
@@ -64,5 +87,5 @@ def test_runs_at_once_send_each_reminder_once(app, scratch_database_url, smtp_se
         rows = session.scalar(
             select(func.count()).select_from(ReminderSent).where(ReminderSent.sent_at.is_not(None))
         )
-        assert rows == 3
+        assert rows == 4
     database.engine.dispose()
