@@ -141,9 +141,10 @@ def write_checkpoint(checkpoint: Checkpoint, today: date, settings: Settings) ->
     paragraphs = [
         f"Hello {beta.owner.display_name},",
         f"{beta.name} shipped on {shipped_on}; its {name} {when}.",
-        "Re-measure its metrics over the same members, beside their values at the decision, "
-        "and report: " + " ".join(checkpoints.QUESTIONS.values()) + " What actions follow, each "
-        "with an owner and a due date?",
+        "The checkpoint asks: " + " ".join(checkpoints.QUESTIONS.values()) + " What actions "
+        "follow, each with an owner and a due date?",
+        "Re-measure the metrics over the same members, beside their values at the decision, and "
+        "report the outcomes:",
         checkpoint_url(settings, beta, checkpoint),
         "-- Shipcall",
     ]

@@ -16,16 +16,6 @@ ANSWERS = {"solved": "Yes.", "replaces_existing": "The CSV export.", "marketing"
 
 
 @pytest.fixture
-def settings(app):
-    """Return the app's settings with the given changes (an SMTP URL, a zone)."""
-
-    def make(**changes):
-        return replace(app.config["SHIPCALL"], base_url="https://shipcall.example.com", **changes)
-
-    return make
-
-
-@pytest.fixture
 def shipped(db, make_beta):
     """Ship a running beta at 15:00 UTC on a day (its checkpoints due 1, 3, 6, 12 months on)."""
 
@@ -271,3 +261,31 @@ def test_the_remind_command_sends_a_due_checkpoint_once(
     again = runner.invoke(args=["betas", "remind"])
     assert again.output == "No reminder is due today (or another run sent it already).\n"
     assert len(inbox.messages) == 1 and claims(db) == 1
+
+
+@pytest.mark.parametrize(("minutes_ago", "sent"), [(2, 0), (16, 1)])
+def test_a_checkpoint_claim_left_unsent_by_a_run_that_died_is_taken_over_once_stale(
+    db, shipped, smtp_server, settings, minutes_ago, sent
+):
+    inbox = smtp_server()
+    beta, decision = shipped()
+    month = decision.checkpoints[0]
+    # Claimed late on the day it came due by a run that died before sending it.
+    db.add(
+        ReminderSent(
+            beta=beta,
+            checkpoint_id=month.id,
+            day=MONTH_DUE,
+            kind=ReminderKind.CHECKPOINT,
+            recipient=beta.owner.email,
+            claimed_at=datetime.now(UTC) - timedelta(minutes=minutes_ago),
+        )
+    )
+    db.flush()
+    next_day = MONTH_DUE + timedelta(days=1)
+    with_smtp = settings(smtp_url=inbox.url)
+    assert len(reminders.send_due(db, with_smtp, next_day).sent) == sent
+    assert reminders.send_due(db, with_smtp, next_day).sent == []
+    assert len(inbox.messages) == sent and claims(db) == 1
+    if sent:
+        assert rows(db) == [(month.id, next_day, ReminderKind.CHECKPOINT)]

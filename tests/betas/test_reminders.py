@@ -1,6 +1,5 @@
 """Deadline reminders, sent to a real SMTP server on 127.0.0.1: the days, once a day, the zone."""
 
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,16 +16,6 @@ TODAY = date(2026, 12, 1)
 
 def days(n: int) -> date:
     return TODAY + timedelta(days=n)
-
-
-@pytest.fixture
-def settings(app):
-    """Return the app's settings with the given changes (an SMTP URL, a zone)."""
-
-    def make(**changes):
-        return replace(app.config["SHIPCALL"], base_url="https://shipcall.example.com", **changes)
-
-    return make
 
 
 def sent_rows(db) -> list[tuple]:
