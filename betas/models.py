@@ -294,6 +294,8 @@ class ReminderSent(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     beta: Mapped[Beta] = relationship()
+
+
 class Decision(Base):
     """A ship / no-ship call with its reasons and the review it was made on, frozen.
 
