@@ -189,6 +189,8 @@ class Ask(Base):
     beta: Mapped[Beta] = relationship()
     account: Mapped[Account] = relationship()
     asked_by: Mapped[User | None] = relationship()
+
+
 class SheetLink(Base):
     """The spreadsheet a beta's feedback is mirrored to, and how its sync is going.
 

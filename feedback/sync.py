@@ -64,6 +64,8 @@ from feedback.sheets import Sheets, SheetsError, Worksheet, a1
 FIRST_BACKOFF = 30  # seconds before the next try after a failed sync; doubled each time
 LONGEST_BACKOFF = 3600
 EDITABLE_FIELDS = tuple(EDITABLE_COLUMNS.values())
+
+
 @dataclass
 class SyncReport:
     """What one sync of a beta did."""

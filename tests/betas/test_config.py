@@ -174,6 +174,8 @@ def test_the_smtp_password_is_never_shown_in_the_settings():
 def test_bad_deadline_and_mail_settings_are_refused_with_their_name(env, name):
     with pytest.raises(ConfigError, match=name):
         Settings.from_env(env, secret_key="k").validate()
+
+
 def test_the_ask_cooldown_is_14_days_unless_a_setting_says_otherwise():
     assert Settings.from_env({}, secret_key="k").ask_cooldown_days == 14
     settings = Settings.from_env({"SHIPCALL_ASK_COOLDOWN_DAYS": "0"}, secret_key="k")

@@ -17,6 +17,8 @@ def opened(account: str, at: datetime) -> dict:
         "object": "report",
         "occurred_at": at.isoformat(),
     }
+
+
 SPREADSHEET = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
 SHEET_URL = f"https://docs.google.com/spreadsheets/d/{SPREADSHEET}/edit#gid=0"
 
