@@ -1,33 +1,21 @@
 """In Chromium: plan a call, prepare for it, log what was said on it, see it in the log."""
 
-from datetime import timedelta
-
 import pytest
-from sqlalchemy import select
 
 from betas import lifecycle
 from betas.audit import Actor
-from betas.models import Beta, BetaState, Role, User
+from betas.models import Role
 from cohorts import memberships
 from cohorts.models import Account, Cohort, CohortKind
-from tests.browser.helpers import expect
+from tests.browser.helpers import expect, inbox_reports
 
 
 def beta_with_a_member(live, owner_email: str) -> None:
     """Run a beta owned by the user, with acme among its early adopters."""
     today = lifecycle.today_in(live.app.config["SHIPCALL"].zone)
     with live.app.extensions["shipcall.db"].session() as session:
-        owner = session.scalar(select(User).where(User.email == owner_email))
-        beta = Beta(
-            key="inbox-reports",
-            name="Inbox reports",
-            owner=owner,
-            state=BetaState.RUNNING,
-            decision_deadline=today + timedelta(days=30),
-            problem="Teams cannot see how fast they answer.",
-            learning_goals="Do teams open the reports weekly?",
-        )
-        session.add(beta)
+        beta = inbox_reports(session, owner_email, today)
+        owner = beta.owner
         session.add(Account(external_id="acme", name="Acme Ltd"))
         early = Cohort(
             beta=beta, slug="early", name="Early adopters", kind=CohortKind.EARLY_ADOPTERS

@@ -2,16 +2,14 @@
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
-
 from betas import lifecycle
 from betas.audit import Actor
 from betas.config import DEFAULT_FEEDBACK_TYPES
-from betas.models import Beta, BetaState, MetricStage, MetricUnit, Role, SuccessMetric, User
+from betas.models import MetricStage, MetricUnit, Role, SuccessMetric
 from cohorts import memberships
 from cohorts.models import Account, Cohort, CohortKind
 from feedback import log
-from tests.browser.helpers import expect
+from tests.browser.helpers import expect, inbox_reports
 from tests.helpers import WEEKLY_USE_RULE
 from usage.events import ingest_items
 
@@ -22,17 +20,14 @@ def overdue_beta_with_a_blocker(live, owner_email: str) -> int:
     today = lifecycle.today_in(settings.zone)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=6)
     with live.app.extensions["shipcall.db"].session() as session:
-        owner = session.scalar(select(User).where(User.email == owner_email))
-        beta = Beta(
-            key="inbox-reports",
-            name="Inbox reports",
-            owner=owner,
-            state=BetaState.RUNNING,
+        beta = inbox_reports(
+            session,
+            owner_email,
+            today,
             launched_at=start,
             decision_deadline=today + timedelta(days=1),
-            problem="Teams cannot see how fast they answer.",
-            learning_goals="Do teams open the reports weekly?",
         )
+        owner = beta.owner
         beta.metrics.append(
             SuccessMetric(
                 name="Weekly use",

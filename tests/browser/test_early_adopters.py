@@ -1,13 +1,10 @@
 """In Chromium: import accounts and conversations, find who asked, enroll the top three."""
 
-from datetime import timedelta
-
 import pytest
-from sqlalchemy import select
 
 from betas import lifecycle
-from betas.models import Beta, BetaState, MetricStage, MetricUnit, Role, SuccessMetric, User
-from tests.browser.helpers import expect
+from betas.models import MetricStage, MetricUnit, Role, SuccessMetric
+from tests.browser.helpers import expect, inbox_reports
 
 ACCOUNTS = b"""id,name,plan
 acme,Acme,pro
@@ -29,13 +26,10 @@ def running_beta(live, owner_email: str) -> None:
     database = live.app.extensions["shipcall.db"]
     today = lifecycle.today_in(live.app.config["SHIPCALL"].zone)
     with database.session() as session:
-        owner = session.scalar(select(User).where(User.email == owner_email))
-        beta = Beta(
-            key="inbox-reports",
-            name="Inbox reports",
-            owner=owner,
-            state=BetaState.RUNNING,
-            decision_deadline=today + timedelta(days=30),
+        beta = inbox_reports(
+            session,
+            owner_email,
+            today,
             problem="Teams cannot take their numbers elsewhere.",
             learning_goals="Do teams export weekly?",
         )

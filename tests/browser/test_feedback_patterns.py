@@ -3,32 +3,26 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
 
 from betas import lifecycle
 from betas.audit import Actor
-from betas.models import Beta, BetaState, Role, User
+from betas.models import Role
 from cohorts import memberships
 from cohorts.models import Account, Cohort, CohortKind
-from tests.browser.helpers import expect
+from tests.browser.helpers import expect, inbox_reports
 
 
 def running_beta(live, owner_email: str) -> None:
     """Launch a beta with an early adopter (acme) and a random sample member (globex)."""
     today = lifecycle.today_in(live.app.config["SHIPCALL"].zone)
     with live.app.extensions["shipcall.db"].session() as session:
-        owner = session.scalar(select(User).where(User.email == owner_email))
-        beta = Beta(
-            key="inbox-reports",
-            name="Inbox reports",
-            owner=owner,
-            state=BetaState.RUNNING,
+        beta = inbox_reports(
+            session,
+            owner_email,
+            today,
             launched_at=datetime.now(UTC) - timedelta(days=2),
-            decision_deadline=today + timedelta(days=30),
-            problem="Teams cannot see how fast they answer.",
-            learning_goals="Do teams open the reports weekly?",
         )
-        session.add(beta)
+        owner = beta.owner
         session.add_all(
             [Account(external_id="acme", name="Acme"), Account(external_id="globex", name="Globex")]
         )

@@ -3,15 +3,14 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
 
 from betas import lifecycle
 from betas.audit import Actor
 from betas.auth.tokens import create_token
-from betas.models import Beta, BetaState, MetricStage, MetricUnit, Role, SuccessMetric, User
+from betas.models import MetricStage, MetricUnit, Role, SuccessMetric
 from cohorts import memberships
 from cohorts.models import Account, Cohort, CohortKind
-from tests.browser.helpers import expect
+from tests.browser.helpers import expect, inbox_reports
 from tests.helpers import WEEKLY_USE_RULE
 
 COHORTS = {"early": ["acme", "globex"], "sample": ["initech", "umbrella"]}
@@ -21,17 +20,13 @@ def measured_beta(live, owner_email: str) -> str:
     """Launch a beta two days ago with two cohorts of two members; return an events token."""
     today = lifecycle.today_in(live.app.config["SHIPCALL"].zone)
     with live.app.extensions["shipcall.db"].session() as session:
-        owner = session.scalar(select(User).where(User.email == owner_email))
-        beta = Beta(
-            key="inbox-reports",
-            name="Inbox reports",
-            owner=owner,
-            state=BetaState.RUNNING,
+        beta = inbox_reports(
+            session,
+            owner_email,
+            today,
             launched_at=datetime.now(UTC) - timedelta(days=2),
-            decision_deadline=today + timedelta(days=30),
-            problem="Teams cannot see how fast they answer.",
-            learning_goals="Do teams open the reports weekly?",
         )
+        owner = beta.owner
         beta.metrics.append(
             SuccessMetric(
                 name="Weekly use",

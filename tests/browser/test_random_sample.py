@@ -1,26 +1,23 @@
 """In Chromium: a PM previews a random sample of five, sees the mix, and draws it."""
 
 import re
-from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from betas import lifecycle
-from betas.models import Beta, BetaState, MetricStage, MetricUnit, Role, SuccessMetric, User
+from betas.models import MetricStage, MetricUnit, Role, SuccessMetric
 from cohorts.models import Account, Cohort, CohortKind
-from tests.browser.helpers import expect
+from tests.browser.helpers import expect, inbox_reports
 
 
 def beta_with_accounts(live, owner_email: str) -> None:
     today = lifecycle.today_in(live.app.config["SHIPCALL"].zone)
     with live.app.extensions["shipcall.db"].session() as session:
-        beta = Beta(
-            key="inbox-reports",
-            name="Inbox reports",
-            owner=session.scalar(select(User).where(User.email == owner_email)),
-            state=BetaState.RUNNING,
-            decision_deadline=today + timedelta(days=30),
+        beta = inbox_reports(
+            session,
+            owner_email,
+            today,
             problem="Teams cannot take their numbers elsewhere.",
             learning_goals="Do teams export weekly?",
         )

@@ -1,6 +1,6 @@
 """In Chromium at a phone's width (390 px): no page of a PM's journey scrolls sideways."""
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from sqlalchemy import select
@@ -10,7 +10,7 @@ from betas.audit import Actor
 from betas.models import Beta, BetaState, MetricStage, MetricUnit, Role, SuccessMetric, User
 from cohorts import importing, memberships
 from cohorts.models import Cohort, CohortKind
-from tests.browser.helpers import expect
+from tests.browser.helpers import expect, inbox_reports
 
 PHONE = {"width": 390, "height": 844}
 LONG = "a-very-long-identifier-without-any-space-that-must-wrap-" * 3
@@ -43,12 +43,11 @@ def a_running_beta_with_members(live, owner_email: str) -> None:
         owner = session.scalar(select(User).where(User.email == owner_email))
         importing.import_items(session, importing.Kind.ACCOUNTS, ACCOUNTS)
         importing.import_items(session, importing.Kind.CONVERSATIONS, CONVERSATIONS)
-        beta = Beta(
-            key="inbox-reports",
+        beta = inbox_reports(
+            session,
+            owner_email,
+            today,
             name="Inbox reports, with a name long enough to wrap on a phone",
-            owner=owner,
-            state=BetaState.RUNNING,
-            decision_deadline=today + timedelta(days=30),
             problem=f"Teams cannot take their numbers elsewhere. {LONG}",
             learning_goals="Do teams export weekly?",
         )
