@@ -144,6 +144,8 @@ def test_the_review_shows_the_feedback_patterns_and_the_asks_and_calls(
     login(make_user(Role.VIEWER))
     html = client.get(f"/betas/{beta.key}/review").get_data(as_text=True)
     assert 'id="top-reasons"' in html and 'id="repeated-questions"' in html
+    by_type = html[html.index('id="feedback-types"') : html.index('id="top-reasons"')]
+    assert re.search(r"<td>question</td>.*?type=question[^>]*>3</a>", by_type, re.S)
     assert "reason_is=export" in html  # each number links to exactly its items
     assert re.search(r"Asks for feedback sent</dt><dd><a [^>]*>2</a>", html)
     assert re.search(r"Calls held</dt><dd><a [^>]*>1</a>", html)  # the planned one is not held
