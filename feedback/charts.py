@@ -7,6 +7,8 @@ holds. The numbers are in the table beside it, each a link to its items.
 
 from __future__ import annotations
 
+import math
+
 import pygal
 
 from feedback.patterns import COLUMNS, Patterns
@@ -38,7 +40,11 @@ def types_chart(patterns: Patterns) -> str:
     # A horizontal chart draws its first label at the bottom: the table's order reads downwards.
     types = patterns.types[::-1]
     chart.x_labels = [count.type.replace("_", " ") for count in types]
-    if any(count.items.all for count in types):
+    top = max((count.items[column] for count in types for column in COLUMNS), default=0)
+    if top:
+        # Counts of items: whole-number ticks, about ten of them, never 0.1 of an item.
+        step = math.ceil(top / 10)
+        chart.y_labels = list(range(0, top + step, step))
         for column, name in COLUMNS.items():
             chart.add(name, [count.items[column] for count in types])
     return without_scripts(chart.render_tree())

@@ -290,3 +290,10 @@ def test_only_the_top_reasons_and_questions_are_listed_with_how_many_in_all(db, 
     found = patterns.beta_patterns(db, beta, TYPES)
     assert len(found.reasons) == len(found.questions) == patterns.TOP_REASONS
     assert found.reason_count == found.question_count == patterns.TOP_REASONS + 3
+
+
+def test_the_chart_counts_items_in_whole_numbers(client, make_user, login, beta, heard):
+    login(make_user(Role.VIEWER))
+    svg = client.get(f"/betas/{beta.key}/feedback/patterns.svg").get_data(as_text=True)
+    ticks = re.findall(r">(\d+(?:\.\d+)?)</text>", svg)
+    assert ticks and all("." not in tick for tick in ticks), ticks
