@@ -7,7 +7,10 @@ with an event) and a window. Here:
   pattern without a place matches every place);
 - `meeting_spans(rule, daily)` and `meets(rule, daily, day)`: the days on which a membership
   meets the rule: its matching events within the window ending that day (the last 7, 14 or 28
-  days, or every day since it joined) number at least N, or fall on at least N days.
+  days, or every day since it joined) number at least N, or fall on at least N days;
+- `reads_from(rule, launched, first)` and `totals_before(...)`: what the days from `first` on
+  need of the rollup: a window rule the window before `first`, a since-joined rule each
+  membership's totals before `first` (one aggregated row per membership) and the days after.
 """
 
 from __future__ import annotations
@@ -88,20 +91,26 @@ def daily_counts_of_each(
     first: int,
     last: int,
     memberships: Collection[int] | None = None,
+    firsts: Sequence[int] | None = None,
 ) -> list[dict[int, dict[int, int]]]:
     """Return daily_counts for each list of kinds (each rule's), in one statement for all.
 
     Aggregated in SQL to a row per membership and day with a matching event, a column per list:
-    the rollup is read once, whatever the members, days and rules.
+    the rollup is read once, whatever the members, days and rules. `firsts`, when given: the
+    day each list counts from (none before `first`), so a since-joined rule's days stay apart
+    from the totals before them while a window rule's column reaches back over its window.
     """
     counts: list[dict[int, dict[int, int]]] = [defaultdict(dict) for _ in kinds]
     every = sorted({kind for listed in kinds for kind in listed})
     if not every or last < first or (memberships is not None and not memberships):
         return counts
     days, members = UsageDay.__table__.c, Membership.__table__.c
+    firsts = [max(first, day) for day in firsts] if firsts is not None else [first] * len(kinds)
     columns = [
-        func.sum(case((days.kind_id.in_(listed), days.events), else_=0)) if listed else literal(0)
-        for listed in kinds
+        func.sum(case((days.kind_id.in_(listed) & (days.day >= since), days.events), else_=0))
+        if listed
+        else literal(0)
+        for listed, since in zip(kinds, firsts, strict=True)
     ]
     query = (
         select(members.id, days.day, *columns)
@@ -126,11 +135,63 @@ def daily_counts_of_each(
     return counts
 
 
-def meeting_spans(rule: Rule, daily: Daily) -> list[Span]:
+def reads_from(rule: Rule, launched: int, first: int) -> int:
+    """Return the first day of the rollup that the rule's days from `first` on depend on.
+
+    A window rule: the window ending on `first`; a since-joined rule: `first` itself, with the
+    totals before it (`totals_before`).
+    """
+    window = rule["window_days"]
+    return first if window is None else max(launched, first - window + 1)
+
+
+def totals_before(
+    session: Session, beta_id: int, kinds: Sequence[Sequence[int]], launched: int, day: int
+) -> list[dict[int, tuple[int, int]]]:
+    """Return, for each list of kinds, {membership id: (events, days with an event)} before `day`.
+
+    Counted from each membership's join, from the launch day; aggregated in SQL to one row per
+    membership (a pair of columns per list), in one statement, none when nothing comes before.
+    """
+    totals: list[dict[int, tuple[int, int]]] = [{} for _ in kinds]
+    every = sorted({kind for listed in kinds for kind in listed})
+    if not every or day <= launched:
+        return totals
+    days, members = UsageDay.__table__.c, Membership.__table__.c
+    columns = []
+    for listed in kinds:
+        matching = days.kind_id.in_(listed) if listed else literal(False)
+        columns.append(func.sum(case((matching, days.events), else_=0)))
+        columns.append(func.count(func.distinct(case((matching & (days.events > 0), days.day)))))
+    query = (
+        select(members.id, *columns)
+        .select_from(
+            Membership.__table__.join(UsageDay.__table__, days.account_id == members.account_id)
+        )
+        .where(
+            members.beta_id == beta_id,
+            members.joined_at.is_not(None),
+            days.since >= members.joined_at,
+            days.kind_id.in_(every),
+            days.day.between(launched, day - 1),
+        )
+        .group_by(members.id)
+    )
+    for membership_id, *pairs in session.execute(query):
+        for index in range(len(kinds)):
+            events, active = pairs[2 * index], pairs[2 * index + 1]
+            if events:
+                totals[index][membership_id] = (int(events), int(active))
+    return totals
+
+
+def meeting_spans(rule: Rule, daily: Daily, before: int = 0, first: int = 0) -> list[Span]:
     """Return the spans of days on which a membership meets the rule, in order.
 
     The last span may have no end (None): it meets from then on. Time is spent on the
     membership's days with an event and the days their window ends, never on the days between.
+    For a since-joined rule, `before` is what the membership counted (events, or days) before
+    day `first`, where `daily` begins: one that met the rule already meets from `first` on.
     """
     per_day = rule["per"] == "day"
     window = rule["window_days"]
@@ -138,7 +199,9 @@ def meeting_spans(rule: Rule, daily: Daily) -> list[Span]:
     days = sorted(day for day, events in daily.items() if events > 0)
     if window is None:
         # Since joining nothing leaves the count: it meets from the day it reaches N, for good.
-        running = 0
+        running = before
+        if running >= at_least:
+            return [(first, None)]
         for day in days:
             running += 1 if per_day else daily[day]
             if running >= at_least:

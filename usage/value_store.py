@@ -170,3 +170,21 @@ def read(
             .order_by(table.c.metric_id, table.c.cohort_id, table.c.day)
         )
     ]
+
+
+def measured_on(session: Session, metric_ids: Sequence[int], day: int) -> set[int]:
+    """Return the metrics whose stored values say a member had counted a matching event by `day`.
+
+    In one statement (none for no metric): a stored row of that day marked measured, of any
+    cohort (every cohort's row of a metric and day says the same).
+    """
+    if not metric_ids:
+        return set()
+    table = MetricDayValue.__table__
+    return set(
+        session.scalars(
+            select(table.c.metric_id)
+            .where(table.c.metric_id.in_(metric_ids), table.c.day == day, table.c.measured)
+            .distinct()
+        )
+    )

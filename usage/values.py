@@ -19,7 +19,7 @@ depend on besides events, from the launch).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -181,31 +181,43 @@ class Counts:
 def _counts(
     metric: SuccessMetric,
     daily: dict[int, dict[int, int]],
+    before: dict[int, tuple[int, int]],
+    measured_before: bool,
     members: list[Member],
     cohorts: list[Cohort],
     first: int,
     last: int,
 ) -> Counts:
-    """Sweep the members' days: per cohort, a difference array of members and of accounts."""
+    """Sweep the members' days: per cohort, a difference array of members and of accounts.
+
+    `daily` holds the days the rule needs from `first` on (`rules.reads_from`); `before` each
+    membership's (events, days) before `first` for a since-joined rule; `measured_before`
+    whether a member had counted a matching event before `first`.
+    """
     length = last - first + 2
     diffs = {c.id: ([0] * length, [0] * length) for c in cohorts}
+    per_day = metric.rule["per"] == "day"
     for member in members:
         active = _clip(member.first, member.last, first, last)
         if active is None:
             continue
         members_diff, accounts_diff = diffs[member.cohort_id]
         _add(members_diff, active, first)
-        counted = daily.get(member.id)
-        if not counted:
+        counted = daily.get(member.id, {})
+        events, days = before.get(member.id, (0, 0))
+        if not counted and not events:
             continue
-        for start, end in rules.meeting_spans(metric.rule, counted):
+        prior = days if per_day else events
+        for start, end in rules.meeting_spans(metric.rule, counted, prior, first):
             _add(accounts_diff, _clip(start, end, *active), first)
     running = {
         cohort: (list(accumulate(m))[:-1], list(accumulate(a))[:-1])
         for cohort, (m, a) in diffs.items()
     }
-    measured_from = min((min(days) for days in daily.values() if days), default=None)
-    return Counts(first, running, measured_from)
+    seen = [min(days) for days in daily.values() if days]
+    if measured_before or before:
+        seen.append(first - 1)
+    return Counts(first, running, min(seen, default=None))
 
 
 def _series(metric: SuccessMetric, series: Series, members, accounts, first: int, measured: bool):
@@ -262,14 +274,30 @@ def _compute(
     launched: int,
     first: int,
     last: int,
+    measured_before: Collection[int] = (),
 ) -> dict[int, Counts]:
-    """Count every metric from the rollup, days `first` to `last`: a statement for all."""
+    """Count every metric from the rollup, days `first` to `last`, reading only what they need.
+
+    A statement for the days of every metric together, from the earliest a window reaches back
+    to (`rules.reads_from`), and, from a day after the launch, one for the since-joined rules'
+    totals before `first` (a row per membership). `measured_before`: the metrics a member had
+    counted a matching event for before `first` (the stored values say so).
+    """
     kinds = rules.matching_kinds(session, [m.rule for m in metrics]) if metrics else []
-    # Every day since launch: a window, or "since joining", may reach back before `first`.
-    daily = rules.daily_counts_of_each(session, beta.id, kinds, launched, last)
+    firsts = [rules.reads_from(m.rule, launched, first) for m in metrics]
+    daily = rules.daily_counts_of_each(
+        session, beta.id, kinds, min(firsts, default=first), last, firsts=firsts
+    )
+    since_joined = [i for i, m in enumerate(metrics) if m.rule["window_days"] is None]
+    totals = rules.totals_before(session, beta.id, [kinds[i] for i in since_joined], launched, first)
+    before: list[dict[int, tuple[int, int]]] = [{} for _ in metrics]
+    for index, total in zip(since_joined, totals, strict=True):
+        before[index] = total
     return {
-        metric.id: _counts(metric, counted, members, cohorts, first, last)
-        for metric, counted in zip(metrics, daily, strict=True)
+        metric.id: _counts(
+            metric, counted, prior, metric.id in measured_before, members, cohorts, first, last
+        )
+        for metric, counted, prior in zip(metrics, daily, before, strict=True)
     }
 
 
@@ -365,7 +393,8 @@ def metric_values(
     launched = launch_day(beta, zone).toordinal()
     if not value_store.may_store(session):
         members = _members(session, beta, zone)
-        counts = _compute(session, beta, metrics, members, cohorts, launched, start, end)
+        # From the launch: nothing stored says which metrics were measured before `start`.
+        counts = _compute(session, beta, metrics, members, cohorts, launched, launched, end)
         return [_metric_values(m, counts[m.id], cohorts, start, end) for m in metrics]
     # Read, not taken from `beta`: this session may have changed memberships since loading it.
     version = session.scalar(select(Beta.members_version).where(Beta.id == beta.id))
@@ -376,8 +405,10 @@ def metric_values(
         stale = mark.stale_from(signature, launched)
         if stale <= through:
             members = _members(session, beta, zone)
+            ids = [m.id for m in instrumented]
+            measured = value_store.measured_on(session, ids, stale - 1) if stale > launched else ()
             counts = _compute(
-                session, beta, instrumented, members, cohorts, launched, stale, through
+                session, beta, instrumented, members, cohorts, launched, stale, through, measured
             )
             value_store.replace(
                 session,
