@@ -289,7 +289,9 @@ def _compute(
         session, beta.id, kinds, min(firsts, default=first), last, firsts=firsts
     )
     since_joined = [i for i, m in enumerate(metrics) if m.rule["window_days"] is None]
-    totals = rules.totals_before(session, beta.id, [kinds[i] for i in since_joined], launched, first)
+    totals = rules.totals_before(
+        session, beta.id, [kinds[i] for i in since_joined], launched, first
+    )
     before: list[dict[int, tuple[int, int]]] = [{} for _ in metrics]
     for index, total in zip(since_joined, totals, strict=True):
         before[index] = total
