@@ -13,7 +13,10 @@ row per membership and day with a matching event (a column per metric); the rest
 Python over those rows, whatever the number of members, days and metrics. What is computed is
 stored per metric, cohort and day (`usage.value_store`), and read back while it holds: a
 request computes only the days from the first stale one (or, after a change of what the values
-depend on besides events, from the launch).
+depend on besides events, from the launch), reading of the rollup only what those days need: a
+window rule's window before them, a since-joined rule's totals per membership before them (one
+more statement) and their days, and from the stored day before them which metrics were measured
+(one more).
 """
 
 from __future__ import annotations
