@@ -196,12 +196,12 @@ def meeting_spans(rule: Rule, daily: Daily, before: int = 0, first: int = 0) -> 
     per_day = rule["per"] == "day"
     window = rule["window_days"]
     at_least = rule["at_least"]
+    if window is None and before >= at_least:
+        return [(first, None)]
     days = sorted(day for day, events in daily.items() if events > 0)
     if window is None:
         # Since joining nothing leaves the count: it meets from the day it reaches N, for good.
         running = before
-        if running >= at_least:
-            return [(first, None)]
         for day in days:
             running += 1 if per_day else daily[day]
             if running >= at_least:

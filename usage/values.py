@@ -181,41 +181,52 @@ class Counts:
     measured_from: int | None
 
 
+def _active(members: list[Member], first: int, last: int) -> list[tuple[Member, tuple[int, int]]]:
+    """Return the members with a day from `first` to `last`, and their days within them."""
+    spans = ((member, _clip(member.first, member.last, first, last)) for member in members)
+    return [(member, span) for member, span in spans if span is not None]
+
+
+def _members_per_cohort(
+    active: list[tuple[Member, tuple[int, int]]], cohorts: list[Cohort], first: int, last: int
+) -> dict[int, list[int]]:
+    """Return each cohort's members per day from `first` to `last` (every metric's the same)."""
+    diffs = {c.id: [0] * (last - first + 2) for c in cohorts}
+    for member, span in active:
+        _add(diffs[member.cohort_id], span, first)
+    return {cohort: list(accumulate(diff))[:-1] for cohort, diff in diffs.items()}
+
+
 def _counts(
     metric: SuccessMetric,
     daily: dict[int, dict[int, int]],
     before: dict[int, tuple[int, int]],
     measured_before: bool,
-    members: list[Member],
-    cohorts: list[Cohort],
+    active: list[tuple[Member, tuple[int, int]]],
+    members: dict[int, list[int]],
     first: int,
     last: int,
 ) -> Counts:
-    """Sweep the members' days: per cohort, a difference array of members and of accounts.
+    """Sweep the active members' days: per cohort, a difference array of accounts meeting it.
 
     `daily` holds the days the rule needs from `first` on (`rules.reads_from`); `before` each
     membership's (events, days) before `first` for a since-joined rule; `measured_before`
-    whether a member had counted a matching event before `first`.
+    whether a member had counted a matching event before `first`; `members` each cohort's
+    members per day.
     """
-    length = last - first + 2
-    diffs = {c.id: ([0] * length, [0] * length) for c in cohorts}
+    diffs = {cohort: [0] * (last - first + 2) for cohort in members}
     per_day = metric.rule["per"] == "day"
-    for member in members:
-        active = _clip(member.first, member.last, first, last)
-        if active is None:
-            continue
-        members_diff, accounts_diff = diffs[member.cohort_id]
-        _add(members_diff, active, first)
+    for member, span in active:
         counted = daily.get(member.id, {})
         events, days = before.get(member.id, (0, 0))
         if not counted and not events:
             continue
+        accounts_diff = diffs[member.cohort_id]
         prior = days if per_day else events
         for start, end in rules.meeting_spans(metric.rule, counted, prior, first):
-            _add(accounts_diff, _clip(start, end, *active), first)
+            _add(accounts_diff, _clip(start, end, *span), first)
     running = {
-        cohort: (list(accumulate(m))[:-1], list(accumulate(a))[:-1])
-        for cohort, (m, a) in diffs.items()
+        cohort: (members[cohort], list(accumulate(diff))[:-1]) for cohort, diff in diffs.items()
     }
     seen = [min(days) for days in daily.values() if days]
     if measured_before or before:
@@ -298,9 +309,11 @@ def _compute(
     before: list[dict[int, tuple[int, int]]] = [{} for _ in metrics]
     for index, total in zip(since_joined, totals, strict=True):
         before[index] = total
+    active = _active(members, first, last)
+    per_cohort = _members_per_cohort(active, cohorts, first, last)
     return {
         metric.id: _counts(
-            metric, counted, prior, metric.id in measured_before, members, cohorts, first, last
+            metric, counted, prior, metric.id in measured_before, active, per_cohort, first, last
         )
         for metric, counted, prior in zip(metrics, daily, before, strict=True)
     }
