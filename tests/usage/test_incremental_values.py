@@ -10,6 +10,7 @@ by the new events or measured only by events older than any window read.
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -27,6 +28,7 @@ from usage.models import ValuesMark
 NOW = datetime.now(UTC).replace(microsecond=0)
 TODAY = NOW.date()
 LAUNCHED = NOW - timedelta(days=18, hours=5)
+_batches = itertools.count(1)
 KINDS = [("opened", "report"), ("switched", "old_report"), ("viewed", "chart")]
 RULES = [
     # name, unit, direction, target, rule
@@ -129,7 +131,7 @@ def _send(db, measured, days_back: int, scheduled: bool = False) -> int:
 
     Return the day's number.
     """
-    rng = random.Random(days_back)
+    rng = random.Random(next(_batches))  # new ids each batch, so none is a duplicate
     at = NOW - timedelta(days=days_back)
     day_begins = datetime(at.year, at.month, at.day, tzinfo=UTC)
     batch = []
