@@ -8,9 +8,10 @@ with an event) and a window. Here:
 - `meeting_spans(rule, daily)` and `meets(rule, daily, day)`: the days on which a membership
   meets the rule: its matching events within the window ending that day (the last 7, 14 or 28
   days, or every day since it joined) number at least N, or fall on at least N days;
-- `reads_from(rule, launched, first)` and `totals_before(...)`: what the days from `first` on
-  need of the rollup: a window rule the window before `first`, a since-joined rule each
-  membership's totals before `first` (one aggregated row per membership) and the days after.
+- `reads_from(rule, launched, first)`, `window_start(...)` and `totals(...)`: what the days
+  from `first` on need of the rollup: a window rule the window before `first`, a since-joined
+  rule each membership's totals before `first` (one aggregated row per membership) and the
+  days after; one day alone needs only each membership's totals over its window.
 """
 
 from __future__ import annotations
@@ -135,32 +136,42 @@ def daily_counts_of_each(
     return counts
 
 
+def window_start(rule: Rule, launched: int, day: int) -> int:
+    """Return the first day of the rule's window ending on `day` (the launch, since joining)."""
+    window = rule["window_days"]
+    return launched if window is None else max(launched, day - window + 1)
+
+
 def reads_from(rule: Rule, launched: int, first: int) -> int:
     """Return the first day of the rollup that the rule's days from `first` on depend on.
 
     A window rule: the window ending on `first`; a since-joined rule: `first` itself, with the
-    totals before it (`totals_before`).
+    totals before it (`totals`).
     """
-    window = rule["window_days"]
-    return first if window is None else max(launched, first - window + 1)
+    return first if rule["window_days"] is None else window_start(rule, launched, first)
 
 
-def totals_before(
-    session: Session, beta_id: int, kinds: Sequence[Sequence[int]], launched: int, day: int
+def totals(
+    session: Session,
+    beta_id: int,
+    kinds: Sequence[Sequence[int]],
+    froms: Sequence[int],
+    last: int,
 ) -> list[dict[int, tuple[int, int]]]:
-    """Return, for each list of kinds, {membership id: (events, days with an event)} before `day`.
+    """Return, for each list of kinds, {membership id: (events, days with an event)}.
 
-    Counted from each membership's join, from the launch day; aggregated in SQL to one row per
-    membership (a pair of columns per list), in one statement, none when nothing comes before.
+    Each list's from its day in `froms` through `last`, counted from each membership's join;
+    aggregated in SQL to one row per membership (a pair of columns per list), in one
+    statement, none when no list has a day to count.
     """
-    totals: list[dict[int, tuple[int, int]]] = [{} for _ in kinds]
+    found: list[dict[int, tuple[int, int]]] = [{} for _ in kinds]
     every = sorted({kind for listed in kinds for kind in listed})
-    if not every or day <= launched:
-        return totals
+    if not every or min(froms) > last:
+        return found
     days, members = UsageDay.__table__.c, Membership.__table__.c
     columns = []
-    for listed in kinds:
-        matching = days.kind_id.in_(listed) if listed else literal(False)
+    for listed, since in zip(kinds, froms, strict=True):
+        matching = (days.kind_id.in_(listed) & (days.day >= since)) if listed else literal(False)
         columns.append(func.sum(case((matching, days.events), else_=0)))
         columns.append(func.count(func.distinct(case((matching & (days.events > 0), days.day)))))
     query = (
@@ -173,7 +184,7 @@ def totals_before(
             members.joined_at.is_not(None),
             days.since >= members.joined_at,
             days.kind_id.in_(every),
-            days.day.between(launched, day - 1),
+            days.day.between(min(froms), last),
         )
         .group_by(members.id)
     )
@@ -181,8 +192,8 @@ def totals_before(
         for index in range(len(kinds)):
             events, active = pairs[2 * index], pairs[2 * index + 1]
             if events:
-                totals[index][membership_id] = (int(events), int(active))
-    return totals
+                found[index][membership_id] = (int(events), int(active))
+    return found
 
 
 def meeting_spans(rule: Rule, daily: Daily, before: int = 0, first: int = 0) -> list[Span]:

@@ -234,6 +234,28 @@ def _counts(
     return Counts(first, running, min(seen, default=None))
 
 
+def _counts_of_day(
+    metric: SuccessMetric,
+    totals: dict[int, tuple[int, int]],
+    measured_before: bool,
+    active: list[tuple[Member, tuple[int, int]]],
+    members: dict[int, list[int]],
+    day: int,
+) -> Counts:
+    """Count one day: the active members whose (events, days) over the rule's window meet it.
+
+    `measured_before`: whether a member had counted a matching event before that day.
+    """
+    rule = metric.rule
+    accounts = {cohort: [0] for cohort in members}
+    for member, _days in active:
+        events, days = totals.get(member.id, (0, 0))
+        if (days if rule["per"] == "day" else events) >= rule["at_least"]:
+            accounts[member.cohort_id][0] += 1
+    measured = measured_before or bool(totals)
+    return Counts(day, {c: (members[c], accounts[c]) for c in members}, day if measured else None)
+
+
 def _series(metric: SuccessMetric, series: Series, members, accounts, first: int, measured: bool):
     for offset, (count, meeting) in enumerate(zip(members, accounts, strict=True)):
         value = _value(metric, count, meeting)
@@ -294,23 +316,40 @@ def _compute(
 
     A statement for the days of every metric together, from the earliest a window reaches back
     to (`rules.reads_from`), and, from a day after the launch, one for the since-joined rules'
-    totals before `first` (a row per membership). `measured_before`: the metrics a member had
-    counted a matching event for before `first` (the stored values say so).
+    totals before `first` (a row per membership). One day alone (today's events, or a new day)
+    needs only each membership's totals over its window ending that day: one statement, a row
+    per membership. `measured_before`: the metrics a member had counted a matching event for
+    before `first` (the stored values say so).
     """
     kinds = rules.matching_kinds(session, [m.rule for m in metrics]) if metrics else []
+    active = _active(members, first, last)
+    per_cohort = _members_per_cohort(active, cohorts, first, last)
+    if first == last:
+        # One day (today's events, or a new day): each membership's totals over the window
+        # ending that day, a row per membership in one statement; no day to sweep.
+        froms = [rules.window_start(m.rule, launched, first) for m in metrics]
+        totals = rules.totals(session, beta.id, kinds, froms, first)
+        return {
+            metric.id: _counts_of_day(
+                metric, total, metric.id in measured_before, active, per_cohort, first
+            )
+            for metric, total in zip(metrics, totals, strict=True)
+        }
     firsts = [rules.reads_from(m.rule, launched, first) for m in metrics]
     daily = rules.daily_counts_of_each(
         session, beta.id, kinds, min(firsts, default=first), last, firsts=firsts
     )
     since_joined = [i for i, m in enumerate(metrics) if m.rule["window_days"] is None]
-    totals = rules.totals_before(
-        session, beta.id, [kinds[i] for i in since_joined], launched, first
+    totals = rules.totals(
+        session,
+        beta.id,
+        [kinds[i] for i in since_joined],
+        [launched] * len(since_joined),
+        first - 1,
     )
     before: list[dict[int, tuple[int, int]]] = [{} for _ in metrics]
     for index, total in zip(since_joined, totals, strict=True):
         before[index] = total
-    active = _active(members, first, last)
-    per_cohort = _members_per_cohort(active, cohorts, first, last)
     return {
         metric.id: _counts(
             metric, counted, prior, metric.id in measured_before, active, per_cohort, first, last

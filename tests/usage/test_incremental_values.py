@@ -147,16 +147,22 @@ def _send(db, measured, days_back: int, scheduled: bool = False) -> int:
 
 @pytest.fixture
 def reads(monkeypatch):
-    """Record the first day each read of the rollup's days starts from."""
-    started = []
-    original = rules.daily_counts_of_each
+    """Record each read of the rollup: ("days", first day) or ("totals", first day, last day)."""
+    done = []
+    daily, totals = rules.daily_counts_of_each, rules.totals
 
-    def recording(session, beta_id, kinds, first, last, memberships=None, firsts=None):
-        started.append(first)
-        return original(session, beta_id, kinds, first, last, memberships, firsts)
+    def reading_days(session, beta_id, kinds, first, last, memberships=None, firsts=None):
+        done.append(("days", first))
+        return daily(session, beta_id, kinds, first, last, memberships, firsts)
 
-    monkeypatch.setattr(rules, "daily_counts_of_each", recording)
-    return started
+    def reading_totals(session, beta_id, kinds, froms, last):
+        if kinds and min(froms) <= last:  # else it reads nothing
+            done.append(("totals", min(froms), last))
+        return totals(session, beta_id, kinds, froms, last)
+
+    monkeypatch.setattr(rules, "daily_counts_of_each", reading_days)
+    monkeypatch.setattr(rules, "totals", reading_totals)
+    return done
 
 
 def _from_nothing(db, beta, today=TODAY):
@@ -176,8 +182,11 @@ def test_an_update_from_the_stale_day_equals_a_computation_from_the_launch(
     db.expire_all()
     assert db.get(ValuesMark, measured.beta.id).dirty_from == day
     updated = _read(db, measured.beta)
-    # The days read: the longest window (14 days) before the stale day, none before the launch.
-    assert reads == [max(day - 13, LAUNCHED.toordinal())]
+    launched = LAUNCHED.toordinal()
+    if day == TODAY.toordinal():  # today alone: totals over the windows, no day read
+        assert reads == [("totals", launched, day)]
+    else:  # the longest window (14 days) before the stale day; since-joined totals before it
+        assert reads == [("days", max(day - 13, launched)), ("totals", launched, day - 1)]
     assert updated == _from_nothing(db, measured.beta)
 
 
@@ -216,11 +225,11 @@ def test_a_metric_first_measured_by_new_events_is_measured_from_their_day(db, me
 def test_a_new_day_is_computed_alone_and_equals_a_computation_from_the_launch(db, measured, reads):
     tomorrow = TODAY + timedelta(days=1)
     updated = _read(db, measured.beta, tomorrow)
-    assert reads == [tomorrow.toordinal() - 13]
+    assert reads == [("totals", LAUNCHED.toordinal(), tomorrow.toordinal())]
     assert updated == _from_nothing(db, measured.beta, tomorrow)
 
 
 def test_a_changed_signature_computes_from_the_launch(db, measured, reads):
     memberships.opt_out(db, Actor(measured.beta.owner), measured.beta, measured.members[1])
     _read(db, measured.beta)
-    assert reads == [LAUNCHED.toordinal()]
+    assert reads == [("days", LAUNCHED.toordinal())]
