@@ -155,25 +155,28 @@ def totals(
     session: Session,
     beta_id: int,
     kinds: Sequence[Sequence[int]],
+    per_day: Sequence[bool],
     froms: Sequence[int],
     last: int,
-) -> list[dict[int, tuple[int, int]]]:
-    """Return, for each list of kinds, {membership id: (events, days with an event)}.
+) -> list[dict[int, int]]:
+    """Return, for each list of kinds, {membership id: its events, or its days with an event}.
 
-    Each list's from its day in `froms` through `last`, counted from each membership's join;
-    aggregated in SQL to one row per membership (a pair of columns per list), in one
-    statement, none when no list has a day to count.
+    Days where the list's `per_day` says so, else events; each list's from its day in `froms`
+    through `last`, counted from each membership's join. Aggregated in SQL to one row per
+    membership (a column per list), in one statement, none when no list has a day to count.
     """
-    found: list[dict[int, tuple[int, int]]] = [{} for _ in kinds]
+    found: list[dict[int, int]] = [{} for _ in kinds]
     every = sorted({kind for listed in kinds for kind in listed})
     if not every or min(froms) > last:
         return found
     days, members = UsageDay.__table__.c, Membership.__table__.c
     columns = []
-    for listed, since in zip(kinds, froms, strict=True):
+    for listed, days_of, since in zip(kinds, per_day, froms, strict=True):
         matching = (days.kind_id.in_(listed) & (days.day >= since)) if listed else literal(False)
-        columns.append(func.sum(case((matching, days.events), else_=0)))
-        columns.append(func.count(func.distinct(case((matching & (days.events > 0), days.day)))))
+        if days_of:
+            columns.append(func.count(func.distinct(case((matching, days.day)))))
+        else:
+            columns.append(func.sum(case((matching, days.events), else_=0)))
     query = (
         select(members.id, *columns)
         .select_from(
@@ -185,14 +188,14 @@ def totals(
             days.since >= members.joined_at,
             days.kind_id.in_(every),
             days.day.between(min(froms), last),
+            days.events > 0,
         )
         .group_by(members.id)
     )
-    for membership_id, *pairs in session.execute(query):
-        for index in range(len(kinds)):
-            events, active = pairs[2 * index], pairs[2 * index + 1]
-            if events:
-                found[index][membership_id] = (int(events), int(active))
+    for membership_id, *counted in session.execute(query):
+        for index, count in enumerate(counted):
+            if count:
+                found[index][membership_id] = int(count)
     return found
 
 

@@ -200,7 +200,7 @@ def _members_per_cohort(
 def _counts(
     metric: SuccessMetric,
     daily: dict[int, dict[int, int]],
-    before: dict[int, tuple[int, int]],
+    before: dict[int, int],
     measured_before: bool,
     active: list[tuple[Member, tuple[int, int]]],
     members: dict[int, list[int]],
@@ -210,19 +210,17 @@ def _counts(
     """Sweep the active members' days: per cohort, a difference array of accounts meeting it.
 
     `daily` holds the days the rule needs from `first` on (`rules.reads_from`); `before` each
-    membership's (events, days) before `first` for a since-joined rule; `measured_before`
-    whether a member had counted a matching event before `first`; `members` each cohort's
-    members per day.
+    membership's events (or days with one, by the rule) before `first` for a since-joined
+    rule; `measured_before` whether a member had counted a matching event before `first`;
+    `members` each cohort's members per day.
     """
     diffs = {cohort: [0] * (last - first + 2) for cohort in members}
-    per_day = metric.rule["per"] == "day"
     for member, span in active:
         counted = daily.get(member.id, {})
-        events, days = before.get(member.id, (0, 0))
-        if not counted and not events:
+        prior = before.get(member.id, 0)
+        if not counted and not prior:
             continue
         accounts_diff = diffs[member.cohort_id]
-        prior = days if per_day else events
         for start, end in rules.meeting_spans(metric.rule, counted, prior, first):
             _add(accounts_diff, _clip(start, end, *span), first)
     running = {
@@ -236,21 +234,19 @@ def _counts(
 
 def _counts_of_day(
     metric: SuccessMetric,
-    totals: dict[int, tuple[int, int]],
+    totals: dict[int, int],
     measured_before: bool,
     active: list[tuple[Member, tuple[int, int]]],
     members: dict[int, list[int]],
     day: int,
 ) -> Counts:
-    """Count one day: the active members whose (events, days) over the rule's window meet it.
+    """Count one day: the active members whose events (or days) over the rule's window meet it.
 
     `measured_before`: whether a member had counted a matching event before that day.
     """
-    rule = metric.rule
     accounts = {cohort: [0] for cohort in members}
     for member, _days in active:
-        events, days = totals.get(member.id, (0, 0))
-        if (days if rule["per"] == "day" else events) >= rule["at_least"]:
+        if totals.get(member.id, 0) >= metric.rule["at_least"]:
             accounts[member.cohort_id][0] += 1
     measured = measured_before or bool(totals)
     return Counts(day, {c: (members[c], accounts[c]) for c in members}, day if measured else None)
@@ -328,7 +324,8 @@ def _compute(
         # One day (today's events, or a new day): each membership's totals over the window
         # ending that day, a row per membership in one statement; no day to sweep.
         froms = [rules.window_start(m.rule, launched, first) for m in metrics]
-        totals = rules.totals(session, beta.id, kinds, froms, first)
+        per_day = [m.rule["per"] == "day" for m in metrics]
+        totals = rules.totals(session, beta.id, kinds, per_day, froms, first)
         return {
             metric.id: _counts_of_day(
                 metric, total, metric.id in measured_before, active, per_cohort, first
@@ -344,10 +341,11 @@ def _compute(
         session,
         beta.id,
         [kinds[i] for i in since_joined],
+        [metrics[i].rule["per"] == "day" for i in since_joined],
         [launched] * len(since_joined),
         first - 1,
     )
-    before: list[dict[int, tuple[int, int]]] = [{} for _ in metrics]
+    before: list[dict[int, int]] = [{} for _ in metrics]
     for index, total in zip(since_joined, totals, strict=True):
         before[index] = total
     return {

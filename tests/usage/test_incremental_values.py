@@ -155,10 +155,10 @@ def reads(monkeypatch):
         done.append(("days", first))
         return daily(session, beta_id, kinds, first, last, memberships, firsts)
 
-    def reading_totals(session, beta_id, kinds, froms, last):
+    def reading_totals(session, beta_id, kinds, per_day, froms, last):
         if kinds and min(froms) <= last:  # else it reads nothing
             done.append(("totals", min(froms), last))
-        return totals(session, beta_id, kinds, froms, last)
+        return totals(session, beta_id, kinds, per_day, froms, last)
 
     monkeypatch.setattr(rules, "daily_counts_of_each", reading_days)
     monkeypatch.setattr(rules, "totals", reading_totals)
