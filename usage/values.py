@@ -16,7 +16,7 @@ request computes only the days from the first stale one (or, after a change of w
 depend on besides events, from the launch), reading of the rollup only what those days need: a
 window rule's window before them, a since-joined rule's totals per membership before them (one
 more statement) and their days, and from the stored day before them which metrics were measured
-(one more).
+(one more); one day alone, only each membership's totals over each rule's window ending then.
 """
 
 from __future__ import annotations
