@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import Select, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from cohorts.models import Membership
@@ -69,6 +69,23 @@ def matching_kinds(session: Session, rules: Sequence[Rule]) -> list[list[int]]:
     return [[kind.id for kind in kinds if matches(rule, kind)] for rule in rules]
 
 
+def _since_joining(query: Select, beta_id: int, kinds: list[int], first: int, last: int) -> Select:
+    """Narrow a query to the rollup rows of these kinds and days counted for the beta's members.
+
+    A row counts for a membership from the moment it joined (`since >= joined_at`).
+    """
+    days, members = UsageDay.__table__.c, Membership.__table__.c
+    return query.select_from(
+        Membership.__table__.join(UsageDay.__table__, days.account_id == members.account_id)
+    ).where(
+        members.beta_id == beta_id,
+        members.joined_at.is_not(None),
+        days.since >= members.joined_at,
+        days.kind_id.in_(kinds),
+        days.day.between(first, last),
+    )
+
+
 def daily_counts(
     session: Session,
     beta_id: int,
@@ -113,20 +130,9 @@ def daily_counts_of_each(
         else literal(0)
         for listed, since in zip(kinds, firsts, strict=True)
     ]
-    query = (
-        select(members.id, days.day, *columns)
-        .select_from(
-            Membership.__table__.join(UsageDay.__table__, days.account_id == members.account_id)
-        )
-        .where(
-            members.beta_id == beta_id,
-            members.joined_at.is_not(None),
-            days.since >= members.joined_at,
-            days.kind_id.in_(every),
-            days.day.between(first, last),
-        )
-        .group_by(members.id, days.day)
-    )
+    query = _since_joining(
+        select(members.id, days.day, *columns), beta_id, every, first, last
+    ).group_by(members.id, days.day)
     if memberships is not None:
         query = query.where(members.id.in_(list(memberships)))
     for membership_id, day, *events in session.execute(query):
@@ -174,24 +180,12 @@ def totals(
     for listed, days_of, since in zip(kinds, per_day, froms, strict=True):
         matching = (days.kind_id.in_(listed) & (days.day >= since)) if listed else literal(False)
         if days_of:
-            columns.append(func.count(func.distinct(case((matching, days.day)))))
+            with_events = matching & (days.events > 0)
+            columns.append(func.count(func.distinct(case((with_events, days.day)))))
         else:
             columns.append(func.sum(case((matching, days.events), else_=0)))
-    query = (
-        select(members.id, *columns)
-        .select_from(
-            Membership.__table__.join(UsageDay.__table__, days.account_id == members.account_id)
-        )
-        .where(
-            members.beta_id == beta_id,
-            members.joined_at.is_not(None),
-            days.since >= members.joined_at,
-            days.kind_id.in_(every),
-            days.day.between(min(froms), last),
-            days.events > 0,
-        )
-        .group_by(members.id)
-    )
+    query = _since_joining(select(members.id, *columns), beta_id, every, min(froms), last)
+    query = query.group_by(members.id)
     for membership_id, *counted in session.execute(query):
         for index, count in enumerate(counted):
             if count:

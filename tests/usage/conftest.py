@@ -104,3 +104,29 @@ def joined(db, running_beta, make_cohort, make_account, monkeypatch):
     )
     memberships.opt_out(db, Actor(beta.owner), beta, "initech", "Too busy.")
     return SimpleNamespace(beta=beta, cohort=cohort, start=start, last=after[-1], today=now.date())
+
+
+@pytest.fixture
+def ruled_beta(make_beta):
+    """Return a running beta launched at a moment, whose metrics are these rules only.
+
+    Each metric is (name, unit, direction, target, rule), in the order given.
+    """
+
+    def make(launched_at: datetime, metrics: list[tuple]):
+        beta = make_beta(state="running", framed=True, launched_at=launched_at)
+        beta.metrics.clear()
+        for name, unit, direction, target, rule in metrics:
+            beta.metrics.append(
+                SuccessMetric(
+                    name=name,
+                    stage=MetricStage.ADOPTION,
+                    unit=unit,
+                    direction=direction,
+                    target=target,
+                    rule=rule,
+                )
+            )
+        return beta
+
+    return make

@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 from betas.audit import Actor
-from betas.models import Direction, MetricStage, MetricUnit, SuccessMetric
+from betas.models import Direction, MetricUnit
 from cohorts import memberships
 from cohorts.models import CohortKind
 from usage import rules, value_store, values
@@ -64,22 +64,10 @@ RULES = [
 
 
 @pytest.fixture
-def measured(db, make_beta, make_account, make_cohort, monkeypatch):
+def measured(db, ruled_beta, make_account, make_cohort, monkeypatch):
     """Return a beta of 18 days, members who joined and opted out mid-way; values stored."""
     rng = random.Random(20261202)
-    beta = make_beta(state="running", framed=True, launched_at=LAUNCHED)
-    beta.metrics.clear()
-    for name, unit, direction, target, rule in RULES:
-        beta.metrics.append(
-            SuccessMetric(
-                name=name,
-                stage=MetricStage.ADOPTION,
-                unit=unit,
-                direction=direction,
-                target=target,
-                rule=rule,
-            )
-        )
+    beta = ruled_beta(LAUNCHED, RULES)
     cohorts = [
         make_cohort(beta, "early", CohortKind.EARLY_ADOPTERS),
         make_cohort(beta, "sample", CohortKind.RANDOM_SAMPLE),

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from betas.audit import Actor
-from betas.models import Direction, MetricStage, MetricUnit, SuccessMetric
+from betas.models import Direction, MetricUnit
 from cohorts import memberships
 from cohorts.models import CohortKind, Membership
 from usage import values
@@ -104,21 +104,9 @@ def reference(metric, members, events, first, last):
 
 
 @pytest.fixture
-def scenario(db, make_beta, make_account, make_cohort, monkeypatch):
+def scenario(db, ruled_beta, make_account, make_cohort, monkeypatch):
     rng = random.Random(20261201)
-    beta = make_beta(state="running", framed=True, launched_at=LAUNCHED)
-    beta.metrics.clear()
-    for name, unit, direction, target, rule in RULES:
-        beta.metrics.append(
-            SuccessMetric(
-                name=name,
-                stage=MetricStage.ADOPTION,
-                unit=unit,
-                direction=direction,
-                target=target,
-                rule=rule,
-            )
-        )
+    beta = ruled_beta(LAUNCHED, RULES)
     cohorts = [
         make_cohort(beta, "early", CohortKind.EARLY_ADOPTERS),
         make_cohort(beta, "sample", CohortKind.RANDOM_SAMPLE),
