@@ -178,8 +178,11 @@ def fill(session, owner: User, key: str, members: int, days: int, events: int, s
         insert_rows(session, UsageEvent.__table__, batch)
 
 
-def populate(url: str) -> tuple[str, str]:
-    """Migrate and fill; return the API token's secret and the viewer's email."""
+def populate(url: str, more=None) -> tuple[str, str]:
+    """Migrate and fill; return the API token's secret and the viewer's email.
+
+    `more(session)`, when given, adds what another benchmark needs before the rollup is rebuilt.
+    """
     command.upgrade(alembic_config(url), "head")
     database = Database(url)
     with database.session() as session:
@@ -189,6 +192,8 @@ def populate(url: str) -> tuple[str, str]:
         started = time.perf_counter()
         fill(session, owner, "big", 10_000, 30, 1_000_000, 1)
         fill(session, owner, "small", 1_000, 10, 50_000, 2)
+        if more is not None:
+            more(session)
         filled = time.perf_counter()
         rebuilt = rollup.rebuild(session, UTC)
         _token, secret = create_token(session, "bench", ["betas:read"], owner, Actor(owner))

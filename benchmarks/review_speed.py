@@ -21,23 +21,19 @@ import tempfile
 import time
 from datetime import UTC, datetime
 
-from alembic import command
-from metric_values import PASSWORD, fill, p95, statements, timings
+from metric_values import PASSWORD, p95, populate, statements, timings
 from scratch import scratch_postgres
 from sqlalchemy import select
 
-from betas.audit import Actor
-from betas.auth.tokens import create_token
-from betas.auth.users import create_user
 from betas.config import DEFAULT_FEEDBACK_TYPES
-from betas.db import Database, alembic_config, insert_rows, utcnow
-from betas.models import Beta, Role
+from betas.db import insert_rows, utcnow
+from betas.models import Beta
 from cohorts.models import Account
 from feedback import patterns
 from feedback.models import FeedbackItem
 from shipcall import review
 from shipcall.app import create_app
-from usage import rollup, values
+from usage import values
 
 SCRATCH = "shipcall_review_bench"
 OPEN_BLOCKERS = 20
@@ -74,25 +70,10 @@ def add_feedback(session, key: str, items: int) -> None:
     insert_rows(session, FeedbackItem.__table__, rows)
 
 
-def populate(url: str) -> str:
-    """Migrate and fill; return a betas:read token's secret."""
-    command.upgrade(alembic_config(url), "head")
-    database = Database(url)
-    with database.session() as session:
-        owner = create_user(
-            session, "pm@example.com", PASSWORD, Role.PM, hash_method="pbkdf2:sha256:1"
-        )
-        started = time.perf_counter()
-        fill(session, owner, "big", 10_000, 30, 1_000_000, 1)
-        fill(session, owner, "small", 1_000, 10, 50_000, 2)
-        add_feedback(session, "big", 5_000)
-        add_feedback(session, "small", 50)
-        rollup.rebuild(session, UTC)
-        _token, secret = create_token(session, "bench", ["betas:read"], owner, Actor(owner))
-        session.commit()
-        print(f"  filled and rolled up in {time.perf_counter() - started:.0f} s")
-    database.engine.dispose()
-    return secret
+def more_feedback(session) -> None:
+    """Add the review's feedback: 5,000 items on the big beta, 50 on the other."""
+    add_feedback(session, "big", 5_000)
+    add_feedback(session, "small", 50)
 
 
 def section_figures(app) -> None:
@@ -130,7 +111,7 @@ def section_figures(app) -> None:
 def measure(url: str, name: str, runs: int) -> None:
     """Fill the database, then time and count the review's page and API on both betas."""
     print(f"{name}:")
-    secret = populate(url)
+    secret, _email = populate(url, more_feedback)
     app = create_app({"database_url": url, "secret_key": "benchmark-secret-key"})
     app.config["WTF_CSRF_ENABLED"] = False
     api, page = app.test_client(), app.test_client()
