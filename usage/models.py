@@ -124,3 +124,25 @@ class ValuesMark(Base):
     signature: Mapped[str] = mapped_column(String(64), default="")
     through: Mapped[int | None] = mapped_column(Integer)
     dirty_from: Mapped[int | None] = mapped_column(Integer)
+    # The last day the stored `membership_totals` run through (None: none hold).
+    totals_through: Mapped[int | None] = mapped_column(Integer)
+
+
+class MembershipTotal(Base):
+    """A membership's count for a since-joined metric over its completed days (`totals_through`).
+
+    Events, or days with an event, by the rule; stored while computing today's values so that
+    the next update of today reads these plus the rollup's days after them, not the history.
+    They hold like the values: same signature, and not stale from a day they run through
+    (`values_marks`); a membership without a matching event has no row.
+    """
+
+    __tablename__ = "membership_totals"
+    __table_args__ = (PrimaryKeyConstraint("metric_id", "membership_id"),)
+
+    beta_id: Mapped[int] = mapped_column(ForeignKey("betas.id", ondelete="CASCADE"), index=True)
+    metric_id: Mapped[int] = mapped_column(ForeignKey("success_metrics.id", ondelete="CASCADE"))
+    membership_id: Mapped[int] = mapped_column(
+        ForeignKey("memberships.id", ondelete="CASCADE"), index=True
+    )
+    total: Mapped[int] = mapped_column(Integer)

@@ -164,27 +164,38 @@ def totals(
     per_day: Sequence[bool],
     froms: Sequence[int],
     last: int,
+    lasts: Sequence[int] | None = None,
 ) -> list[dict[int, int]]:
     """Return, for each list of kinds, {membership id: its events, or its days with an event}.
 
     Days where the list's `per_day` says so, else events; each list's from its day in `froms`
-    through `last`, counted from each membership's join. Aggregated in SQL to one row per
-    membership (a column per list), in one statement, none when no list has a day to count.
+    through `last` (or its day in `lasts`, when given), counted from each membership's join.
+    Aggregated in SQL to one row per membership (a column per list), in one statement, none
+    when no list has a day to count.
     """
     found: list[dict[int, int]] = [{} for _ in kinds]
+    lasts = [min(last, day) for day in lasts] if lasts is not None else [last] * len(kinds)
     every = sorted({kind for listed in kinds for kind in listed})
-    if not every or min(froms) > last:
+    spans = [(since, until) for since, until in zip(froms, lasts, strict=True) if since <= until]
+    if not every or not spans:
         return found
     days, members = UsageDay.__table__.c, Membership.__table__.c
     columns = []
-    for listed, days_of, since in zip(kinds, per_day, froms, strict=True):
-        matching = (days.kind_id.in_(listed) & (days.day >= since)) if listed else literal(False)
+    for listed, days_of, since, until in zip(kinds, per_day, froms, lasts, strict=True):
+        matching = (
+            (days.kind_id.in_(listed) & days.day.between(since, until))
+            if listed and since <= until
+            else literal(False)
+        )
         if days_of:
             with_events = matching & (days.events > 0)
             columns.append(func.count(func.distinct(case((with_events, days.day)))))
         else:
             columns.append(func.sum(case((matching, days.events), else_=0)))
-    query = _since_joining(select(members.id, *columns), beta_id, every, min(froms), last)
+    first = min(since for since, _until in spans)
+    query = _since_joining(
+        select(members.id, *columns), beta_id, every, first, max(until for _s, until in spans)
+    )
     query = query.group_by(members.id)
     for membership_id, *counted in session.execute(query):
         for index, count in enumerate(counted):

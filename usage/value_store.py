@@ -11,6 +11,12 @@ mark (`ValuesMark`), and reads them back while they hold. They stop holding:
   membership: joining, leaving, moving; the member list's ETag stands on it too);
 - entirely after a rebuild of the rollup (`forget_all`).
 
+Beside the values, each membership's totals for each since-joined metric over its completed
+days (`membership_totals`, through the mark's `totals_through`): an update of today reads them
+and the rollup's days after them instead of each membership's whole history. They hold while
+the values' signature holds and nothing is stale from a day they run through (`totals_hold`);
+storing values without them forgets them.
+
 Concurrency: storing events upserts the marks of their betas' rows, which locks them until the
 commit; a request bringing values up to date locks its beta's mark (`lock`) before it reads the
 rollup. So on PostgreSQL either the events committed before the rollup is read and are counted,
@@ -30,7 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from betas.db import insert_rows
-from usage.models import MetricDayValue, ValuesMark
+from usage.models import MembershipTotal, MetricDayValue, ValuesMark
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class Mark:
     signature: str
     through: int | None
     dirty_from: int | None
+    totals_through: int | None = None
 
     def stale_from(self, signature: str, launched: int) -> int:
         """Return the first day to compute again (past `through` when nothing is stale)."""
@@ -47,6 +54,13 @@ class Mark:
             return launched
         fresh_to = self.through if self.dirty_from is None else self.dirty_from - 1
         return max(launched, min(self.through, fresh_to) + 1)
+
+    def totals_hold(self, signature: str, before: int) -> int | None:
+        """Return the day the stored totals run through if they hold and end before `before`."""
+        ends = self.totals_through
+        if self.signature != signature or ends is None or ends >= before:
+            return None
+        return ends if self.dirty_from is None or self.dirty_from > ends else None
 
 
 NO_MARK = Mark("", None, None)
@@ -75,9 +89,12 @@ def may_store(session: Session) -> bool:
 def read_mark(session: Session, beta_id: int) -> Mark:
     """Return the beta's mark, without locking it (NO_MARK if it has none)."""
     row = session.execute(
-        select(ValuesMark.signature, ValuesMark.through, ValuesMark.dirty_from).where(
-            ValuesMark.beta_id == beta_id
-        )
+        select(
+            ValuesMark.signature,
+            ValuesMark.through,
+            ValuesMark.dirty_from,
+            ValuesMark.totals_through,
+        ).where(ValuesMark.beta_id == beta_id)
     ).first()
     return Mark(*row) if row else NO_MARK
 
@@ -89,7 +106,7 @@ def lock(session: Session, beta_id: int) -> Mark:
     row = session.execute(
         insert.on_conflict_do_update(
             index_elements=[table.c.beta_id], set_={"signature": table.c.signature}
-        ).returning(table.c.signature, table.c.through, table.c.dirty_from)
+        ).returning(table.c.signature, table.c.through, table.c.dirty_from, table.c.totals_through)
     ).one()
     return Mark(*row)
 
@@ -121,7 +138,8 @@ def mark_dirty(session: Session, beta_ids: Iterable[int], day: int) -> None:
 
 
 def forget_all(session: Session) -> None:
-    """Forget every beta's mark: each computes its values again from the launch (a rebuild)."""
+    """Forget every beta's mark and totals: each computes again from the launch (a rebuild)."""
+    session.execute(delete(MembershipTotal))
     session.execute(delete(ValuesMark))
 
 
@@ -132,20 +150,62 @@ def replace(
     first: int,
     rows: list[dict],
     mark: Mark,
+    totals: Totals | None = None,
 ) -> None:
     """Replace the metrics' rows from day `first` on with `rows`, and record the new mark.
 
-    The caller holds the beta's mark (`lock`).
+    `totals`: the membership totals through the new mark's `totals_through`, to store in place
+    of the beta's (None: keep them, they hold); without a `totals_through` the beta's go. The
+    caller holds the beta's mark (`lock`).
     """
     table = MetricDayValue.__table__
     session.execute(delete(table).where(table.c.metric_id.in_(metric_ids), table.c.day >= first))
     if rows:
         insert_rows(session, table, rows)
+    if totals is not None or mark.totals_through is None:
+        _replace_totals(session, beta_id, totals or {})
     session.execute(
         update(ValuesMark)
         .where(ValuesMark.beta_id == beta_id)
-        .values(signature=mark.signature, through=mark.through, dirty_from=None)
+        .values(
+            signature=mark.signature,
+            through=mark.through,
+            dirty_from=None,
+            totals_through=mark.totals_through,
+        )
     )
+
+
+# {metric id: {membership id: its events, or days with an event}}
+Totals = dict[int, dict[int, int]]
+
+
+def _replace_totals(session: Session, beta_id: int, totals: Totals) -> None:
+    table = MembershipTotal.__table__
+    session.execute(delete(table).where(table.c.beta_id == beta_id))
+    rows = [
+        {"beta_id": beta_id, "metric_id": metric_id, "membership_id": membership, "total": total}
+        for metric_id, per_membership in totals.items()
+        for membership, total in per_membership.items()
+        if total
+    ]
+    if rows:
+        insert_rows(session, table, rows)
+
+
+def read_totals(session: Session, beta_id: int, metric_ids: Sequence[int]) -> Totals:
+    """Return the beta's stored membership totals of these metrics, in one statement."""
+    found: Totals = {metric_id: {} for metric_id in metric_ids}
+    if not metric_ids:
+        return found
+    table = MembershipTotal.__table__
+    for metric_id, membership_id, total in session.execute(
+        select(table.c.metric_id, table.c.membership_id, table.c.total).where(
+            table.c.beta_id == beta_id, table.c.metric_id.in_(metric_ids)
+        )
+    ):
+        found[metric_id][membership_id] = total
+    return found
 
 
 def read(

@@ -16,7 +16,9 @@ request computes only the days from the first stale one (or, after a change of w
 depend on besides events, from the launch), reading of the rollup only what those days need: a
 window rule's window before them, a since-joined rule's totals per membership before them (one
 more statement) and their days, and from the stored day before them which metrics were measured
-(one more); one day alone, only each membership's totals over each rule's window ending then.
+(one more); one day alone, only each membership's totals over each rule's window ending then,
+a since-joined rule's read as its stored totals through a completed day
+(`value_store.read_totals`, one more statement) plus the rollup's days after them.
 """
 
 from __future__ import annotations
@@ -307,7 +309,8 @@ def _compute(
     first: int,
     last: int,
     measured_before: Collection[int] = (),
-) -> dict[int, Counts]:
+    stored: tuple[int, value_store.Totals] | None = None,
+) -> tuple[dict[int, Counts], value_store.Totals]:
     """Count every metric from the rollup, days `first` to `last`, reading only what they need.
 
     A statement for the days of every metric together, from the earliest a window reaches back
@@ -316,22 +319,24 @@ def _compute(
     needs only each membership's totals over its window ending that day: one statement, a row
     per membership. `measured_before`: the metrics a member had counted a matching event for
     before `first` (the stored values say so).
+
+    Also returned, for one day: each membership's totals for each since-joined metric through
+    the day before (completed days), counted from `stored` (the day they run through, and the
+    totals: `value_store.read_totals`) when given, else from the launch. Empty otherwise.
     """
     kinds = rules.matching_kinds(session, [m.rule for m in metrics]) if metrics else []
     active = _active(members, first, last)
     per_cohort = _members_per_cohort(active, cohorts, first, last)
     if first == last:
-        # One day (today's events, or a new day): each membership's totals over the window
-        # ending that day, a row per membership in one statement; no day to sweep.
-        froms = [rules.window_start(m.rule, launched, first) for m in metrics]
-        per_day = [m.rule["per"] == "day" for m in metrics]
-        totals = rules.totals(session, beta.id, kinds, per_day, froms, first)
+        counts, completed = _compute_day(
+            session, beta, metrics, kinds, active, per_cohort, launched, first, stored
+        )
         return {
             metric.id: _counts_of_day(
-                metric, total, metric.id in measured_before, active, per_cohort, first
+                metric, counts[metric.id], metric.id in measured_before, active, per_cohort, first
             )
-            for metric, total in zip(metrics, totals, strict=True)
-        }
+            for metric in metrics
+        }, completed
     firsts = [rules.reads_from(m.rule, launched, first) for m in metrics]
     daily = rules.daily_counts_of_each(
         session, beta.id, kinds, min(firsts, default=first), last, firsts=firsts
@@ -353,7 +358,57 @@ def _compute(
             metric, counted, prior, metric.id in measured_before, active, per_cohort, first, last
         )
         for metric, counted, prior in zip(metrics, daily, before, strict=True)
-    }
+    }, {}
+
+
+def _compute_day(
+    session: Session,
+    beta: Beta,
+    metrics: list[SuccessMetric],
+    kinds: list[list[int]],
+    active: list[tuple[Member, tuple[int, int]]],
+    per_cohort: dict[int, list[int]],
+    launched: int,
+    day: int,
+    stored: tuple[int, value_store.Totals] | None,
+) -> tuple[value_store.Totals, value_store.Totals]:
+    """Return each metric's totals per membership over its window ending `day`, in one statement.
+
+    A row per membership, no day to sweep. A since-joined metric's total is its stored total
+    (through the stored day; none stored: from the launch) plus two columns of the rollup's days
+    after it: the completed days, and `day` itself. Also returned: the since-joined totals
+    through the day before, to store.
+    """
+    since_from, held = (stored[0] + 1, stored[1]) if stored is not None else (launched, {})
+    since_joined = [m for m in metrics if m.rule["window_days"] is None]
+    froms = [
+        day if m.rule["window_days"] is None else rules.window_start(m.rule, launched, day)
+        for m in metrics
+    ]
+    per_day = [m.rule["per"] == "day" for m in metrics + since_joined]
+    columns = rules.totals(
+        session,
+        beta.id,
+        kinds + [kinds[metrics.index(m)] for m in since_joined],
+        per_day,
+        froms + [since_from] * len(since_joined),
+        day,
+        lasts=[day] * len(metrics) + [day - 1] * len(since_joined),
+    )
+    # The first columns are each metric's; the since-joined completed days follow.
+    totals = {m.id: total for m, total in zip(metrics, columns, strict=False)}
+    completed: value_store.Totals = {}
+    for metric, after in zip(since_joined, columns[len(metrics) :], strict=True):
+        before = held.get(metric.id, {})
+        through = {
+            key: before.get(key, 0) + after.get(key, 0) for key in before.keys() | after.keys()
+        }
+        completed[metric.id] = through
+        today = totals[metric.id]
+        totals[metric.id] = {
+            key: through.get(key, 0) + today.get(key, 0) for key in through.keys() | today.keys()
+        }
+    return totals, completed
 
 
 def _stored_rows(counts: dict[int, Counts], last: int) -> list[dict]:
@@ -449,7 +504,9 @@ def metric_values(
     if not value_store.may_store(session):
         members = _members(session, beta, zone)
         # From the launch: nothing stored says which metrics were measured before `start`.
-        counts = _compute(session, beta, metrics, members, cohorts, launched, launched, end)
+        counts, _completed = _compute(
+            session, beta, metrics, members, cohorts, launched, launched, end
+        )
         return [_metric_values(m, counts[m.id], cohorts, start, end) for m in metrics]
     # Read, not taken from `beta`: this session may have changed memberships since loading it.
     version = session.scalar(select(Beta.members_version).where(Beta.id == beta.id))
@@ -462,16 +519,34 @@ def metric_values(
             members = _members(session, beta, zone)
             ids = [m.id for m in instrumented]
             measured = value_store.measured_on(session, ids, stale - 1) if stale > launched else ()
-            counts = _compute(
-                session, beta, instrumented, members, cohorts, launched, stale, through, measured
+            held = mark.totals_hold(signature, stale)
+            stored = None
+            if stale == through and held is not None:
+                since_joined = [m.id for m in instrumented if m.rule["window_days"] is None]
+                stored = (held, value_store.read_totals(session, beta.id, since_joined))
+            counts, completed = _compute(
+                session,
+                beta,
+                instrumented,
+                members,
+                cohorts,
+                launched,
+                stale,
+                through,
+                measured,
+                stored,
             )
+            # One day: totals through the day before, stored unless those held already; more
+            # days: the ones that hold stay (or go, when none do).
+            totals_through = through - 1 if stale == through else held
             value_store.replace(
                 session,
                 beta.id,
-                [m.id for m in instrumented],
+                ids,
                 stale,
                 _stored_rows(counts, through),
-                value_store.Mark(signature, through, None),
+                value_store.Mark(signature, through, None, totals_through),
+                completed if stale == through and held != through - 1 else None,
             )
     counts = _read_stored(session, metrics, cohorts, start, end)
     return [_metric_values(m, counts[m.id], cohorts, start, end) for m in metrics]

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import func, select
 
 from betas.audit import Actor
 from betas.models import Direction, MetricUnit
@@ -23,7 +24,7 @@ from cohorts import memberships
 from cohorts.models import CohortKind
 from usage import rules, value_store, values
 from usage.events import ingest_items
-from usage.models import ValuesMark
+from usage.models import MembershipTotal, ValuesMark
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 TODAY = NOW.date()
@@ -100,7 +101,7 @@ def measured(db, ruled_beta, make_account, make_cohort, monkeypatch):
     )
     ingest_items(db, [export], UTC)
     values.metric_values(db, beta, TODAY, UTC)  # stored: the next read computes only stale days
-    return SimpleNamespace(beta=beta, members=accounts[:72])
+    return SimpleNamespace(beta=beta, members=accounts[:72], cohorts=cohorts)
 
 
 def _event(rng: random.Random, account: str, at: datetime, kind=None) -> dict:
@@ -143,10 +144,10 @@ def reads(monkeypatch):
         done.append(("days", first))
         return daily(session, beta_id, kinds, first, last, memberships, firsts)
 
-    def reading_totals(session, beta_id, kinds, per_day, froms, last):
+    def reading_totals(session, beta_id, kinds, per_day, froms, last, lasts=None):
         if kinds and min(froms) <= last:  # else it reads nothing
             done.append(("totals", min(froms), last))
-        return totals(session, beta_id, kinds, per_day, froms, last)
+        return totals(session, beta_id, kinds, per_day, froms, last, lasts)
 
     monkeypatch.setattr(rules, "daily_counts_of_each", reading_days)
     monkeypatch.setattr(rules, "totals", reading_totals)
@@ -221,3 +222,100 @@ def test_a_changed_signature_computes_from_the_launch(db, measured, reads):
     memberships.opt_out(db, Actor(measured.beta.owner), measured.beta, measured.members[1])
     _read(db, measured.beta)
     assert reads == [("days", LAUNCHED.toordinal())]
+
+
+@pytest.fixture
+def stored_reads(monkeypatch):
+    """Record each read of the stored membership totals: how many it found."""
+    done = []
+    read = value_store.read_totals
+
+    def reading(session, beta_id, metric_ids):
+        found = read(session, beta_id, metric_ids)
+        done.append(sum(len(per_membership) for per_membership in found.values()))
+        return found
+
+    monkeypatch.setattr(value_store, "read_totals", reading)
+    return done
+
+
+def _reference(db, beta, today, monkeypatch):
+    """Compute the values from the launch without reading or storing anything stored."""
+    with monkeypatch.context() as patched:
+        patched.setattr(value_store, "may_store", lambda session: False)
+        return values.metric_values(db, beta, today, UTC)
+
+
+def _totals_through(db, beta) -> int | None:
+    db.flush()
+    return db.scalar(select(ValuesMark.totals_through).where(ValuesMark.beta_id == beta.id))
+
+
+def _with_stored_totals(db, beta, monkeypatch) -> None:
+    """Compute through yesterday from nothing, then today: totals through yesterday stored."""
+    value_store.forget_all(db)
+    _read(db, beta, TODAY - timedelta(days=1))
+    assert _read(db, beta) == _reference(db, beta, TODAY, monkeypatch)
+    assert _totals_through(db, beta) == TODAY.toordinal() - 1
+
+
+def test_updates_from_stored_totals_equal_a_computation_day_after_day(
+    db, measured, stored_reads, monkeypatch
+):
+    beta = measured.beta
+    value_store.forget_all(db)
+    _read(db, beta, TODAY - timedelta(days=5))  # from the launch: no totals stored yet
+    for days_back in (4, 3, 2, 1, 0):
+        day = TODAY - timedelta(days=days_back)
+        # A new day: the totals through the day before are stored (read from the stored ones
+        # and the days after them, once some are stored).
+        assert _read(db, beta, day) == _reference(db, beta, day, monkeypatch)
+        assert _totals_through(db, beta) == day.toordinal() - 1
+        for _batch in range(2):
+            _send(db, measured, days_back)
+            read_before = len(stored_reads)
+            assert _read(db, beta, day) == _reference(db, beta, day, monkeypatch)
+            assert len(stored_reads) == read_before + 1 and stored_reads[-1] > 0
+            assert _totals_through(db, beta) == day.toordinal() - 1
+
+
+def test_a_late_event_makes_the_stored_totals_go_and_come_back(
+    db, measured, stored_reads, monkeypatch
+):
+    beta = measured.beta
+    _with_stored_totals(db, beta, monkeypatch)
+    _send(db, measured, 3)  # on a day the totals run through
+    assert _read(db, beta) == _reference(db, beta, TODAY, monkeypatch)
+    assert _totals_through(db, beta) is None
+    assert db.scalar(select(func.count()).select_from(MembershipTotal)) == 0
+    _send(db, measured, 0)
+    read_before = len(stored_reads)
+    assert _read(db, beta) == _reference(db, beta, TODAY, monkeypatch)  # from the launch
+    assert len(stored_reads) == read_before
+    _send(db, measured, 0)
+    assert _read(db, beta) == _reference(db, beta, TODAY, monkeypatch)  # from the stored ones
+    assert len(stored_reads) == read_before + 1
+
+
+@pytest.mark.parametrize("change", ["opt_out", "join"])
+def test_a_membership_change_stores_the_totals_again(
+    db, measured, stored_reads, make_account, monkeypatch, change
+):
+    beta = measured.beta
+    _with_stored_totals(db, beta, monkeypatch)
+    actor = Actor(beta.owner)
+    if change == "opt_out":
+        memberships.opt_out(db, actor, beta, measured.members[2])
+    else:
+        newcomer = make_account("inc-newcomer").external_id
+        memberships.enroll(db, actor, beta, measured.cohorts[0], [newcomer], "Asked.", TODAY)
+        ingest_items(db, [_event(random.Random(7), newcomer, NOW, ("opened", "report"))], UTC)
+    read_before = len(stored_reads)
+    assert _read(db, beta) == _reference(db, beta, TODAY, monkeypatch)  # a new signature
+    assert len(stored_reads) == read_before
+    _send(db, measured, 0)
+    assert _read(db, beta) == _reference(db, beta, TODAY, monkeypatch)
+    assert _totals_through(db, beta) == TODAY.toordinal() - 1
+    _send(db, measured, 0)
+    assert _read(db, beta) == _reference(db, beta, TODAY, monkeypatch)
+    assert len(stored_reads) == read_before + 1 and stored_reads[-1] > 0
