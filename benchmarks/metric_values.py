@@ -21,6 +21,7 @@ where the time goes: benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import statistics
 import tempfile
@@ -219,6 +220,7 @@ def measure(url: str, name: str, runs: int) -> None:
     secret, email = populate(url)
     app = create_app({"database_url": url, "secret_key": "benchmark-secret-key"})
     app.config["WTF_CSRF_ENABLED"] = False
+    gc.freeze()  # as gunicorn.conf.py does in each worker, once the app is loaded
     api = app.test_client()
     page = app.test_client()
     assert page.post("/sign-in", data={"email": email, "password": PASSWORD}).status_code == 302

@@ -129,10 +129,12 @@ class ValuesMark(Base):
 
 
 class MembershipTotal(Base):
-    """A membership's count for a since-joined metric over its completed days (`totals_through`).
+    """A membership's count for a metric over the completed days of its window (`totals_through`).
 
-    Events, or days with an event, by the rule; stored while computing today's values so that
-    the next update of today reads these plus the rollup's days after them, not the history.
+    Events, or days with an event, by the rule, over the window ending the day after
+    `totals_through` (since joining: from the join), through `totals_through`; stored with the
+    values so that the next update of today reads these plus today's rollup rows, not the
+    window or the history.
     They hold like the values: same signature, and not stale from a day they run through
     (`values_marks`); a membership without a matching event has no row.
     """

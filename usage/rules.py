@@ -135,7 +135,7 @@ def daily_counts_of_each(
     ).group_by(members.id, days.day)
     if memberships is not None:
         query = query.where(members.id.in_(list(memberships)))
-    for membership_id, day, *events in session.execute(query):
+    for membership_id, day, *events in session.execute(query).all():
         for index, count in enumerate(events):
             if count:
                 counts[index][membership_id][day] = int(count)
@@ -197,7 +197,7 @@ def totals(
         select(members.id, *columns), beta_id, every, first, max(until for _s, until in spans)
     )
     query = query.group_by(members.id)
-    for membership_id, *counted in session.execute(query):
+    for membership_id, *counted in session.execute(query).all():
         for index, count in enumerate(counted):
             if count:
                 found[index][membership_id] = int(count)

@@ -11,11 +11,11 @@ mark (`ValuesMark`), and reads them back while they hold. They stop holding:
   membership: joining, leaving, moving; the member list's ETag stands on it too);
 - entirely after a rebuild of the rollup (`forget_all`).
 
-Beside the values, each membership's totals for each since-joined metric over its completed
-days (`membership_totals`, through the mark's `totals_through`): an update of today reads them
-and the rollup's days after them instead of each membership's whole history. They hold while
-the values' signature holds and nothing is stale from a day they run through (`totals_hold`);
-storing values without them forgets them.
+Beside the values, each membership's totals for each metric over the completed days of its
+window ending the day after the mark's `totals_through` (`membership_totals`): an update of
+today reads them and the rollup's days after them (today's alone) instead of each membership's
+window or whole history. They hold while the values' signature holds and nothing is stale from
+a day they run through (`totals_hold`); each computation stores them again.
 
 Concurrency: storing events upserts the marks of their betas' rows, which locks them until the
 commit; a request bringing values up to date locks its beta's mark (`lock`) before it reads the
@@ -203,7 +203,7 @@ def read_totals(session: Session, beta_id: int, metric_ids: Sequence[int]) -> To
         select(table.c.metric_id, table.c.membership_id, table.c.total).where(
             table.c.beta_id == beta_id, table.c.metric_id.in_(metric_ids)
         )
-    ):
+    ).all():
         found[metric_id][membership_id] = total
     return found
 

@@ -17,8 +17,9 @@ depend on besides events, from the launch), reading of the rollup only what thos
 window rule's window before them, a since-joined rule's totals per membership before them (one
 more statement) and their days, and from the stored day before them which metrics were measured
 (one more); one day alone, only each membership's totals over each rule's window ending then,
-a since-joined rule's read as its stored totals through a completed day
-(`value_store.read_totals`, one more statement) plus the rollup's days after them.
+read as its stored totals over the window's completed days (`value_store.read_totals`, one
+more statement) plus the rollup's days after them: today's alone, usually. Every computation
+stores those totals for the next.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def _memberships(session: Session, beta: Beta) -> list[tuple]:
             select(Membership.id, Membership.cohort_id, Membership.joined_at, Membership.left_at)
             .where(Membership.beta_id == beta.id, Membership.joined_at.is_not(None))
             .order_by(Membership.id)
-        )
+        ).all()
     ]
 
 
@@ -317,20 +318,18 @@ def _compute(
     to (`rules.reads_from`), and, from a day after the launch, one for the since-joined rules'
     totals before `first` (a row per membership). One day alone (today's events, or a new day)
     needs only each membership's totals over its window ending that day: one statement, a row
-    per membership. `measured_before`: the metrics a member had counted a matching event for
-    before `first` (the stored values say so).
+    per membership, and with `stored` (the day stored totals run through, and the totals:
+    `value_store.read_totals`) only the rollup's days after them. `measured_before`: the
+    metrics a member had counted a matching event for before `first` (the stored values say so).
 
-    Also returned, for one day: each membership's totals for each since-joined metric through
-    the day before (completed days), counted from `stored` (the day they run through, and the
-    totals: `value_store.read_totals`) when given, else from the launch. Empty otherwise.
+    Also returned: each membership's totals for each metric over the completed days of its
+    window ending `last` (through `last` - 1), for the next update of `last` to start from.
     """
     kinds = rules.matching_kinds(session, [m.rule for m in metrics]) if metrics else []
     active = _active(members, first, last)
     per_cohort = _members_per_cohort(active, cohorts, first, last)
     if first == last:
-        counts, completed = _compute_day(
-            session, beta, metrics, kinds, active, per_cohort, launched, first, stored
-        )
+        counts, completed = _compute_day(session, beta, metrics, kinds, launched, first, stored)
         return {
             metric.id: _counts_of_day(
                 metric, counts[metric.id], metric.id in measured_before, active, per_cohort, first
@@ -353,12 +352,35 @@ def _compute(
     before: list[dict[int, int]] = [{} for _ in metrics]
     for index, total in zip(since_joined, totals, strict=True):
         before[index] = total
+    completed: value_store.Totals = {}
+    for metric, counted, prior in zip(metrics, daily, before, strict=True):
+        # A since-joined rule's days were read from `first`, with its totals before them.
+        window_days = metric.rule["window_days"]
+        since = first if window_days is None else rules.window_start(metric.rule, launched, last)
+        completed[metric.id] = _completed(metric.rule, counted, prior, since, last)
     return {
         metric.id: _counts(
             metric, counted, prior, metric.id in measured_before, active, per_cohort, first, last
         )
         for metric, counted, prior in zip(metrics, daily, before, strict=True)
-    }, {}
+    }, completed
+
+
+def _completed(
+    rule: rules.Rule, daily: dict[int, dict[int, int]], before: dict[int, int], since: int, day: int
+) -> dict[int, int]:
+    """Return each membership's total over its days from `since` to `day` - 1.
+
+    `daily` holds its days from `since` on (and maybe earlier ones, left out), `before` what it
+    counted before them (a since-joined rule's totals).
+    """
+    per_day = rule["per"] == "day"
+    found = dict(before)
+    for membership, counted in daily.items():
+        total = sum(1 if per_day else events for d, events in counted.items() if since <= d < day)
+        if total:
+            found[membership] = found.get(membership, 0) + total
+    return found
 
 
 def _compute_day(
@@ -366,49 +388,50 @@ def _compute_day(
     beta: Beta,
     metrics: list[SuccessMetric],
     kinds: list[list[int]],
-    active: list[tuple[Member, tuple[int, int]]],
-    per_cohort: dict[int, list[int]],
     launched: int,
     day: int,
     stored: tuple[int, value_store.Totals] | None,
 ) -> tuple[value_store.Totals, value_store.Totals]:
     """Return each metric's totals per membership over its window ending `day`, in one statement.
 
-    A row per membership, no day to sweep. A since-joined metric's total is its stored total
-    (through the stored day; none stored: from the launch) plus two columns of the rollup's days
-    after it: the completed days, and `day` itself. Also returned: the since-joined totals
-    through the day before, to store.
+    A row per membership, no day to sweep, two columns per metric: its window's completed days
+    and `day` itself. A metric's completed days start from its stored totals when they run
+    through the day before, or for a since-joined metric through any day before (what came
+    after them is added); else they are counted from the window's start. Also returned: the
+    totals over the completed days, to store.
     """
-    since_from, held = (stored[0] + 1, stored[1]) if stored is not None else (launched, {})
-    since_joined = [m for m in metrics if m.rule["window_days"] is None]
-    froms = [
-        day if m.rule["window_days"] is None else rules.window_start(m.rule, launched, day)
-        for m in metrics
-    ]
-    per_day = [m.rule["per"] == "day" for m in metrics + since_joined]
+    ends, held = stored if stored is not None else (None, {})
+    starts, bases = [], []
+    for metric in metrics:
+        since_joined = metric.rule["window_days"] is None
+        if ends is not None and (since_joined or ends == day - 1):
+            starts.append(ends + 1)
+            bases.append(held.get(metric.id, {}))
+        else:
+            starts.append(rules.window_start(metric.rule, launched, day))
+            bases.append({})
     columns = rules.totals(
         session,
         beta.id,
-        kinds + [kinds[metrics.index(m)] for m in since_joined],
-        per_day,
-        froms + [since_from] * len(since_joined),
+        kinds + kinds,
+        [m.rule["per"] == "day" for m in metrics] * 2,
+        starts + [day] * len(metrics),
         day,
-        lasts=[day] * len(metrics) + [day - 1] * len(since_joined),
+        lasts=[day - 1] * len(metrics) + [day] * len(metrics),
     )
-    # The first columns are each metric's; the since-joined completed days follow.
-    totals = {m.id: total for m, total in zip(metrics, columns, strict=False)}
+    totals: value_store.Totals = {}
     completed: value_store.Totals = {}
-    for metric, after in zip(since_joined, columns[len(metrics) :], strict=True):
-        before = held.get(metric.id, {})
-        through = {
-            key: before.get(key, 0) + after.get(key, 0) for key in before.keys() | after.keys()
-        }
+    for index, metric in enumerate(metrics):
+        through = _summed(bases[index], columns[index])
         completed[metric.id] = through
-        today = totals[metric.id]
-        totals[metric.id] = {
-            key: through.get(key, 0) + today.get(key, 0) for key in through.keys() | today.keys()
-        }
+        totals[metric.id] = _summed(through, columns[len(metrics) + index])
     return totals, completed
+
+
+def _summed(one: dict[int, int], other: dict[int, int]) -> dict[int, int]:
+    if not one or not other:
+        return dict(one or other)
+    return {key: one.get(key, 0) + other.get(key, 0) for key in one.keys() | other.keys()}
 
 
 def _stored_rows(counts: dict[int, Counts], last: int) -> list[dict]:
@@ -522,8 +545,7 @@ def metric_values(
             held = mark.totals_hold(signature, stale)
             stored = None
             if stale == through and held is not None:
-                since_joined = [m.id for m in instrumented if m.rule["window_days"] is None]
-                stored = (held, value_store.read_totals(session, beta.id, since_joined))
+                stored = (held, value_store.read_totals(session, beta.id, ids))
             counts, completed = _compute(
                 session,
                 beta,
@@ -536,17 +558,15 @@ def metric_values(
                 measured,
                 stored,
             )
-            # One day: totals through the day before, stored unless those held already; more
-            # days: the ones that hold stay (or go, when none do).
-            totals_through = through - 1 if stale == through else held
+            # The totals through the day before are stored, unless those are what held.
             value_store.replace(
                 session,
                 beta.id,
                 ids,
                 stale,
                 _stored_rows(counts, through),
-                value_store.Mark(signature, through, None, totals_through),
-                completed if stale == through and held != through - 1 else None,
+                value_store.Mark(signature, through, None, through - 1),
+                None if stored is not None and held == through - 1 else completed,
             )
     counts = _read_stored(session, metrics, cohorts, start, end)
     return [_metric_values(m, counts[m.id], cohorts, start, end) for m in metrics]

@@ -172,8 +172,8 @@ def test_an_update_from_the_stale_day_equals_a_computation_from_the_launch(
     assert db.get(ValuesMark, measured.beta.id).dirty_from == day
     updated = _read(db, measured.beta)
     launched = LAUNCHED.toordinal()
-    if day == TODAY.toordinal():  # today alone: totals over the windows, no day read
-        assert reads == [("totals", launched, day)]
+    if day == TODAY.toordinal():  # today alone: the stored totals, and today's rollup rows
+        assert reads == [("totals", day, day)]
     else:  # the longest window (14 days) before the stale day; since-joined totals before it
         assert reads == [("days", max(day - 13, launched)), ("totals", launched, day - 1)]
     assert updated == _from_nothing(db, measured.beta)
@@ -211,11 +211,17 @@ def test_a_metric_first_measured_by_new_events_is_measured_from_their_day(db, me
     assert _read(db, measured.beta) == _from_nothing(db, measured.beta)
 
 
-def test_a_new_day_is_computed_alone_and_equals_a_computation_from_the_launch(db, measured, reads):
-    tomorrow = TODAY + timedelta(days=1)
-    updated = _read(db, measured.beta, tomorrow)
-    assert reads == [("totals", LAUNCHED.toordinal(), tomorrow.toordinal())]
-    assert updated == _from_nothing(db, measured.beta, tomorrow)
+@pytest.mark.parametrize("days_ahead", [1, 3])
+def test_a_new_day_is_computed_alone_and_equals_a_computation_from_the_launch(
+    db, measured, reads, days_ahead
+):
+    later = TODAY + timedelta(days=days_ahead)
+    updated = _read(db, measured.beta, later)
+    if days_ahead == 1:
+        # Alone: the since-joined totals go on from the stored ones; the windows (14 days the
+        # longest) are counted again over their days.
+        assert reads == [("totals", later.toordinal() - 13, later.toordinal())]
+    assert updated == _from_nothing(db, measured.beta, later)
 
 
 def test_a_changed_signature_computes_from_the_launch(db, measured, reads):
@@ -264,7 +270,7 @@ def test_updates_from_stored_totals_equal_a_computation_day_after_day(
 ):
     beta = measured.beta
     value_store.forget_all(db)
-    _read(db, beta, TODAY - timedelta(days=5))  # from the launch: no totals stored yet
+    _read(db, beta, TODAY - timedelta(days=5))  # from the launch, storing the totals
     for days_back in (4, 3, 2, 1, 0):
         day = TODAY - timedelta(days=days_back)
         # A new day: the totals through the day before are stored (read from the stored ones
@@ -279,19 +285,17 @@ def test_updates_from_stored_totals_equal_a_computation_day_after_day(
             assert _totals_through(db, beta) == day.toordinal() - 1
 
 
-def test_a_late_event_makes_the_stored_totals_go_and_come_back(
+def test_a_late_event_makes_the_update_store_the_totals_again(
     db, measured, stored_reads, monkeypatch
 ):
     beta = measured.beta
     _with_stored_totals(db, beta, monkeypatch)
-    _send(db, measured, 3)  # on a day the totals run through
-    assert _read(db, beta) == _reference(db, beta, TODAY, monkeypatch)
-    assert _totals_through(db, beta) is None
-    assert db.scalar(select(func.count()).select_from(MembershipTotal)) == 0
-    _send(db, measured, 0)
+    _send(db, measured, 3)  # on a day the totals run through: they no longer hold
     read_before = len(stored_reads)
-    assert _read(db, beta) == _reference(db, beta, TODAY, monkeypatch)  # from the launch
-    assert len(stored_reads) == read_before
+    assert _read(db, beta) == _reference(db, beta, TODAY, monkeypatch)
+    assert len(stored_reads) == read_before  # computed from the late day, not from them
+    assert _totals_through(db, beta) == TODAY.toordinal() - 1
+    assert db.scalar(select(func.count()).select_from(MembershipTotal)) > 0
     _send(db, measured, 0)
     assert _read(db, beta) == _reference(db, beta, TODAY, monkeypatch)  # from the stored ones
     assert len(stored_reads) == read_before + 1
@@ -311,10 +315,9 @@ def test_a_membership_change_stores_the_totals_again(
         memberships.enroll(db, actor, beta, measured.cohorts[0], [newcomer], "Asked.", TODAY)
         ingest_items(db, [_event(random.Random(7), newcomer, NOW, ("opened", "report"))], UTC)
     read_before = len(stored_reads)
-    assert _read(db, beta) == _reference(db, beta, TODAY, monkeypatch)  # a new signature
-    assert len(stored_reads) == read_before
-    _send(db, measured, 0)
+    # A new signature: computed from the launch, and the totals stored again from it.
     assert _read(db, beta) == _reference(db, beta, TODAY, monkeypatch)
+    assert len(stored_reads) == read_before
     assert _totals_through(db, beta) == TODAY.toordinal() - 1
     _send(db, measured, 0)
     assert _read(db, beta) == _reference(db, beta, TODAY, monkeypatch)
