@@ -15,6 +15,7 @@ the stored values to start from next time.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from itertools import accumulate
@@ -147,12 +148,12 @@ def _counts_of_day(
 
     `measured_before`: whether a member had counted a matching event before that day.
     """
-    accounts = {cohort: [0] for cohort in members}
-    for member, _days in active:
-        if totals.get(member.id, 0) >= metric.rule["at_least"]:
-            accounts[member.cohort_id][0] += 1
+    at_least = metric.rule["at_least"]
+    meeting = Counter(
+        member.cohort_id for member, _days in active if totals.get(member.id, 0) >= at_least
+    )
     measured = measured_before or bool(totals)
-    return Counts(day, {c: (members[c], accounts[c]) for c in members}, day if measured else None)
+    return Counts(day, {c: (members[c], [meeting[c]]) for c in members}, day if measured else None)
 
 
 def compute(
@@ -283,7 +284,9 @@ def _compute_day(
     return totals, completed
 
 
-def _summed(one: dict[int, int], other: dict[int, int]) -> dict[int, int]:
-    if not one or not other:
-        return dict(one or other)
-    return {key: one.get(key, 0) + other.get(key, 0) for key in one.keys() | other.keys()}
+def _summed(base: dict[int, int], added: dict[int, int]) -> dict[int, int]:
+    """Return base + added, key by key; `added` is the smaller (the rollup's days after `base`)."""
+    summed = dict(base)
+    for key, count in added.items():
+        summed[key] = summed.get(key, 0) + count
+    return summed

@@ -124,27 +124,29 @@ class ValuesMark(Base):
     signature: Mapped[str] = mapped_column(String(64), default="")
     through: Mapped[int | None] = mapped_column(Integer)
     dirty_from: Mapped[int | None] = mapped_column(Integer)
-    # The last day the stored `membership_totals` run through (None: none hold).
+    # The last day the stored `metric_totals` run through (None: none hold).
     totals_through: Mapped[int | None] = mapped_column(Integer)
 
 
-class MembershipTotal(Base):
-    """A membership's count for a metric over the completed days of its window (`totals_through`).
+class MetricTotals(Base):
+    """Each membership's count for a metric over the completed days of its window.
 
-    Events, or days with an event, by the rule, over the window ending the day after
+    Events, or days with an event, by the rule, over the window ending the day after the mark's
     `totals_through` (since joining: from the join), through `totals_through`; stored with the
     values so that the next update of today reads these plus today's rollup rows, not the
-    window or the history.
-    They hold like the values: same signature, and not stale from a day they run through
-    (`values_marks`); a membership without a matching event has no row.
+    window or the history. They hold like the values: same signature, and not stale from a day
+    they run through (`values_marks`).
+
+    One row per metric, the memberships and their totals as two lists (memberships without a
+    matching event left out): they are always read and written whole, and ten thousand
+    members' totals as a row each cost more to read and write than to count.
     """
 
-    __tablename__ = "membership_totals"
-    __table_args__ = (PrimaryKeyConstraint("metric_id", "membership_id"),)
+    __tablename__ = "metric_totals"
 
-    beta_id: Mapped[int] = mapped_column(ForeignKey("betas.id", ondelete="CASCADE"), index=True)
-    metric_id: Mapped[int] = mapped_column(ForeignKey("success_metrics.id", ondelete="CASCADE"))
-    membership_id: Mapped[int] = mapped_column(
-        ForeignKey("memberships.id", ondelete="CASCADE"), index=True
+    metric_id: Mapped[int] = mapped_column(
+        ForeignKey("success_metrics.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
     )
-    total: Mapped[int] = mapped_column(Integer)
+    beta_id: Mapped[int] = mapped_column(ForeignKey("betas.id", ondelete="CASCADE"), index=True)
+    # {"memberships": [id, ...], "totals": [count, ...]}, in step.
+    totals: Mapped[dict] = mapped_column(JSON)

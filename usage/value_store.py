@@ -12,7 +12,7 @@ mark (`ValuesMark`), and reads them back while they hold. They stop holding:
 - entirely after a rebuild of the rollup (`forget_all`).
 
 Beside the values, each membership's totals for each metric over the completed days of its
-window ending the day after the mark's `totals_through` (`membership_totals`): an update of
+window ending the day after the mark's `totals_through` (`metric_totals`): an update of
 today reads them and the rollup's days after them (today's alone) instead of each membership's
 window or whole history. They hold while the values' signature holds and nothing is stale from
 a day they run through (`totals_hold`); each computation stores them again.
@@ -36,7 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from betas.db import insert_rows
-from usage.models import MembershipTotal, MetricDayValue, ValuesMark
+from usage.models import MetricDayValue, MetricTotals, ValuesMark
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def mark_dirty(session: Session, beta_ids: Iterable[int], day: int) -> None:
 
 def forget_all(session: Session) -> None:
     """Forget every beta's mark and totals: each computes again from the launch (a rebuild)."""
-    session.execute(delete(MembershipTotal))
+    session.execute(delete(MetricTotals))
     session.execute(delete(ValuesMark))
 
 
@@ -181,14 +181,13 @@ Totals = dict[int, dict[int, int]]
 
 
 def _replace_totals(session: Session, beta_id: int, totals: Totals) -> None:
-    table = MembershipTotal.__table__
+    table = MetricTotals.__table__
     session.execute(delete(table).where(table.c.beta_id == beta_id))
-    rows = [
-        {"beta_id": beta_id, "metric_id": metric_id, "membership_id": membership, "total": total}
-        for metric_id, per_membership in totals.items()
-        for membership, total in per_membership.items()
-        if total
-    ]
+    rows = []
+    for metric_id, per_membership in totals.items():
+        counted = {membership: total for membership, total in per_membership.items() if total}
+        listed = {"memberships": list(counted), "totals": list(counted.values())}
+        rows.append({"metric_id": metric_id, "beta_id": beta_id, "totals": listed})
     if rows:
         insert_rows(session, table, rows)
 
@@ -198,13 +197,13 @@ def read_totals(session: Session, beta_id: int, metric_ids: Sequence[int]) -> To
     found: Totals = {metric_id: {} for metric_id in metric_ids}
     if not metric_ids:
         return found
-    table = MembershipTotal.__table__
-    for metric_id, membership_id, total in session.execute(
-        select(table.c.metric_id, table.c.membership_id, table.c.total).where(
+    table = MetricTotals.__table__
+    for metric_id, listed in session.execute(
+        select(table.c.metric_id, table.c.totals).where(
             table.c.beta_id == beta_id, table.c.metric_id.in_(metric_ids)
         )
     ).all():
-        found[metric_id][membership_id] = total
+        found[metric_id] = dict(zip(listed["memberships"], listed["totals"], strict=True))
     return found
 
 

@@ -24,7 +24,7 @@ from cohorts import memberships
 from cohorts.models import CohortKind
 from usage import rules, value_store, values
 from usage.events import ingest_items
-from usage.models import MembershipTotal, ValuesMark
+from usage.models import MetricTotals, ValuesMark
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 TODAY = NOW.date()
@@ -295,7 +295,7 @@ def test_a_late_event_makes_the_update_store_the_totals_again(
     assert _read(db, beta) == _reference(db, beta, TODAY, monkeypatch)
     assert len(stored_reads) == read_before  # computed from the late day, not from them
     assert _totals_through(db, beta) == TODAY.toordinal() - 1
-    assert db.scalar(select(func.count()).select_from(MembershipTotal)) > 0
+    assert db.scalar(select(func.count()).select_from(MetricTotals)) > 0
     _send(db, measured, 0)
     assert _read(db, beta) == _reference(db, beta, TODAY, monkeypatch)  # from the stored ones
     assert len(stored_reads) == read_before + 1
