@@ -8,8 +8,8 @@ rebuilt from the raw events (its join-day splits too). A second, smaller beta (1
 requests, in-process through Flask's test client, the values API
 (`GET /api/v1/betas/{key}/metrics/values`) and the Metrics page (`/betas/{key}/metrics`) and
 prints their median and p95 (values stored), their statements at both sizes computing and
-storing, and reading; last, the values API after each of 10 batches of events sent today,
-then of 10 batches of late events, 15 days back.
+storing, and reading; last, each route after each of 10 batches of events sent today, then of
+10 batches of late events, 15 days back.
 
     .venv/bin/python benchmarks/metric_values.py                       # SQLite
     .venv/bin/python benchmarks/metric_values.py --postgres postgresql://postgres@127.0.0.1/postgres
@@ -242,24 +242,30 @@ def measure(url: str, name: str, runs: int) -> None:
         )
     # What a request costs when events arrived since the last: the days from theirs are computed
     # again, reading of the rollup only what those days need. Today's events (what a product
-    # sends all the time), then late ones 15 days back, of members across the cohorts.
+    # sends all the time), then late ones 15 days back, of members across the cohorts; each
+    # route after batches of its own.
     database = app.extensions["shipcall.db"]
+    batches = iter(range(1_000_000))
     for label, days_back in [("today's", 0), ("late (15 days back)", 15)]:
-        after = []
-        for batch in range(AFTER_EVENTS_RUNS):
+        for route, client, path, headers in [
+            ("values API", api, "/api/v1/betas/big/metrics/values", bearer),
+            ("Metrics page", page, "/betas/big/metrics", {}),
+        ]:
+            after = []
+            for _ in range(AFTER_EVENTS_RUNS):
+                with database.session() as session:
+                    ingest_items(session, batch_of_events(next(batches), days_back), UTC)
+                    session.commit()
+                after += timings(client, path, headers, 1, warm=False)
             with database.session() as session:
-                ingest_items(session, batch_of_events(batch, days_back), UTC)
+                ingest_items(session, batch_of_events(next(batches), days_back), UTC)
                 session.commit()
-            after += timings(api, "/api/v1/betas/big/metrics/values", bearer, 1, warm=False)
-        with database.session() as session:
-            ingest_items(session, batch_of_events(AFTER_EVENTS_RUNS, days_back), UTC)
-            session.commit()
-        counted = statements(app, api, "/api/v1/betas/big/metrics/values", bearer)
-        print(
-            f"  values API after a batch of 1,000 {label} events: median "
-            f"{statistics.median(after):.0f} ms, p95 {p95(after):.0f} ms ({AFTER_EVENTS_RUNS} "
-            f"batches: {', '.join(f'{t:.0f}' for t in after)} ms); statements: {counted}"
-        )
+            counted = statements(app, client, path, headers)
+            print(
+                f"  {route} after a batch of 1,000 {label} events: median "
+                f"{statistics.median(after):.0f} ms, p95 {p95(after):.0f} ms ({AFTER_EVENTS_RUNS} "
+                f"batches: {', '.join(f'{t:.0f}' for t in after)} ms); statements: {counted}"
+            )
     database.engine.dispose()
 
 
