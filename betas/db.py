@@ -381,6 +381,19 @@ def get_session() -> Session:
     return g.db_session
 
 
+def end_reads(session: Session) -> None:
+    """End the session's transaction before a slow call outside it (Google's, with retries).
+
+    Only for a session that has written nothing yet. On SQLite a write request's transaction
+    holds the write lock from its first statement on, and would keep every other writer waiting
+    for as long; what was loaded stays loaded (sessions keep their objects on commit), and the
+    next statement begins a new transaction.
+    """
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("end_reads: the session has changes to write")
+    session.commit()
+
+
 def _close_session(_exc=None) -> None:
     session = g.pop("db_session", None)
     if session is not None:

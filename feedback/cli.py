@@ -14,8 +14,9 @@ from sqlalchemy import select
 from betas import clikit, lifecycle
 from betas.audit import Actor
 from betas.auth import users
-from betas.db import get_database, get_session, utcnow
-from betas.models import Role, User
+from betas.auth.permissions import require_edit
+from betas.db import end_reads, get_database, get_session, utcnow
+from betas.models import Beta, Role, User
 from betas.wording import plural
 from cohorts.importing import Origin
 from feedback import importing, sheet_links, sync
@@ -91,6 +92,15 @@ def _acting_user(email: str | None) -> User:
     return user
 
 
+def _checked(
+    session, user: User, beta: Beta, spreadsheet: str, sheets: Sheets
+) -> sheet_links.Checked:
+    """Check the user may link, then the spreadsheet, with no transaction open meanwhile."""
+    require_edit(user, beta)
+    end_reads(session)
+    return sheet_links.check_sheet(spreadsheet, sheets)
+
+
 @feedback_cli.command("link-sheet")
 @click.argument("beta")
 @click.argument("spreadsheet")
@@ -102,9 +112,8 @@ def link_sheet(beta, spreadsheet, email):
     user = _acting_user(email)
     sheets = connect()
     found = lifecycle.get_beta(get_session(), beta)
-    link = clikit.commit(
-        lambda s: sheet_links.link_sheet(s, Actor(user), found, spreadsheet, sheets)
-    )
+    checked = clikit.commit(lambda s: _checked(s, user, found, spreadsheet, sheets))
+    link = clikit.commit(lambda s: sheet_links.link_sheet(s, Actor(user), found, checked))
     click.echo(
         f"{found.key} is linked to the spreadsheet {link.spreadsheet_id}, worksheet "
         f"'{link.worksheet}'; the next sync writes its feedback there."

@@ -9,8 +9,9 @@ from marshmallow import Schema, fields, validate
 from betas import lifecycle
 from betas.apidoc import NO_BETA, NOT_EDITOR, Refusal, refuses
 from betas.apikit import PREFIX, commit, require_scope
+from betas.auth.permissions import require_edit
 from betas.auth.web import current_actor
-from betas.db import get_session
+from betas.db import end_reads, get_session
 from betas.errors import Conflict, Invalid, NotFound
 from betas.web import settings
 from feedback import sheet_links
@@ -88,14 +89,16 @@ class BetaSheet(MethodView):
     @blp.response(200, LinkedSchema)
     def put(self, data, key):
         """Link the beta to a spreadsheet after checking access; write its header row."""
-        beta = lifecycle.get_beta(get_session(), key)
+        session = get_session()
+        beta = lifecycle.get_beta(session, key)
+        require_edit(current_actor().user, beta)  # before any request to Google
         try:
             sheets = Sheets.from_settings(settings())
         except SheetsError as exc:
             raise Conflict(exc.message) from None
-        link = commit(
-            lambda s: sheet_links.link_sheet(s, current_actor(), beta, data["spreadsheet"], sheets)
-        )
+        end_reads(session)
+        checked = sheet_links.check_sheet(data["spreadsheet"], sheets)
+        link = commit(lambda s: sheet_links.link_sheet(s, current_actor(), beta, checked))
         return {
             "spreadsheet_id": link.spreadsheet_id,
             "worksheet": link.worksheet,

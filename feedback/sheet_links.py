@@ -93,31 +93,47 @@ def _refused(exc: SheetsError) -> Invalid:
     return Invalid(exc.message, [{"field": "spreadsheet", "message": exc.message}])
 
 
-def link_sheet(
-    session: Session, actor: Actor, beta: Beta, spreadsheet: str, sheets: Sheets
-) -> SheetLink:
-    """Link the beta to a spreadsheet, given by its link or key, after checking access.
+@dataclass(frozen=True)
+class Checked:
+    """A spreadsheet the service account may edit, its worksheet found or made, header written."""
+
+    key: str
+    sheet_id: int
+    title: str
+
+
+def check_sheet(spreadsheet: str, sheets: Sheets) -> Checked:
+    """Check a spreadsheet, given by its link or key, as the service account; ready its worksheet.
 
     Refuses (Invalid, on the field `spreadsheet`) a text that names no spreadsheet, and one the
-    service account cannot find, read or edit. Linking another spreadsheet starts its sync
-    afresh: every item is written to the new one.
+    service account cannot find, read or edit. Google's requests only, no session: a door makes
+    them outside any transaction (`betas.db.end_reads`), since with their retries they may take
+    seconds, and on SQLite a transaction would hold the write lock all along.
     """
-    require_edit(actor.user, beta)
     try:
         key = spreadsheet_key(spreadsheet)
     except ValueError as exc:
         raise Invalid(str(exc), [{"field": "spreadsheet", "message": str(exc)}]) from None
     try:
-        worksheet = _prepare_worksheet(sheets, key)
+        return _prepare_worksheet(sheets, key)
     except SheetsError as exc:
         raise _refused(exc) from None
+
+
+def link_sheet(session: Session, actor: Actor, beta: Beta, checked: Checked) -> SheetLink:
+    """Link the beta to a checked spreadsheet (`check_sheet`).
+
+    Linking another spreadsheet starts its sync afresh: every item is written to the new one.
+    """
+    require_edit(actor.user, beta)
+    key = checked.key
     link = session.scalar(select(SheetLink).where(SheetLink.beta_id == beta.id))
     if link is None:
         link = SheetLink(beta=beta, unmatched=[])
         session.add(link)
-    elif link.spreadsheet_id != key or link.sheet_id != worksheet.sheet_id:
+    elif link.spreadsheet_id != key or link.sheet_id != checked.sheet_id:
         _forget_rows(session, link)
-    link.spreadsheet_id, link.sheet_id, link.worksheet = key, worksheet.sheet_id, worksheet.title
+    link.spreadsheet_id, link.sheet_id, link.worksheet = key, checked.sheet_id, checked.title
     link.linked_by = actor.user
     link.last_error, link.next_try_at, link.failures = None, None, 0
     session.flush()
@@ -128,7 +144,7 @@ def link_sheet(
     return link
 
 
-def _prepare_worksheet(sheets: Sheets, key: str):
+def _prepare_worksheet(sheets: Sheets, key: str) -> Checked:
     """Find or create the worksheet; write the header's missing names and freeze it."""
     worksheets = sheets.worksheets(key)
     found = next((w for w in worksheets if w.title == WORKSHEET), None)
@@ -178,13 +194,7 @@ def _prepare_worksheet(sheets: Sheets, key: str):
         sheets.change(key, changes)
     # Written even when complete: the write is what proves the service account may edit.
     sheets.write(key, [(a1(WORKSHEET, 1, 0, 1, len(row) - 1), [row])])
-    return _Linked(sheet_id, WORKSHEET)
-
-
-@dataclass(frozen=True)
-class _Linked:
-    sheet_id: int
-    title: str
+    return Checked(key, sheet_id, WORKSHEET)
 
 
 def _forget_rows(session: Session, link: SheetLink) -> None:

@@ -11,7 +11,8 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from betas import lifecycle, web
 from betas.auth.permissions import EDITORS
 from betas.auth.web import current_actor, role_required
-from betas.db import get_session
+from betas.db import end_reads, get_session
+from betas.errors import Invalid
 from feedback import log, sheet_links
 from feedback.forms import SettleForm, SheetLinkForm
 from feedback.sheets import Sheets, SheetsError, service_account_email
@@ -64,10 +65,14 @@ def link(key):
         except SheetsError as exc:
             form.spreadsheet.errors = [exc.message]
             return _page(key, 422, form)
+        end_reads(get_session())
+        try:
+            checked = sheet_links.check_sheet(form.spreadsheet.data or "", sheets)
+        except Invalid as exc:
+            web.show_refusal(form, exc)
+            return _page(key, 422, form)
         if web.commit(
-            lambda s: sheet_links.link_sheet(
-                s, current_actor(), beta, form.spreadsheet.data or "", sheets
-            ),
+            lambda s: sheet_links.link_sheet(s, current_actor(), beta, checked),
             form=form,
             success="Spreadsheet linked: its header row is written and frozen.",
         ):

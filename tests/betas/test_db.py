@@ -1,5 +1,6 @@
 """The database layer: SQLite settings, and writers that never meet "database is locked"."""
 
+import sqlite3
 import threading
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -9,7 +10,8 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func,
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DataError
 
-from betas.db import Database, UTCDateTime, among, get_session, insert_rows
+from betas.db import Database, UTCDateTime, among, end_reads, get_session, insert_rows
+from cohorts.models import Account
 from tests.helpers import is_postgres
 
 
@@ -60,6 +62,29 @@ def test_concurrent_read_then_write_transactions_never_see_database_is_locked(sq
     with setup.engine.connect() as conn:
         assert conn.execute(text("SELECT n FROM counter")).scalar() == 160
     setup.engine.dispose()
+
+
+def test_end_reads_lets_other_writers_in_before_a_slow_call(sqlite_file):
+    database = Database(sqlite_file)
+    with database.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE counter (n INTEGER NOT NULL)"))
+    other = sqlite3.connect(sqlite_file.removeprefix("sqlite:///"), timeout=0)
+    with database.session(write=True) as session:
+        session.execute(text("SELECT count(*) FROM counter"))  # BEGIN IMMEDIATE: the write lock
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("INSERT INTO counter VALUES (1)")
+        end_reads(session)
+        other.execute("INSERT INTO counter VALUES (2)")  # at once: no lock held
+        other.commit()
+        assert session.execute(text("SELECT n FROM counter")).scalars().all() == [2]
+    other.close()
+    database.engine.dispose()
+
+
+def test_end_reads_refuses_a_session_with_changes_to_write(db):
+    db.add(Account(external_id="unwritten", name="", attributes={}))
+    with pytest.raises(RuntimeError, match="changes to write"):
+        end_reads(db)
 
 
 def test_requests_that_may_write_take_the_write_lock_and_reads_do_not(app):

@@ -12,7 +12,7 @@ from cohorts import memberships
 from cohorts.models import Account, Cohort, CohortKind, Membership, MembershipStatus
 from feedback import sync
 from feedback.models import Ask
-from feedback.sheet_links import link_sheet
+from feedback.sheet_links import check_sheet, link_sheet
 from tests.feedback.helpers import READ_WRITE, SPREADSHEET, opened
 from usage.events import ingest_items
 
@@ -108,7 +108,7 @@ def used(db, running_beta, pm, make_cohort, make_account, monkeypatch):
 def linked(db, beta, pm, fake, sheets):
     """Return the beta's link to a fresh spreadsheet shared with the service account."""
     fake.add_spreadsheet(SPREADSHEET, shared_with=sheets.email)
-    return link_sheet(db, Actor(pm), beta, SPREADSHEET, sheets)
+    return link_sheet(db, Actor(pm), beta, check_sheet(SPREADSHEET, sheets))
 
 
 @pytest.fixture

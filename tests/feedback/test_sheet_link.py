@@ -4,11 +4,12 @@ import pytest
 from sqlalchemy import select
 
 from betas.audit import Actor
+from betas.db import get_session
 from betas.errors import Forbidden, Invalid
 from betas.models import BetaState, Role
-from feedback import log
+from feedback import log, sheet_links
 from feedback.models import OutboxEntry, SheetLink
-from feedback.sheet_links import HEADER, WORKSHEET, link_sheet
+from feedback.sheet_links import HEADER, WORKSHEET, check_sheet, link_sheet
 from tests.feedback.helpers import SHEET_URL, SPREADSHEET, TYPES
 from tests.helpers import assert_error
 
@@ -16,7 +17,7 @@ from tests.helpers import assert_error
 def test_linking_creates_the_worksheet_writes_and_freezes_the_header(db, beta, pm, fake, sheets):
     fake.add_spreadsheet(SPREADSHEET, shared_with=sheets.email)
 
-    link = link_sheet(db, Actor(pm), beta, SHEET_URL, sheets)
+    link = link_sheet(db, Actor(pm), beta, check_sheet(SHEET_URL, sheets))
 
     sheet = fake.sheet(SPREADSHEET, WORKSHEET)
     assert sheet.values() == [list(HEADER)] and sheet.frozen_rows == 1
@@ -34,7 +35,7 @@ def test_linking_an_existing_worksheet_keeps_peoples_columns(db, beta, pm, fake,
     fake_sheet.title = WORKSHEET
     fake_sheet.rows = [["id", "Notes", "summary"]]
 
-    link_sheet(db, Actor(pm), beta, SPREADSHEET, sheets)
+    link_sheet(db, Actor(pm), beta, check_sheet(SPREADSHEET, sheets))
 
     header = fake.sheet(SPREADSHEET).values()[0]
     assert header[:3] == ["id", "Notes", "summary"]
@@ -58,20 +59,22 @@ def test_each_access_problem_is_said_plainly_and_nothing_is_linked(
 ):
     arrange(fake, sheets.email)
     with unchanged(), pytest.raises(Invalid) as refused:
-        link_sheet(db, Actor(pm), beta, SPREADSHEET, sheets)
+        check_sheet(SPREADSHEET, sheets)
     assert said in refused.value.message
     assert refused.value.details[0]["field"] == "spreadsheet"
 
 
-def test_a_text_that_names_no_spreadsheet_is_refused(db, beta, pm, sheets, unchanged):
+def test_a_text_that_names_no_spreadsheet_is_refused(db, sheets, unchanged):
     with unchanged(), pytest.raises(Invalid, match="link"):
-        link_sheet(db, Actor(pm), beta, "https://example.com/not-a-sheet", sheets)
+        check_sheet("https://example.com/not-a-sheet", sheets)
 
 
-def test_only_the_owner_or_an_admin_links(db, beta, make_user, sheets, unchanged):
+def test_only_the_owner_or_an_admin_links(db, beta, make_user, fake, sheets, unchanged):
+    fake.add_spreadsheet(SPREADSHEET, shared_with=sheets.email)
+    checked = check_sheet(SPREADSHEET, sheets)
     other_pm = make_user(Role.PM)
     with unchanged(), pytest.raises(Forbidden):
-        link_sheet(db, Actor(other_pm), beta, SPREADSHEET, sheets)
+        link_sheet(db, Actor(other_pm), beta, checked)
 
 
 def test_a_change_is_queued_in_the_same_transaction_only_for_linked_betas(
@@ -107,7 +110,7 @@ def test_with_credentials_a_draft_cannot_launch_without_a_linked_sheet(
     assert response.status_code in (302, 409, 422)
 
     fake.add_spreadsheet(SPREADSHEET, shared_with=sheets.email)
-    link_sheet(db, Actor(pm), draft, SPREADSHEET, sheets)
+    link_sheet(db, Actor(pm), draft, check_sheet(SPREADSHEET, sheets))
     db.flush()
     post(f"/betas/{draft.key}/launch")
     db.refresh(draft)
@@ -361,3 +364,41 @@ def test_settling_a_conflict_with_neither_side_changes_nothing(
         response = post(f"/feedback/conflicts/{conflict.id}", {"side": "both"})
     assert response.status_code == 302
     assert "Choose which value to keep" in client.get(response.location).get_data(as_text=True)
+
+
+@pytest.fixture
+def outside_transactions(monkeypatch):
+    """Record, at each check of a spreadsheet, whether the door's session had a transaction open.
+
+    Google's requests may take seconds with their retries; on SQLite an open write transaction
+    would keep every other writer waiting all along.
+    """
+    seen = []
+    check = sheet_links.check_sheet
+
+    def checking(spreadsheet, sheets):
+        seen.append(get_session().in_transaction())
+        return check(spreadsheet, sheets)
+
+    monkeypatch.setattr(sheet_links, "check_sheet", checking)
+    return seen
+
+
+@pytest.mark.parametrize("door", ["page", "api", "command"])
+def test_every_door_asks_google_with_no_transaction_open(
+    db, client, login, post, runner, beta, pm, bearer, fake, sheets, outside_transactions, door
+):
+    fake.add_spreadsheet(SPREADSHEET, shared_with=sheets.email)
+    if door == "page":
+        login(pm)
+        assert post(f"/betas/{beta.key}/sheet/link", {"spreadsheet": SHEET_URL}).status_code == 302
+    elif door == "api":
+        headers = bearer(pm, ("betas:write",))
+        body = {"spreadsheet": SHEET_URL}
+        response = client.put(f"/api/v1/betas/{beta.key}/sheet", json=body, headers=headers)
+        assert response.status_code == 200
+    else:
+        args = ["feedback", "link-sheet", beta.key, SHEET_URL, "--user", pm.email]
+        assert runner.invoke(args=args).exit_code == 0
+    assert outside_transactions == [False]
+    assert db.scalar(select(SheetLink)).spreadsheet_id == SPREADSHEET

@@ -9,7 +9,7 @@ from betas import lifecycle
 from betas.audit import Actor
 from betas.models import ReminderSent, Role
 from feedback import log
-from feedback.sheet_links import link_sheet
+from feedback.sheet_links import check_sheet, link_sheet
 from shipcall import worker
 
 SPREADSHEET = "1WorkerSheetKey0123456789"
@@ -22,7 +22,7 @@ def test_the_worker_syncs_the_sheets_of_betas_with_pending_changes(
     beta = running_beta(owner=pm)
     make_account("acme", "Acme")
     fake.add_spreadsheet(SPREADSHEET, shared_with=sheets.email)
-    link_sheet(db, Actor(pm), beta, SPREADSHEET, sheets)
+    link_sheet(db, Actor(pm), beta, check_sheet(SPREADSHEET, sheets))
     item = log.log(db, Actor(pm), beta, account="acme", original="Hi.", types=("praise",))
     db.flush()
 
