@@ -7,7 +7,8 @@ in words: "did: opened scheduled report on 5 days; did not: scheduled a report".
 
 Read from the rollup only (rows from the join time on, `since >= joined_at`), never the raw
 events, and for many memberships at once in a fixed number of statements: the event kinds, the
-usage by kind, and one per metric (`rules.daily_counts`), whatever the number of members.
+usage by kind, and one for every metric's window ending today (`rules.totals`), whatever the
+number of members.
 `active_members` is the service other packages call: the members who meet a metric's rule (or
 did anything) within the last N days, with their usage.
 """
@@ -133,8 +134,8 @@ def activities(
 ) -> dict[int, Activity]:
     """Return {membership id: activity} of these memberships of the beta, as of `today`.
 
-    A fixed number of statements whatever the members: the kinds, the usage by kind, and one
-    per instrumented metric. A membership that never joined has no usage.
+    A fixed number of statements whatever the members: the usage by kind, the kinds, and one for
+    every instrumented metric together. A membership that never joined has no usage.
     """
     metrics = [m for m in beta.metrics if m.rule]
     found = {m.id: Activity(m) for m in members}
@@ -146,7 +147,17 @@ def activities(
     usage = _usage_by_kind(session, beta, joined)
     kinds = rules.matching_kinds(session, [m.rule for m in metrics]) if metrics else []
     day = today.toordinal()
-    daily = [rules.daily_counts(session, beta.id, kind_ids, 1, day, joined) for kind_ids in kinds]
+    # Whether it meets a rule today is its total over the window ending today (since joining:
+    # from day 1, the join alone bounding it): one statement for every metric, a row per member.
+    totals = rules.totals(
+        session,
+        beta.id,
+        kinds,
+        [m.rule["per"] == "day" for m in metrics],
+        [rules.window_start(m.rule, 1, day) for m in metrics],
+        day,
+        memberships=joined,
+    )
     for membership_id, activity in found.items():
         mine = usage.get(membership_id, {})
         activity.events = sorted(
@@ -158,10 +169,10 @@ def activities(
         activity.metrics = [
             MetricCheck(
                 metric,
-                present and rules.meets(metric.rule, counts.get(membership_id, {}), day),
+                present and total.get(membership_id, 0) >= metric.rule["at_least"],
                 [mine[kind_id] for kind_id in kind_ids if kind_id in mine],
             )
-            for metric, kind_ids, counts in zip(metrics, kinds, daily, strict=True)
+            for metric, kind_ids, total in zip(metrics, kinds, totals, strict=True)
         ]
     return found
 

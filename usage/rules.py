@@ -5,9 +5,9 @@ with an event) and a window. Here:
 
 - `matches(rule, kind)` and `matching_kinds(session, rules)`: the event kinds each rule counts (a
   pattern without a place matches every place);
-- `meeting_spans(rule, daily)` and `meets(rule, daily, day)`: the days on which a membership
-  meets the rule: its matching events within the window ending that day (the last 7, 14 or 28
-  days, or every day since it joined) number at least N, or fall on at least N days;
+- `meeting_spans(rule, daily)`: the days on which a membership meets the rule: its matching
+  events within the window ending that day (the last 7, 14 or 28 days, or every day since it
+  joined) number at least N, or fall on at least N days;
 - `reads_from(rule, launched, first)`, `window_start(...)` and `totals(...)`: what the days
   from `first` on need of the rollup: a window rule the window before `first`, a since-joined
   rule each membership's totals before `first` (one aggregated row per membership) and the
@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from sqlalchemy import Select, case, func, literal, select
 from sqlalchemy.orm import Session
 
+from betas.db import among
 from cohorts.models import Membership
 from usage.models import EventKind, UsageDay
 
@@ -134,7 +135,7 @@ def daily_counts_of_each(
         select(members.id, days.day, *columns), beta_id, every, first, last
     ).group_by(members.id, days.day)
     if memberships is not None:
-        query = query.where(members.id.in_(list(memberships)))
+        query = query.where(among(session, members.id, memberships))
     for membership_id, day, *events in session.execute(query).all():
         for index, count in enumerate(events):
             if count:
@@ -165,13 +166,14 @@ def totals(
     froms: Sequence[int],
     last: int,
     lasts: Sequence[int] | None = None,
+    memberships: Collection[int] | None = None,
 ) -> list[dict[int, int]]:
     """Return, for each list of kinds, {membership id: its events, or its days with an event}.
 
     Days where the list's `per_day` says so, else events; each list's from its day in `froms`
-    through `last` (or its day in `lasts`, when given), counted from each membership's join.
-    Aggregated in SQL to one row per membership (a column per list), in one statement, none
-    when no list has a day to count.
+    through `last` (or its day in `lasts`, when given), counted from each membership's join;
+    only the `memberships` given, when given. Aggregated in SQL to one row per membership (a
+    column per list), in one statement, none when no list has a day to count.
     """
     found: list[dict[int, int]] = [{} for _ in kinds]
     lasts = [min(last, day) for day in lasts] if lasts is not None else [last] * len(kinds)
@@ -196,6 +198,8 @@ def totals(
     query = _since_joining(
         select(members.id, *columns), beta_id, every, first, max(until for _s, until in spans)
     )
+    if memberships is not None:
+        query = query.where(among(session, members.id, memberships))
     query = query.group_by(members.id)
     for membership_id, *counted in session.execute(query).all():
         for index, count in enumerate(counted):
@@ -244,10 +248,3 @@ def meeting_spans(rule: Rule, daily: Daily, before: int = 0, first: int = 0) -> 
     if start is not None:
         spans.append((start, None))
     return spans
-
-
-def meets(rule: Rule, daily: Daily, day: int) -> bool:
-    """Tell whether a membership with these daily counts meets the rule on `day`."""
-    return any(
-        start <= day and (end is None or day <= end) for start, end in meeting_spans(rule, daily)
-    )
