@@ -34,7 +34,6 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
-    any_,
     bindparam,
     cast,
     column,
@@ -199,9 +198,12 @@ def among(session: Session, column: ColumnElement, values: Iterable) -> ColumnEl
 
     A thousand values as a thousand parameters cost more to render, and for psycopg to parse,
     than the query itself. The array's elements are read as text, then as the column's type
-    (text of any length for a string: a cut value could match another row), and gathered into
-    one array for `= ANY`: a prepared statement's generic plan then looks each up in the
-    column's index, where `IN (SELECT ...)` hashed a scan of the whole table.
+    (text of any length for a string: a cut value could match another row), in a semi-join
+    `IN (SELECT ...)`: the planner looks each value up in the column's index, or hashes them
+    and scans a table small enough; either way linear. `= ANY (array(SELECT ...))` was not: the
+    planner takes the array for a few elements and, on a table of a few thousand rows, picks a
+    scan that compares every row with every value (65 ms for 1,000 ids against 7,000 accounts,
+    where the semi-join takes 1 ms).
     """
     values = list(values)
     if session.get_bind().dialect.name != "postgresql":
@@ -210,7 +212,7 @@ def among(session: Session, column: ColumnElement, values: Iterable) -> ColumnEl
         bindparam(None, values, type_=postgresql.JSON)
     ).table_valued("value")
     kind = Text() if isinstance(column.type, String) else column.type
-    return column == any_(func.array(select(cast(elements.c.value, kind)).scalar_subquery()))
+    return column.in_(select(cast(elements.c.value, kind)))
 
 
 def create_db_engine(url: str) -> Engine:
