@@ -4,7 +4,7 @@ A batch with any bad event is refused whole (`Invalid`, one detail per problem, 
 and nothing is stored. A good batch is written in a handful of statements whatever its size: the
 kinds missing, the accounts missing (an account Shipcall has not seen is created with just its
 id: products send events before anyone imports accounts), the events with INSERT ... ON CONFLICT
-DO NOTHING RETURNING, then the rollup of the events actually inserted.
+DO NOTHING (`betas.db.insert_new` says which were inserted), then the rollup of those.
 
 The sender's ids make sending idempotent: an event sent again, or a batch retried after a
 timeout, is a duplicate and the first copy stays. The unique key decides, not a read before the
@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, select, tuple_
 from sqlalchemy.orm import Session
 
-from betas.db import among, insert_rows, utcnow
+from betas.db import among, insert_new, insert_rows, utcnow
 from betas.errors import Invalid
 from betas.wording import plural
 from cohorts.models import Account
@@ -323,14 +323,9 @@ def ingest(session: Session, events: Sequence[Event], zone: ZoneInfo) -> Ingeste
         }
         for _, e in sorted(first.items())
     ]
-    inserted = insert_rows(
-        session,
-        table,
-        rows,
-        lambda insert: insert.on_conflict_do_nothing(
-            index_elements=[table.c.client_event_id]
-        ).returning(table.c.account_id, table.c.kind_id, table.c.occurred_at),
-    ).all()
+    inserted = insert_new(
+        session, table, rows, "client_event_id", ("account_id", "kind_id", "occurred_at")
+    )
     rollup.add(session, inserted, zone)
     return Ingested(len(inserted), len(events) - len(inserted))
 

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, delete, func, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
-from betas.db import Insert, among, insert_rows
+from betas.db import Insert, among, write_rows
 from betas.wording import plural
 from cohorts.models import Membership
 from usage import value_store
@@ -176,7 +176,7 @@ def add(
             },
         )
 
-    insert_rows(session, table, rows, add_to_existing)
+    write_rows(session, table, rows, add_to_existing)
     # Last, so that the marks of the accounts' betas stay locked for no longer than the commit.
     value_store.mark_dirty(session, betas, min(day for _, day in dated))
 

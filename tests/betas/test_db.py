@@ -6,11 +6,32 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, func, select, text
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DataError
 
-from betas.db import Database, UTCDateTime, among, end_reads, get_session, insert_rows
+from betas.db import (
+    Database,
+    UTCDateTime,
+    among,
+    end_reads,
+    get_session,
+    insert_new,
+    insert_rows,
+    write_rows,
+)
 from cohorts.models import Account
 from tests.helpers import is_postgres
 
@@ -153,6 +174,7 @@ WORDS = Table(
     Column("id", Integer, primary_key=True),
     Column("word", String(5), unique=True, nullable=False),
     Column("seen_at", UTCDateTime, nullable=False),
+    Column("notes", JSON),
 )
 
 
@@ -201,3 +223,64 @@ def test_among_matches_strings_and_integers_given_as_one_list(db, words):
     found = db.scalars(select(words.c.word).where(among(db, words.c.id, ids)))
     assert sorted(found) == ["fig", "pear"]
     assert db.scalars(select(words.c.word).where(among(db, words.c.id, []))).all() == []
+
+
+def test_write_rows_stores_the_text_an_insert_stores(db, words):
+    seen = datetime(2026, 10, 2, 16, 30, 5, tzinfo=ZoneInfo("Europe/Paris"))
+    notes = {"plan": "pro", "note": "café \u00e9", "seats": [1, 2.5, None]}
+    db.execute(insert(words), [{"word": "apple", "seen_at": seen, "notes": notes}])
+    assert write_rows(db, words, [{"word": "pear", "seen_at": seen, "notes": notes}]) == 1
+    as_text = select(func.cast(words.c.seen_at, String), func.cast(words.c.notes, String))
+    apple, pear = db.execute(as_text.order_by(words.c.id)).all()
+    assert pear == apple
+
+
+def test_write_rows_counts_the_rows_it_wrote(db, words):
+    seen = datetime(2026, 10, 2, 14, 30, tzinfo=UTC)
+    rows = [{"word": word, "seen_at": seen} for word in ("apple", "pear")]
+    assert write_rows(db, words, rows) == 2
+
+    def skip_known(insert):
+        return insert.on_conflict_do_nothing()
+
+    again = [{"word": "fig", "seen_at": seen}, {"word": "pear", "seen_at": seen}]
+    assert write_rows(db, words, again, skip_known) == 1
+    assert write_rows(db, words, again, skip_known) == 0
+
+    def touch(insert):
+        return insert.on_conflict_do_update(
+            index_elements=[words.c.word], set_={"seen_at": insert.excluded.seen_at}
+        )
+
+    later = datetime(2026, 10, 3, tzinfo=UTC)
+    assert write_rows(db, words, [{"word": "fig", "seen_at": later}], touch) == 1
+    stored = db.execute(select(words.c.word, words.c.seen_at).order_by(words.c.id)).all()
+    assert stored == [("apple", seen), ("pear", seen), ("fig", later)]
+
+
+def test_write_rows_refuses_a_naive_time(db, words):
+    rows = [{"word": "plum", "seen_at": datetime(2026, 10, 2, 14, 30)}]
+    with pytest.raises(Exception, match="naive datetime"), db.begin_nested():
+        write_rows(db, words, rows)
+
+
+def test_insert_new_returns_the_rows_it_inserted_and_only_those(db, words):
+    seen = datetime(2026, 10, 2, 14, 30, tzinfo=UTC)
+    later = datetime(2026, 10, 3, 9, 0, tzinfo=UTC)
+
+    def new(rows):
+        return sorted(
+            tuple(row) for row in insert_new(db, words, rows, "word", ("word", "seen_at"))
+        )
+
+    assert new([{"word": "apple", "seen_at": seen}, {"word": "pear", "seen_at": seen}]) == [
+        ("apple", seen),
+        ("pear", seen),
+    ]
+    # Some known: SQLite reads back what it added.
+    rows = [{"word": w, "seen_at": later} for w in ("fig", "pear", "kiwi", "apple")]
+    assert new(rows) == [("fig", later), ("kiwi", later)]
+    assert new(rows) == []
+    returned = insert_new(db, words, [{"word": "plum", "seen_at": later}], "word", ("seen_at",))
+    assert [row.seen_at for row in returned] == [later]
+    assert db.scalar(select(func.count()).select_from(words)) == 5
