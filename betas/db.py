@@ -13,7 +13,9 @@ import collections
 import enum
 import functools
 import hashlib
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -62,6 +64,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # model describes them.
 UNMAPPED_PREFIXES = ("part_search",)
 ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
+# How long a statement waits for SQLite's locks before "database is locked"; and how often a
+# write transaction asks again for the write lock meanwhile (`_begin_immediate`).
+BUSY_TIMEOUT_MS = 30_000
+WRITE_LOCK_POLL = 0.001
 
 
 class Base(DeclarativeBase):
@@ -294,6 +300,30 @@ def among(session: Session, column: ColumnElement, values: Iterable) -> ColumnEl
     return column.in_(select(cast(elements.c.value, kind)))
 
 
+def _begin_immediate(dbapi_connection: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, asking again for the write lock every millisecond while it is taken.
+
+    SQLite's own busy handler sleeps in growing steps (5, 10, 15, 20, 25 ms, then 50 and 100):
+    a writer queued behind another (an ingest batch holds the lock some 50 ms) woke on average
+    several milliseconds after the lock was free, and the lock stayed idle meanwhile. Asking
+    every millisecond, up to the same timeout, costs a few microseconds a try.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    dbapi_connection.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                dbapi_connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() >= deadline:
+                    raise
+            time.sleep(WRITE_LOCK_POLL)
+    finally:
+        dbapi_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
 def create_db_engine(url: str) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and explicit BEGINs."""
     parsed = make_url(url)
@@ -301,7 +331,7 @@ def create_db_engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record):
@@ -310,7 +340,7 @@ def create_db_engine(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         # Savepoint journals (a long import writes one per batch) stay in memory, not in files.
         cursor.execute("PRAGMA temp_store=MEMORY")
@@ -322,9 +352,12 @@ def create_db_engine(url: str) -> Engine:
     def _begin(connection):
         if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
             return  # each statement is its own transaction: never hold a snapshot open
-        immediate = connection.get_execution_options().get("sqlite_begin") == "IMMEDIATE"
         # Straight to the driver: SQLAlchemy's own execution path would cost more than the BEGIN.
-        connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        dbapi_connection = connection.connection.dbapi_connection
+        if connection.get_execution_options().get("sqlite_begin") == "IMMEDIATE":
+            _begin_immediate(dbapi_connection)
+        else:
+            dbapi_connection.execute("BEGIN")
 
     return engine
 

@@ -2,6 +2,7 @@
 
 import sqlite3
 import threading
+import time
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -22,7 +23,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DataError
 
+from betas import db as db_module
 from betas.db import (
+    BUSY_TIMEOUT_MS,
     Database,
     UTCDateTime,
     among,
@@ -106,6 +109,56 @@ def test_end_reads_refuses_a_session_with_changes_to_write(db):
     db.add(Account(external_id="unwritten", name="", attributes={}))
     with pytest.raises(RuntimeError, match="changes to write"):
         end_reads(db)
+
+
+def hold_the_write_lock(url: str, seconds: float) -> tuple[threading.Thread, dict]:
+    """Start a thread that holds SQLite's write lock for `seconds`; return it and its times."""
+    times = {}
+    begun = threading.Event()
+
+    def hold():
+        database = Database(url)
+        with database.session() as session:
+            session.connection()  # BEGIN IMMEDIATE
+            begun.set()
+            time.sleep(seconds)
+            session.commit()
+            times["released"] = time.monotonic()
+        database.engine.dispose()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    begun.wait(5)
+    return thread, times
+
+
+def test_a_writer_queued_behind_another_takes_the_lock_as_soon_as_it_is_free(sqlite_file):
+    # SQLite's busy handler would wake at 53 then 78 ms: some 18 ms after a 60 ms hold ends.
+    database = Database(sqlite_file)
+    holder, times = hold_the_write_lock(sqlite_file, 0.06)
+    with database.session() as session:
+        session.connection()
+        taken = time.monotonic()
+    holder.join()
+    assert taken - times["released"] < 0.008
+    with database.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS
+    database.engine.dispose()
+
+
+def test_a_writer_still_gives_up_with_database_is_locked_after_the_timeout(
+    sqlite_file, monkeypatch
+):
+    monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 50)
+    database = Database(sqlite_file)
+    holder, _times = hold_the_write_lock(sqlite_file, 0.5)
+    began = time.monotonic()
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        with database.session() as session:
+            session.connection()
+    assert 0.05 <= time.monotonic() - began < 0.4
+    holder.join()
+    database.engine.dispose()
 
 
 def test_requests_that_may_write_take_the_write_lock_and_reads_do_not(app):
