@@ -108,12 +108,13 @@ class UTCDateTime(TypeDecorator):
         def process(value):
             if value is None:
                 return None
-            if value.tzinfo is None:
-                raise ValueError("naive datetime: Shipcall stores times in UTC only")
-            if value.utcoffset():
+            if value.tzinfo is not UTC:
+                if value.tzinfo is None:
+                    raise ValueError("naive datetime: Shipcall stores times in UTC only")
                 value = value.astimezone(UTC)
-            text = value.replace(tzinfo=None).isoformat(" ")
-            return text if value.microsecond else text + ".000000"
+            # Always six digits of microseconds; the "+00:00" cut off (a third less than
+            # taking the zone off first and padding).
+            return value.isoformat(" ", "microseconds")[:-6]
 
         return process
 

@@ -3,7 +3,7 @@
 import sqlite3
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -188,6 +188,8 @@ def test_a_get_marked_stores_takes_the_write_lock(app):
         datetime(2026, 10, 2, 14, 30, 5, 120, tzinfo=UTC),
         datetime(2026, 10, 2, 23, 30, 0, 999_999, tzinfo=ZoneInfo("America/New_York")),
         datetime(999, 1, 1, tzinfo=ZoneInfo("Europe/London")),
+        datetime(2026, 10, 2, 14, 30, tzinfo=ZoneInfo("UTC")),
+        datetime(2026, 10, 2, 14, 30, 0, 1, tzinfo=timezone(timedelta(0))),
     ],
 )
 def test_sqlite_writes_a_time_as_sqlalchemys_datetime_does(moment):
