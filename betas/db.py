@@ -4,7 +4,7 @@ SQLite runs in WAL mode with foreign keys on and a busy timeout. Requests that m
 but GET, HEAD and OPTIONS, and the GETs marked `stores`) and CLI commands begin their transaction
 IMMEDIATE, taking SQLite's write lock up front: a deferred transaction that later tries to write
 can fail at once with "database is locked" when another process wrote in between, and no timeout
-helps then.
+helps then. While another writer holds the lock, they ask for it again every millisecond.
 """
 
 from __future__ import annotations
