@@ -1,9 +1,11 @@
 """The database layer: SQLite settings, and writers that never meet "database is locked"."""
 
+import os
 import sqlite3
 import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,6 +23,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError
 
 from betas import db as db_module
@@ -159,6 +162,41 @@ def test_a_writer_still_gives_up_with_database_is_locked_after_the_timeout(
     assert 0.05 <= time.monotonic() - began < 0.4
     holder.join()
     database.engine.dispose()
+
+
+def test_the_wal_starts_over_while_writers_follow_each_other(sqlite_file, monkeypatch):
+    # Each writer begins as soon as the other commits, as gunicorn's workers do under load.
+    monkeypatch.setattr(db_module, "WAL_RESET_BYTES", 256 * 1024)
+    setup = Database(sqlite_file)
+    with setup.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE blobs (data BLOB NOT NULL)"))
+    setup.engine.dispose()
+    wal = Path(make_url(sqlite_file).database + "-wal")
+    errors, sizes = [], []
+
+    def writer():
+        database = Database(sqlite_file)
+        try:
+            for _ in range(40):
+                with database.session() as session:
+                    rows = [{"data": os.urandom(16 * 1024)} for _ in range(8)]
+                    session.execute(text("INSERT INTO blobs VALUES (:data)"), rows)
+                    session.commit()
+                sizes.append(wal.stat().st_size)
+        except Exception as exc:  # any failure is the finding
+            errors.append(exc)
+        finally:
+            database.engine.dispose()
+
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    # 10 MB were written: the WAL holds the threshold and a few transactions (7 to 10 MB when
+    # it never started over).
+    assert max(sizes) < 3 * 1024 * 1024
 
 
 def test_requests_that_may_write_take_the_write_lock_and_reads_do_not(app):
