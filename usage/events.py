@@ -44,6 +44,8 @@ _KNOWN_KEYS = frozenset(EVENT_KEYS)
 TIME_HINT = "use ISO 8601 with a zone, like 2026-10-02T14:30:00Z"
 # PostgreSQL cannot store NUL in text, nor can either database encode a lone surrogate.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# In metadata a NUL is escaped in the JSON stored; half a surrogate pair is not, anywhere.
+_HALF_PAIR = re.compile("[\ud800-\udfff]")
 # Made once: json.dumps with options builds an encoder on every call.
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
@@ -133,6 +135,9 @@ def _metadata(problems: list[Problem], value: object) -> dict[str, Any]:
         compact = _COMPACT.encode(value)
     except ValueError:
         problems.append(("metadata", "NaN and Infinity are not JSON: send null or a number"))
+        return {}
+    if _HALF_PAIR.search(compact):
+        problems.append(("metadata", "holds half a surrogate pair: send whole characters"))
         return {}
     size = len(compact)
     if size > METADATA_MAX // 4:  # below, even four bytes a character fit

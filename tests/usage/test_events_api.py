@@ -182,6 +182,8 @@ REFUSED = [
     ({"metadata": 3}, "metadata"),
     ({"metadata": {"note": "x" * 4090}}, "metadata"),
     ({"metadata": {"ratio": float("nan")}}, "metadata"),
+    ({"metadata": {"note": "\ud800"}}, "metadata"),
+    ({"metadata": {"\udc00": 1}}, "metadata"),
     ({"occurred_at": None}, "occurred_at"),
     ({"occurred_at": "2026-10-02T14:30:00"}, "occurred_at"),
     ({"occurred_at": "2026-10-02"}, "occurred_at"),
