@@ -235,13 +235,16 @@ def render_checkpoint(beta: Beta, checkpoint, form: CheckpointForm | None = None
 
 
 @hub.route("/betas/<key>/checkpoints/<int:checkpoint_id>", methods=["GET", "POST"])
+@stores
 def checkpoint_page(key, checkpoint_id):
     """Show an outcome checkpoint; post its report (the beta's owner or an admin) once due."""
     session = get_session()
     beta = review.load_beta(session, key)
     checkpoint = checkpoints.get_checkpoint(beta, checkpoint_id)
     if request.method == "GET":
-        return render_checkpoint(beta, checkpoint)
+        # Committed: the metric values re-measured are stored, not counted from the launch
+        # again on every view.
+        return web.storing(lambda _session: render_checkpoint(beta, checkpoint))
     if not permissions.can_edit(current_user, beta):
         abort(403)
     form = CheckpointForm()

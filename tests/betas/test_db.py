@@ -215,6 +215,8 @@ def test_a_view_marked_read_only_reads_even_when_posted_to(app):
 def test_a_get_marked_stores_takes_the_write_lock(app):
     with app.test_request_context("/betas/x/metrics", method="GET"):
         assert get_session().info["write"] is True
+    with app.test_request_context("/betas/x/checkpoints/1", method="GET"):
+        assert get_session().info["write"] is True
     with app.test_request_context("/betas/x/instrumentation", method="GET"):
         assert get_session().info["write"] is False
 

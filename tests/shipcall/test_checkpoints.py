@@ -7,6 +7,8 @@ from betas.audit import Actor
 from betas.config import DEFAULT_FEEDBACK_TYPES
 from betas.models import Checkpoint, Role
 from shipcall import review
+from usage import value_store
+from usage.models import ValuesMark
 
 ANSWERS = {"solved": "Yes.", "replaces_existing": "The CSV export.", "marketing": "No."}
 REPORT = {
@@ -68,6 +70,17 @@ def test_the_checkpoint_page_re_measures_beside_the_decision_and_keeps_the_repor
     assert reported.measured[0]["series"][-1]["at_decision"] == 66.67
     page = client.get(f"/betas/{beta.key}/checkpoints/{month.id}").get_data(as_text=True)
     assert "Retention is up two points." in page and "Write the help article" in page
+
+
+def test_the_checkpoint_page_stores_the_values_it_re_measures(db, client, login, measured):
+    beta = measured(size=3, using=2)
+    month = shipped(db, beta).checkpoints[0]
+    value_store.forget_all(db)
+    db.flush()
+    login(beta.owner)
+    assert client.get(f"/betas/{beta.key}/checkpoints/{month.id}").status_code == 200
+    db.expire_all()
+    assert db.get(ValuesMark, beta.id) is not None  # the next view reads them back
 
 
 def test_a_report_is_refused_before_it_is_due_twice_or_by_others_and_stores_nothing(
