@@ -12,6 +12,11 @@ of the ingest's rate to that one is printed.
     .venv/bin/python benchmarks/events_load.py --seconds 10                # SQLite
     .venv/bin/python benchmarks/events_load.py --seconds 10 \
         --postgres postgresql://postgres@127.0.0.1:5432/postgres           # and PostgreSQL
+    .venv/bin/python benchmarks/events_load.py --rate 15000                # at the target's rate
+
+With --rate the senders pace themselves to that many events a second (the n-th batch leaves
+no sooner than n batches' worth of that rate after the start), so the latency is the one at
+that load, not at the most the server takes, where each batch queues behind another.
 
 The PostgreSQL run creates and drops a scratch database `shipcall_events_bench` through the
 server named by --postgres. The machine's load average is printed before and after each run.
@@ -115,15 +120,20 @@ class Sent:
     duplicates: int = 0
     failures: list[str] = field(default_factory=list)
     bodies: list[bytes] = field(default_factory=list)
+    behind: float = 0.0  # paced: the most a batch was sent after its time
 
 
 def send_all(
-    port: int, token: str, bodies: list[bytes], seconds: float | None
+    port: int, token: str, bodies: list[bytes], seconds: float | None, rate: float | None = None
 ) -> tuple[Sent, float]:
-    """Post bodies from SENDERS threads until none is left or `seconds` pass; say what came back."""
+    """Post bodies from SENDERS threads until none is left or `seconds` pass; say what came back.
+
+    With `rate` (events a second), the n-th batch is sent no sooner than n batches' worth of
+    that rate after the start: the load the target names, rather than all the server takes.
+    """
     sent = Sent()
     lock = threading.Lock()
-    queue = iter(bodies)
+    queue = enumerate(bodies)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     start = time.perf_counter()
     deadline = None if seconds is None else start + seconds
@@ -132,9 +142,15 @@ def send_all(
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         while deadline is None or time.perf_counter() < deadline:
             with lock:
-                body = next(queue, None)
+                index, body = next(queue, (0, None))
             if body is None:
                 return
+            if rate is not None:
+                behind = time.perf_counter() - (start + index * BATCH / rate)
+                if behind < 0:
+                    time.sleep(-behind)
+                with lock:
+                    sent.behind = max(sent.behind, behind)
             began = time.perf_counter()
             connection.request("POST", "/api/v1/events", body=body, headers=headers)
             response = connection.getresponse()
@@ -243,11 +259,12 @@ def server_times(log: Path, start: int) -> tuple[list[float], int]:
     return times, start + len(text.encode())
 
 
-def measure(url: str, label: str, seconds: int) -> None:
+def measure(url: str, label: str, seconds: int, rate: float | None = None) -> None:
     """Populate `url`, serve it, load it, send it all again, compare to a plain executemany."""
+    paced = "as fast as it takes them" if rate is None else f"paced at {rate:,.0f} events/s"
     print(
         f"\n{label}: gunicorn 2 workers, {SENDERS} senders, batches of {BATCH:,} events, "
-        f"{ACCOUNTS:,} accounts, {len(KINDS)} kinds, {seconds} s"
+        f"{ACCOUNTS:,} accounts, {len(KINDS)} kinds, {seconds} s, {paced}"
     )
     print(f"  before: {load()}")
     token = populate(url)
@@ -259,7 +276,7 @@ def measure(url: str, label: str, seconds: int) -> None:
             warm, _ = send_all(port, token, bodies[:4], None)  # each worker imports, connects
             _, offset = server_times(Path(log.name), 0)
             cpu = worker_cpu(server)
-            sent, elapsed = send_all(port, token, bodies[4:], seconds)
+            sent, elapsed = send_all(port, token, bodies[4:], seconds, rate)
             cpu = worker_cpu(server) - cpu
             handled, offset = server_times(Path(log.name), offset)
             before = stored(url)
@@ -279,6 +296,8 @@ def measure(url: str, label: str, seconds: int) -> None:
         f"{sent.accepted:,} accepted, {sent.duplicates} duplicates, {len(sent.failures)} failed)"
     )
     print(f"  per batch, as the senders wait for it: {spread(sent.latencies)}")
+    if rate is not None:
+        print(f"  paced: a batch went at most {sent.behind * 1000:.0f} ms after its time")
     print(f"  per batch, in the server (gunicorn's request time): {spread(handled)}")
     print(f"  workers' CPU: {cpu / batches * 1000:.0f} ms a batch")
     print(
@@ -308,12 +327,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", help="a PostgreSQL server URL to create a scratch db on")
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument(
+        "--rate", type=float, help="events a second to send at (default: as fast as taken)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        measure(f"sqlite:///{folder}/events.db", "SQLite", args.seconds)
+        measure(f"sqlite:///{folder}/events.db", "SQLite", args.seconds, args.rate)
     if args.postgres:
         with scratch_postgres(args.postgres, SCRATCH) as url:
-            measure(url, "PostgreSQL", args.seconds)
+            measure(url, "PostgreSQL", args.seconds, args.rate)
 
 
 if __name__ == "__main__":
