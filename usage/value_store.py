@@ -155,15 +155,14 @@ def replace(
     """Replace the metrics' rows from day `first` on with `rows`, and record the new mark.
 
     `totals`: the membership totals through the new mark's `totals_through`, to store in place
-    of the beta's (None: keep them, they hold); without a `totals_through` the beta's go. The
-    caller holds the beta's mark (`lock`).
+    of the beta's (None: keep them, they hold). The caller holds the beta's mark (`lock`).
     """
     table = MetricDayValue.__table__
     session.execute(delete(table).where(table.c.metric_id.in_(metric_ids), table.c.day >= first))
     if rows:
         insert_rows(session, table, rows)
-    if totals is not None or mark.totals_through is None:
-        _replace_totals(session, beta_id, totals or {})
+    if totals is not None:
+        _replace_totals(session, beta_id, totals)
     session.execute(
         update(ValuesMark)
         .where(ValuesMark.beta_id == beta_id)
